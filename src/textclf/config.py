@@ -1,0 +1,162 @@
+"""Typed configuration. YAML (plus dotted overrides) in, validated dataclass-like models out.
+
+Every section forbids unknown keys, so a misspelled option is an error that names it instead of a
+silently ignored default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+Task = Literal["single_label", "multi_label"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class SplitConfig(Section):
+    """How one labelled file becomes train / validation / test."""
+
+    method: Literal["stratified", "random", "group", "time"] = "stratified"
+    validation_size: float = Field(0.1, ge=0.0, lt=1.0)
+    test_size: float = Field(0.2, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _sizes_leave_training_data(self) -> SplitConfig:
+        if self.validation_size + self.test_size >= 1.0:
+            raise ValueError("validation_size + test_size must be below 1")
+        return self
+
+
+class DataConfig(Section):
+    """Where the labelled text comes from and which columns mean what."""
+
+    dataset: str | None = None  # a bundled data set name (see `textclf data list`)
+    train: str | None = None  # a file; split into train/validation/test unless those are given
+    validation: str | None = None
+    test: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    group_column: str | None = None
+    time_column: str | None = None
+    id_column: str | None = None
+    label_delimiter: str | None = None  # multi-label strings such as "a|b"; JSON lists always work
+    bad_rows: Literal["error", "skip"] = "error"
+    split: SplitConfig = SplitConfig()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.train is None):
+            raise ValueError("give exactly one of data.dataset (bundled) or data.train (a file)")
+        return self
+
+
+class TrainingConfig(Section):
+    """Optimisation settings shared by every neural model (the TF-IDF baseline ignores them)."""
+
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    head_learning_rate: float | None = Field(None, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "linear"
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
+    device: str = "auto"  # cpu, cuda, cuda:1, auto
+    max_length: int = Field(256, ge=8)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weight: Literal["balanced"] | dict[str, float] | None = None
+    pos_weight: Literal["balanced"] | dict[str, float] | None = None
+    sampler: Literal["length_bucketed", "random", "weighted"] = "length_bucketed"
+    early_stopping_metric: str = "macro_f1"
+    early_stopping_patience: int | None = Field(2, ge=1)
+    checkpoint_every_steps: int | None = Field(None, ge=1)
+    log_every_steps: int = Field(50, ge=1)
+    progress: bool = True
+
+
+class Config(Section):
+    seed: int = 0
+    task: Task = "single_label"
+    data: DataConfig
+    model: dict[str, Any] = Field(default_factory=lambda: {"type": "tfidf"})
+    training: TrainingConfig = TrainingConfig()
+    output_dir: str = "runs/default"
+
+    @model_validator(mode="after")
+    def _model_has_type(self) -> Config:
+        if "type" not in self.model:
+            raise ValueError("model.type is required (e.g. tfidf, bag, rnn, cnn, transformer, pretrained)")
+        return self
+
+
+def validate(section: type[BaseModel], values: dict[str, Any], source: str, prefix: str = "") -> Any:
+    """Validate `values` against `section`, turning pydantic's report into one ConfigError line."""
+    try:
+        return section.model_validate(values)
+    except ValidationError as err:
+        problems = []
+        for item in err.errors():
+            loc = ".".join(str(p) for p in (prefix, *item["loc"]) if p != "")
+            problems.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'training.epochs=3' -> (['training', 'epochs'], 3); the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {text!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for override in overrides:
+        path, value = parse_override(override)
+        node = values
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {override!r}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or start empty), apply `key=value` overrides, validate."""
+    values: dict[str, Any] = {}
+    source = "overrides"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read config ({err})") from None
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            line = f", line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{line}: invalid YAML") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+    values = apply_overrides(values, overrides or [])
+    return validate(Config, values, source)

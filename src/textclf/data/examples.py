@@ -1,0 +1,70 @@
+"""The in-memory form of a labelled data set: parallel columns, one entry per example."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+Label = str | tuple[str, ...]  # one class name (single-label) or a tuple of names (multi-label)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Texts with optional labels, groups, times and ids; `rows` are 1-based rows in `source`."""
+
+    texts: list[str]
+    labels: list[Label] | None = None
+    groups: list[str] | None = None
+    times: np.ndarray | None = None  # datetime64 or float, one per text
+    ids: list[str] | None = None
+    rows: list[int] = field(default_factory=list)
+    source: str = "<memory>"
+    skipped: int = 0  # rows dropped by the `skip` bad-row policy
+
+    def __post_init__(self) -> None:
+        if not self.rows:
+            object.__setattr__(self, "rows", list(range(1, len(self.texts) + 1)))
+        for name in ("labels", "groups", "times", "ids", "rows"):
+            column = getattr(self, name)
+            if column is not None and len(column) != len(self.texts):
+                raise ValueError(f"Examples.{name} has {len(column)} entries for {len(self.texts)} texts")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.labels) and isinstance(self.labels[0], tuple)
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Examples:
+        indices = [int(i) for i in indices]
+
+        def pick(column):
+            if column is None:
+                return None
+            if isinstance(column, np.ndarray):
+                return column[indices]
+            return [column[i] for i in indices]
+
+        return replace(
+            self,
+            texts=pick(self.texts),
+            labels=pick(self.labels),
+            groups=pick(self.groups),
+            times=pick(self.times),
+            ids=pick(self.ids),
+            rows=pick(self.rows),
+        )
+
+    @classmethod
+    def from_lists(cls, texts: Sequence[str], labels: Sequence | None = None, **columns) -> Examples:
+        """Build from Python lists; list-valued labels make a multi-label data set."""
+        normalised = None
+        if labels is not None:
+            normalised = [
+                tuple(str(x) for x in label) if isinstance(label, (list, tuple, set, np.ndarray)) else str(label)
+                for label in labels
+            ]
+        return cls(texts=[str(t) for t in texts], labels=normalised, **columns)

@@ -1,0 +1,104 @@
+"""LabelMap: the stable label <-> id mapping saved with every model and checked against data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError, ModelError, where
+from .examples import Examples, Label
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Class names in id order. Ids are positions in `labels`, sorted at fit time so they never
+    depend on the order rows happen to appear in."""
+
+    labels: tuple[str, ...]
+    multi_label: bool = False
+
+    def __post_init__(self) -> None:
+        if len(set(self.labels)) != len(self.labels):
+            raise ModelError(f"label map has duplicate labels: {list(self.labels)}")
+
+    @classmethod
+    def fit(cls, examples: Examples, multi_label: bool = False) -> LabelMap:
+        if examples.labels is None:
+            raise DataError(f"{examples.source}: training data has no labels")
+        if multi_label:
+            names = sorted({name for label in examples.labels for name in _as_tuple(label)})
+            if not names:
+                raise DataError(f"{examples.source}: multi-label training data has no labels at all")
+        else:
+            if examples.labels and isinstance(examples.labels[0], tuple):
+                raise DataError(f"{examples.source}: list-valued labels need task: multi_label")
+            names = sorted(set(examples.labels))
+            if len(names) < 2:
+                raise DataError(
+                    f"{examples.source}: training data needs at least 2 classes, found {len(names)}: {names}"
+                )
+        return cls(tuple(names), multi_label)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.labels)}
+
+    def encode(self, examples: Examples) -> np.ndarray:
+        """Class ids, shape (n,), for single-label; multi-hot float32, shape (n, k), for multi-label.
+
+        A label this map does not know is a DataError naming it and its row: silently mapping it
+        would shift every id after it."""
+        if examples.labels is None:
+            raise DataError(f"{examples.source}: data has no labels")
+        index = self.index
+        if self.multi_label:
+            targets = np.zeros((len(examples), len(self)), dtype=np.float32)
+        else:
+            targets = np.zeros(len(examples), dtype=np.int64)
+        for i, label in enumerate(examples.labels):
+            names = _as_tuple(label) if self.multi_label else (label,)
+            if not self.multi_label and isinstance(label, tuple):
+                raise DataError(f"{where(examples.source, examples.rows[i])}: list label for a single-label model")
+            for name in names:
+                if name not in index:
+                    raise DataError(
+                        f"{where(examples.source, examples.rows[i])}: unknown label {name!r}; "
+                        f"the model knows {list(self.labels)}"
+                    )
+                if self.multi_label:
+                    targets[i, index[name]] = 1.0
+                else:
+                    targets[i] = index[name]
+        return targets
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        return [self.labels[int(i)] for i in ids]
+
+    def counts(self, examples: Examples) -> dict[str, int]:
+        counter: Counter[str] = Counter()
+        for label in examples.labels or []:
+            counter.update(_as_tuple(label))
+        return {name: counter.get(name, 0) for name in self.labels}
+
+    def to_json(self) -> dict:
+        return {"labels": list(self.labels), "multi_label": self.multi_label}
+
+    @classmethod
+    def from_json(cls, obj: dict, source: str = "labels.json") -> LabelMap:
+        try:
+            labels = obj["labels"]
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise TypeError
+            return cls(tuple(labels), bool(obj.get("multi_label", False)))
+        except (KeyError, TypeError):
+            raise ModelError(f"{source}: not a label map (expected {{'labels': [names], ...}})") from None
+
+
+def _as_tuple(label: Label) -> tuple[str, ...]:
+    return label if isinstance(label, tuple) else (label,)

@@ -1,0 +1,114 @@
+"""Honest splits: stratified or random (seeded), by group (no group on two sides), by time
+(train strictly before validation strictly before test)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..errors import DataError
+from .examples import Examples
+
+SplitMethod = Literal["stratified", "random", "group", "time"]
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Examples
+    validation: Examples | None
+    test: Examples | None
+
+
+def split_examples(
+    examples: Examples,
+    method: SplitMethod = "stratified",
+    validation_size: float = 0.1,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> Splits:
+    """Split one data set into train / validation / test; sizes are fractions of all rows.
+
+    The test part is cut first, so changing `validation_size` never changes the test set."""
+    if validation_size + test_size >= 1.0:
+        raise DataError("validation_size + test_size must be below 1")
+    n = len(examples)
+    if method == "group":
+        parts = _by_group(examples, validation_size, test_size, seed)
+    elif method == "time":
+        parts = _by_time(examples, validation_size, test_size)
+    else:
+        stratify = method == "stratified" and not examples.multi_label and examples.labels is not None
+        parts = _random(examples, validation_size, test_size, seed, stratify)
+    train, validation, test = parts
+    if len(train) == 0:
+        raise DataError(f"{examples.source}: the {method} split left no training rows out of {n}")
+    return Splits(
+        examples.subset(train),
+        examples.subset(validation) if len(validation) else None,
+        examples.subset(test) if len(test) else None,
+    )
+
+
+def _random(examples: Examples, validation_size: float, test_size: float, seed: int, stratify: bool):
+    indices = np.arange(len(examples))
+    labels = np.array(examples.labels, dtype=object) if stratify else None
+
+    def cut(idx: np.ndarray, size: float):
+        if size <= 0:
+            return idx, idx[:0]
+        try:
+            return train_test_split(
+                idx, test_size=size, random_state=seed, stratify=labels[idx] if stratify else None
+            )
+        except ValueError as err:
+            raise DataError(f"{examples.source}: cannot make a stratified split ({err})") from None
+
+    rest, test = cut(indices, test_size)
+    train, validation = cut(rest, validation_size / (1.0 - test_size))
+    return train, validation, test
+
+
+def _by_group(examples: Examples, validation_size: float, test_size: float, seed: int):
+    if examples.groups is None:
+        raise DataError(f"{examples.source}: a group split needs data.group_column")
+    groups = np.array(examples.groups, dtype=object)
+    unique = np.array(sorted(set(examples.groups)), dtype=object)
+    if len(unique) < 2:
+        raise DataError(f"{examples.source}: a group split needs at least 2 groups, found {len(unique)}")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    sizes = {g: 0 for g in unique}
+    for g in examples.groups:
+        sizes[g] += 1
+    n = len(examples)
+    assignment: dict[object, int] = {}  # 0 train, 1 validation, 2 test
+    filled = [0, 0, 0]
+    targets = {2: test_size * n, 1: validation_size * n}
+    for g in unique[order]:
+        part = next((p for p in (2, 1) if filled[p] < targets[p]), 0)
+        assignment[g] = part
+        filled[part] += sizes[g]
+    part_of = np.array([assignment[g] for g in groups])
+    return tuple(np.flatnonzero(part_of == p) for p in (0, 1, 2))
+
+
+def _by_time(examples: Examples, validation_size: float, test_size: float):
+    if examples.times is None:
+        raise DataError(f"{examples.source}: a time split needs data.time_column")
+    times = np.asarray(examples.times)
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    n = len(order)
+
+    def boundary(position: int) -> int:
+        # Move the cut past equal timestamps so the earlier part ends strictly before the later one.
+        position = min(max(position, 0), n)
+        while 0 < position < n and ordered[position] == ordered[position - 1]:
+            position += 1
+        return position
+
+    train_end = boundary(int(round(n * (1.0 - validation_size - test_size))))
+    validation_end = max(train_end, boundary(int(round(n * (1.0 - test_size)))))
+    return order[:train_end], order[train_end:validation_end], order[validation_end:]

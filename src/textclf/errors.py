@@ -1,0 +1,27 @@
+"""One exception type per kind of user mistake. The CLI prints their message on one line, exit 2."""
+
+
+class TextclfError(Exception):
+    """Base class of every error caused by user input rather than by a bug in textclf."""
+
+
+class DataError(TextclfError):
+    """Bad data: a missing file or column, an empty text, undecodable bytes, an unknown label."""
+
+
+class ConfigError(TextclfError):
+    """A configuration value that is missing, misspelled or out of range."""
+
+
+class ModelError(TextclfError):
+    """A saved model directory that is missing, corrupt, or from an incompatible version."""
+
+
+def where(path: object, row: int | None = None, column: str | None = None) -> str:
+    """Format a location as 'file, row N, column "c"' for error messages (rows count from 1)."""
+    parts = [str(path)]
+    if row is not None:
+        parts.append(f"row {row}")
+    if column is not None:
+        parts.append(f'column "{column}"')
+    return ", ".join(parts)

@@ -1,0 +1,1 @@
+"""Metrics, calibration, thresholds and reports."""

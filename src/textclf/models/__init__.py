@@ -1,0 +1,20 @@
+"""Model types behind one interface (see base.py). Imported lazily so that the TF-IDF baseline
+never pays for importing torch."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+
+# type name -> "module:Class"; each class implements base.ClassifierModel.
+MODEL_TYPES: dict[str, str] = {
+    "tfidf": "textclf.models.linear:TfidfLinearModel",
+}
+
+
+def model_class(type_name: str):
+    if type_name not in MODEL_TYPES:
+        raise ConfigError(f"model.type {type_name!r} is not one of: {', '.join(MODEL_TYPES)}")
+    module_name, class_name = MODEL_TYPES[type_name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -1,0 +1,146 @@
+"""TF-IDF features + logistic regression: the fast, strong baseline every other model must beat.
+
+Fitted state is stored without pickle: the vocabularies and idf weights as JSON, the
+coefficients as safetensors, so a saved model does not depend on scikit-learn's private layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from ..config import Section, TrainingConfig
+from ..data import Examples, LabelMap
+
+# A label that is always (or never) present in training gets a constant score this far from 0:
+# sigmoid(12) is 0.999994, a confident but finite probability.
+_CONSTANT_LOGIT = 12.0
+
+
+class TfidfConfig(Section):
+    type: Literal["tfidf"] = "tfidf"
+    word_ngrams: tuple[int, int] | None = (1, 2)
+    char_ngrams: tuple[int, int] | None = None  # e.g. [2, 5]: char_wb n-grams, robust to typos
+    sublinear_tf: bool = True
+    lowercase: bool = True
+    min_df: int = 1
+    max_features: int | None = None
+    C: float = 1.0
+    max_iter: int = 1000
+
+
+class TfidfLinearModel:
+    config_class = TfidfConfig
+
+    def __init__(self, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
+        self.config = config
+        self.label_map = label_map
+        self.training = training
+        self.seed = seed
+        self.vectorizers: list[TfidfVectorizer] = []
+        self.coef: np.ndarray | None = None  # (k or 1, d)
+        self.intercept: np.ndarray | None = None
+
+    def _new_vectorizers(self) -> list[TfidfVectorizer]:
+        c = self.config
+        common = dict(sublinear_tf=c.sublinear_tf, lowercase=c.lowercase, min_df=c.min_df,
+                      max_features=c.max_features, dtype=np.float32)
+        out = []
+        if c.word_ngrams:
+            out.append(TfidfVectorizer(analyzer="word", ngram_range=tuple(c.word_ngrams), **common))
+        if c.char_ngrams:
+            out.append(TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(c.char_ngrams), **common))
+        return out
+
+    def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
+
+    def _class_weight(self):
+        weight = self.training.class_weight
+        if isinstance(weight, dict):
+            index = self.label_map.index
+            return {index[name]: float(w) for name, w in weight.items() if name in index}
+        return weight
+
+    def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
+            workdir: Path | None = None) -> dict:
+        if not (self.config.word_ngrams or self.config.char_ngrams):
+            from ..errors import ConfigError
+
+            raise ConfigError("model: tfidf needs word_ngrams or char_ngrams")
+        self.vectorizers = self._new_vectorizers()
+        features = sp.hstack([v.fit_transform(train.texts) for v in self.vectorizers], format="csr")
+        if self.label_map.multi_label:
+            self.coef, self.intercept = self._fit_one_vs_rest(features, train_targets)
+        else:
+            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter,
+                                    class_weight=self._class_weight(), random_state=self.seed)
+            lr.fit(features, train_targets)
+            self.coef = lr.coef_.astype(np.float32)
+            self.intercept = lr.intercept_.astype(np.float32)
+        return {"features": int(features.shape[1])}
+
+    def _fit_one_vs_rest(self, features: sp.csr_matrix, targets: np.ndarray):
+        coef = np.zeros((targets.shape[1], features.shape[1]), dtype=np.float32)
+        intercept = np.zeros(targets.shape[1], dtype=np.float32)
+        pos_weight = self.training.pos_weight or self.training.class_weight
+        for j in range(targets.shape[1]):
+            column = targets[:, j].astype(int)
+            if column.min() == column.max():
+                intercept[j] = _CONSTANT_LOGIT if column[0] == 1 else -_CONSTANT_LOGIT
+                continue
+            weight = None
+            if pos_weight == "balanced":
+                weight = "balanced"
+            elif isinstance(pos_weight, dict):
+                weight = {1: float(pos_weight.get(self.label_map.labels[j], 1.0)), 0: 1.0}
+            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter,
+                                    class_weight=weight, random_state=self.seed)
+            lr.fit(features, column)
+            coef[j] = lr.coef_[0]
+            intercept[j] = lr.intercept_[0]
+        return coef, intercept
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        scores = np.asarray(self._features(list(texts)) @ self.coef.T, dtype=np.float32) + self.intercept
+        if not self.label_map.multi_label and len(self.label_map) == 2:
+            # scikit-learn keeps one column for two classes; softmax([0, s]) == [1 - sigmoid(s), sigmoid(s)].
+            scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
+        return scores
+
+    def save(self, directory: Path) -> None:
+        state = [
+            {"params": {k: v for k, v in vec.get_params().items() if k in _SAVED_PARAMS},
+             "vocabulary": {term: int(i) for term, i in vec.vocabulary_.items()},
+             "idf": vec.idf_.tolist()}
+            for vec in self.vectorizers
+        ]
+        (directory / "tfidf.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        save_file({"coef": self.coef, "intercept": self.intercept}, str(directory / "model.safetensors"))
+
+    @classmethod
+    def load(cls, directory: Path, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
+        model = cls(config, label_map, training, seed)
+        state = json.loads((directory / "tfidf.json").read_text(encoding="utf-8"))
+        for entry in state:
+            params = dict(entry["params"])
+            params["ngram_range"] = tuple(params["ngram_range"])
+            vec = TfidfVectorizer(**params, dtype=np.float32)
+            vec.vocabulary_ = entry["vocabulary"]
+            vec.idf_ = np.asarray(entry["idf"], dtype=np.float32)
+            model.vectorizers.append(vec)
+        weights = load_file(str(directory / "model.safetensors"))
+        model.coef, model.intercept = weights["coef"], weights["intercept"]
+        return model
+
+
+_SAVED_PARAMS = {"analyzer", "ngram_range", "sublinear_tf", "lowercase", "min_df", "max_features", "norm",
+                 "use_idf", "smooth_idf", "strip_accents", "token_pattern"}

@@ -1,0 +1,101 @@
+"""End-to-end jobs the CLI runs: load data from a config, train, evaluate, save."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .classifier import TextClassifier
+from .config import Config, DataConfig
+from .data import Examples
+from .data.bundled import DATASETS, load_bundled
+from .data.io import Columns, read_examples
+from .data.splits import Splits, split_examples
+from .errors import DataError
+from .evaluation.metrics import classification_metrics
+from .fileio import write_json
+
+
+def columns_for(data: DataConfig, multi_label: bool) -> Columns:
+    return Columns(
+        text=data.text_column, label=data.label_column, group=data.group_column, time=data.time_column,
+        id=data.id_column, multi_label=multi_label, label_delimiter=data.label_delimiter,
+    )
+
+
+def load_splits(cfg: Config) -> Splits:
+    """Train / validation / test as the config describes: a bundled set or files, split as asked.
+
+    Files given for validation or test are used as they are; only what is missing is split off."""
+    data, multi_label = cfg.data, cfg.task == "multi_label"
+    if data.dataset is not None:
+        bundled = DATASETS.get(data.dataset)
+        if bundled is not None and (bundled.task == "multi_label") != multi_label:
+            raise DataError(f"bundled data set {data.dataset!r} is {bundled.task}; set task: {bundled.task}")
+        examples = load_bundled(data.dataset)
+    else:
+        examples = read_examples(data.train, columns_for(data, multi_label), data.bad_rows)
+    columns = columns_for(data, multi_label)
+    validation = read_examples(data.validation, columns, data.bad_rows) if data.validation else None
+    test = read_examples(data.test, columns, data.bad_rows) if data.test else None
+    split = data.split
+    splits = split_examples(
+        examples,
+        split.method,
+        validation_size=0.0 if validation is not None else split.validation_size,
+        test_size=0.0 if test is not None else split.test_size,
+        seed=cfg.seed,
+    )
+    return Splits(splits.train, validation or splits.validation, test or splits.test)
+
+
+def evaluate(clf: TextClassifier, examples: Examples) -> dict:
+    """Metrics of `clf` on labelled `examples`; unknown labels are an error, never remapped."""
+    targets = clf.label_map.encode(examples)
+    probs = clf.predict_proba(examples)
+    return classification_metrics(targets, clf.decide(probs), clf.label_map)
+
+
+@dataclass
+class TrainResult:
+    classifier: TextClassifier
+    metrics: dict
+    model_dir: Path
+    splits: Splits
+
+
+def train(cfg: Config, log=sys.stderr) -> TrainResult:
+    """Load data, fit on train, evaluate on validation and test, save under cfg.output_dir."""
+    output = Path(cfg.output_dir)
+    splits = load_splits(cfg)
+    sizes = {name: len(part) for name, part in
+             (("train", splits.train), ("validation", splits.validation), ("test", splits.test)) if part is not None}
+    print(f"textclf: data {sizes}", file=log)
+    clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
+    clf.info["columns"] = cfg.data.model_dump(include={"text_column", "label_column", "id_column",
+                                                       "label_delimiter"})
+    clf.info["data"] = cfg.data.model_dump(mode="json")
+    started = time.perf_counter()
+    clf.fit(splits.train, validation=splits.validation, workdir=output)
+    train_seconds = time.perf_counter() - started
+    metrics: dict = {"train_seconds": round(train_seconds, 3), "sizes": sizes}
+    for name, part in (("validation", splits.validation), ("test", splits.test)):
+        if part is not None:
+            metrics[name] = evaluate(clf, part)
+    model_dir = clf.save(output / "model", metrics=metrics)
+    write_json(output / "metrics.json", metrics)
+    return TrainResult(clf, metrics, model_dir, splits)
+
+
+def saved_test_split(clf: TextClassifier, part: str = "test") -> Examples:
+    """Rebuild the held-out split a saved model was trained with (same config, same seed)."""
+    data = clf.info.get("data")
+    if not data:
+        raise DataError("this model does not record its training data; pass --data")
+    cfg = Config.model_validate({"seed": clf.seed, "task": clf.task, "data": data, "model": clf.model_params})
+    split = getattr(load_splits(cfg), part)
+    if split is None:
+        raise DataError(f"the model's data config has no {part} split; pass --data")
+    return split
