@@ -69,11 +69,12 @@ class TrainResult:
 def train(cfg: Config, log=sys.stderr) -> TrainResult:
     """Load data, fit on train, evaluate on validation and test, save under cfg.output_dir."""
     output = Path(cfg.output_dir)
+    clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
+    clf.model_config()  # a config mistake should surface before minutes of data loading
     splits = load_splits(cfg)
     sizes = {name: len(part) for name, part in
              (("train", splits.train), ("validation", splits.validation), ("test", splits.test)) if part is not None}
     print(f"textclf: data {sizes}", file=log)
-    clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
     clf.info["columns"] = cfg.data.model_dump(include={"text_column", "label_column", "id_column",
                                                        "label_delimiter"})
     clf.info["data"] = cfg.data.model_dump(mode="json")

@@ -124,7 +124,9 @@ class TfidfLinearModel:
             for vec in self.vectorizers
         ]
         (directory / "tfidf.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        save_file({"coef": self.coef, "intercept": self.intercept}, str(directory / "model.safetensors"))
+        # safetensors writes the raw buffer: a Fortran-ordered array would come back transposed.
+        weights = {"coef": np.ascontiguousarray(self.coef), "intercept": np.ascontiguousarray(self.intercept)}
+        save_file(weights, str(directory / "model.safetensors"))
 
     @classmethod
     def load(cls, directory: Path, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
