@@ -86,12 +86,19 @@ class TrainingConfig(Section):
     progress: bool = True
 
 
+class CalibrationConfig(Section):
+    """Post-hoc calibration fitted on the validation split at the end of training."""
+
+    method: Literal["temperature", "platt", "isotonic"] = "temperature"
+
+
 class Config(Section):
     seed: int = 0
     task: Task = "single_label"
     data: DataConfig
     model: dict[str, Any] = Field(default_factory=lambda: {"type": "tfidf"})
     training: TrainingConfig = TrainingConfig()
+    calibration: CalibrationConfig | None = None  # e.g. {method: temperature}; null for none
     output_dir: str = "runs/default"
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from .data import Examples
 from .data.bundled import DATASETS, load_bundled
 from .data.io import Columns, read_examples
 from .data.splits import Splits, split_examples
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .evaluation.metrics import classification_metrics
 from .fileio import write_json
 
@@ -55,7 +55,20 @@ def evaluate(clf: TextClassifier, examples: Examples) -> dict:
     """Metrics of `clf` on labelled `examples`; unknown labels are an error, never remapped."""
     targets = clf.label_map.encode(examples)
     probs = clf.predict_proba(examples)
-    return classification_metrics(targets, clf.decide(probs), clf.label_map)
+    return metrics_from_probabilities(clf, targets, probs)
+
+
+def metrics_from_probabilities(clf: TextClassifier, targets, probs, n_resamples: int = 1000) -> dict:
+    """Decision metrics, probability metrics (ROC/PR-AUC, log loss, Brier, ECE) and seeded
+    bootstrap intervals for the headline numbers."""
+    from .evaluation.bootstrap import headline_intervals
+    from .evaluation.metrics import merge_metrics, probability_metrics
+
+    decisions = clf.decide(probs)
+    metrics = merge_metrics(classification_metrics(targets, decisions, clf.label_map),
+                            probability_metrics(targets, probs, clf.label_map))
+    metrics.update(headline_intervals(targets, probs, decisions, clf.multi_label, n_resamples, seed=clf.seed))
+    return metrics
 
 
 @dataclass
@@ -82,12 +95,27 @@ def train(cfg: Config, log=sys.stderr) -> TrainResult:
     clf.fit(splits.train, validation=splits.validation, workdir=output)
     train_seconds = time.perf_counter() - started
     metrics: dict = {"train_seconds": round(train_seconds, 3), "sizes": sizes}
+    if cfg.calibration is not None:
+        metrics["calibration"] = calibrate_on_validation(clf, splits.validation, cfg.calibration.method, log)
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if part is not None:
             metrics[name] = evaluate(clf, part)
     model_dir = clf.save(output / "model", metrics=metrics)
     write_json(output / "metrics.json", metrics)
     return TrainResult(clf, metrics, model_dir, splits)
+
+
+def calibrate_on_validation(clf: TextClassifier, validation: Examples | None, method: str, log=sys.stderr) -> dict:
+    """Fit a calibration on the validation split only (never on test) and set it on `clf`."""
+    from .evaluation.calibration import calibrate_classifier
+
+    if validation is None or len(validation) == 0:
+        raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
+                          "or data.validation")
+    result = calibrate_classifier(clf, validation, method)
+    print(f"textclf: calibration {method}: validation ECE {result.ece_before:.4f} -> {result.ece_after:.4f}",
+          file=log)
+    return {"method": method, "validation_ece_before": result.ece_before, "validation_ece_after": result.ece_after}
 
 
 def saved_test_split(clf: TextClassifier, part: str = "test") -> Examples:
