@@ -6,7 +6,6 @@ half-written because every output goes through an atomic write."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable
@@ -78,60 +77,61 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # -- predict -------------------------------------------------------------------------------------
-def _prediction_rows(clf, chunk, probs, decisions):
-    names = clf.label_map.labels
-    labels = clf.labels_from_decisions(decisions)
-    for i, label in enumerate(labels):
-        row: dict = {}
-        if chunk.ids is not None:
-            row["id"] = chunk.ids[i]
-        row["row"] = chunk.rows[i]
-        row["label"] = list(label) if clf.multi_label else label
-        row.update({f"prob_{name}": round(float(p), 6) for name, p in zip(names, probs[i])})
-        yield row
+def _load_for_inference(model: str, backend: str):
+    """The saved classifier, and for `--backend onnx` the ONNX Runtime logits of its export."""
+    from .classifier import TextClassifier
+
+    if backend == "onnx":
+        from .serving.onnx_export import load_onnx_classifier
+
+        return load_onnx_classifier(model)
+    return TextClassifier.load(model)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .serving.predict import PredictOptions, predict_file
+
+    clf = _load_for_inference(args.model, args.backend)
+    options = PredictOptions(
+        text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
+        batch_size=args.batch_size, resume=args.resume,
+        progress=args.progress if args.progress is not None else sys.stderr.isatty(),
+    )
+    if args.resume and args.output is None:
+        raise DataError("--resume needs -o OUTPUT (a partial output file to continue)")
+    summary = predict_file(clf, args.input, args.output, options)
+    if summary.output is not None:
+        resumed = f" ({summary.resumed_rows} kept from an earlier run)" if summary.resumed_rows else ""
+        print(f"{summary.rows} predictions written to {summary.output}{resumed}", file=sys.stderr)
+    return 0
+
+
+# -- serve / export ------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serving.http import ServiceConfig, serve
+
+    config = ServiceConfig(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
+                           max_text_chars=args.max_text_chars, max_batch=args.max_batch,
+                           max_wait_ms=args.max_wait_ms, batch_size=args.batch_size)
+    serve(args.model, host=args.host, port=args.port, config=config, backend=args.backend)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
     from .classifier import TextClassifier
-    from .data.io import stream_texts
-    from .fileio import atomic_file
 
     clf = TextClassifier.load(args.model)
-    columns = clf.info.get("columns", {})
-    chunks = stream_texts(
-        args.input,
-        text_column=args.text_column or columns.get("text_column", "text"),
-        id_column=args.id_column,
-        chunk_size=args.chunk_size,
-    )
-    output = args.output
-    fmt = "csv" if output and Path(output).suffix.lower() in {".csv", ".tsv"} else "jsonl"
+    if args.format == "hf":
+        from .serving.hf_export import export_hf
 
-    def write(handle) -> int:
-        count, writer = 0, None
-        for chunk in chunks:
-            probs = clf.predict_proba(chunk)
-            for row in _prediction_rows(clf, chunk, probs, clf.decide(probs)):
-                if fmt == "jsonl":
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    continue
-                if writer is None:
-                    delimiter = "\t" if Path(output).suffix.lower() == ".tsv" else ","
-                    writer = csv.DictWriter(handle, fieldnames=list(row), delimiter=delimiter)
-                    writer.writeheader()
-                if clf.multi_label:
-                    row["label"] = json.dumps(row["label"], ensure_ascii=False)
-                writer.writerow(row)
-                count += 1
-            count += len(chunk) if fmt == "jsonl" else 0
-        return count
+        export_hf(clf, args.output)
+        print(f"Hugging Face model written to {args.output}", file=sys.stderr)
+        return 0
+    from .serving.onnx_export import export_onnx
 
-    if output is None:
-        count = write(sys.stdout)
-    else:
-        with atomic_file(output, newline="") as handle:
-            count = write(handle)
-        print(f"{count} predictions written to {output}", file=sys.stderr)
+    parity = export_onnx(clf, args.model, args.output, quantize=args.quantize, opset=args.opset)
+    print(json.dumps(parity, indent=2), file=sys.stderr)
+    print(f"ONNX model written to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -182,6 +182,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column")
     p.add_argument("--id-column")
     p.add_argument("--chunk-size", type=int, default=4096, help="rows held in memory at once")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per model call (length-sorted)")
+    p.add_argument("--resume", action="store_true", help="continue OUTPUT.partial left by an interrupted run")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: MODEL is a directory written by `textclf export --format onnx`")
+
+    p = verb("serve", cmd_serve, "serve a saved model over HTTP (POST /predict, GET /health, GET /labels, /docs)")
+    p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413")
+    p.add_argument("--max-texts", type=int, default=256, help="texts per request; more get 413")
+    p.add_argument("--max-text-chars", type=int, default=20_000, help="characters per text; more get 413")
+    p.add_argument("--max-batch", type=int, default=64, help="texts per model call across concurrent requests")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (length-sorted)")
+
+    p = verb("export", cmd_export, "export a saved model to ONNX (neural models) or a Hugging Face directory")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("output", help="directory to write")
+    p.add_argument("--format", choices=["onnx", "hf"], default="onnx")
+    p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
+    p.add_argument("--opset", type=int, default=17)
 
     data = verbs.add_parser("data", help="bundled data sets").add_subparsers(dest="data_verb", required=True)
     p = data.add_parser("list", help="list bundled data sets")

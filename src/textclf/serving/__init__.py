@@ -1,0 +1,1 @@
+"""Production inference: streaming prediction, ONNX export and the HTTP service."""
