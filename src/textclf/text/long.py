@@ -1,0 +1,158 @@
+"""Long documents: which tokens (or passages) of a document a model gets to see.
+
+Everything here works on lists of content token ids (no special tokens: the tokenizer adds
+[CLS]/[SEP] to each window afterwards) and is pure, so it is easy to test and to reuse at
+training, evaluation and prediction time alike.
+
+    head         the first `max_tokens` tokens (plain truncation)
+    tail         the last `max_tokens` tokens
+    head_tail    `head_tokens` from the start + the rest of the budget from the end
+    sliding_window / hierarchical
+                 overlapping windows (`window`, `stride`) that together cover every token;
+                 a classifier scores each and the scores are aggregated per document
+    retrieval    the top-k passages by BM25 against a query (label names/descriptions),
+                 kept in document order
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..config import Section
+
+Strategy = Literal["head", "tail", "head_tail", "sliding_window", "hierarchical", "retrieval"]
+
+
+class LongTextConfig(Section):
+    """`long_text:` in a model config. Windows are counted in content tokens (specials excluded)."""
+
+    strategy: Strategy = "head"
+    head_tokens: int = 64  # head_tail: tokens kept from the start
+    window: int | None = None  # default: the model's max_length minus special tokens
+    stride: int | None = None  # default: window // 2 (50% overlap)
+    max_windows: int = 16  # memory cap per document; windows beyond it are thinned evenly
+    aggregation: Literal["mean", "max", "attention"] = "mean"  # how window scores become one
+    top_k: int = 3  # retrieval: passages kept
+    passage_words: int = 60  # retrieval: passage size in words
+    query: dict[str, str] | None = None  # retrieval: label -> description (default: label names)
+
+
+def truncate(ids: Sequence[int], max_tokens: int, strategy: str = "head", head_tokens: int = 64) -> list[int]:
+    """Cut `ids` to at most `max_tokens` tokens, keeping the head, the tail, or both."""
+    ids = list(ids)
+    if len(ids) <= max_tokens:
+        return ids
+    if strategy == "tail":
+        return ids[len(ids) - max_tokens:]
+    if strategy == "head_tail":
+        head = min(head_tokens, max_tokens)
+        tail = max_tokens - head
+        return ids[:head] + (ids[len(ids) - tail:] if tail else [])
+    return ids[:max_tokens]
+
+
+def window_spans(n_tokens: int, window: int, stride: int, max_windows: int | None = None) -> list[tuple[int, int]]:
+    """[start, end) spans of width `window` every `stride` tokens; the last span ends at the last
+    token, so together they cover every token. A document no longer than one window is one span.
+
+    With `max_windows`, spans are thinned evenly (first and last always kept): a memory cap that
+    trades coverage in the middle of very long documents for bounded cost."""
+    if window < 1 or stride < 1:
+        raise ValueError("window and stride must be positive")
+    if stride > window:
+        raise ValueError("stride larger than window would skip tokens")
+    if n_tokens <= window:
+        return [(0, n_tokens)]
+    starts = list(range(0, n_tokens - window, stride)) + [n_tokens - window]
+    spans = [(s, s + window) for s in dict.fromkeys(starts)]
+    if max_windows is not None and len(spans) > max_windows:
+        keep = np.unique(np.linspace(0, len(spans) - 1, max_windows).round().astype(int))
+        spans = [spans[i] for i in keep]
+    return spans
+
+
+def split_windows(ids: Sequence[int], window: int, stride: int, max_windows: int | None = None) -> list[list[int]]:
+    ids = list(ids)
+    return [ids[s:e] for s, e in window_spans(len(ids), window, stride, max_windows)]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A flat list of windows from many documents; `doc_index[i]` says whose window i is."""
+
+    windows: list[list[int]]
+    doc_index: np.ndarray  # (n_windows,) int64
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.doc_index.max()) + 1 if len(self.doc_index) else 0
+
+
+def documents_to_windows(docs: Sequence[Sequence[int]], window: int, stride: int,
+                         max_windows: int | None = None) -> Windows:
+    flat, owner = [], []
+    for d, ids in enumerate(docs):
+        for w in split_windows(ids, window, stride, max_windows):
+            flat.append(w)
+            owner.append(d)
+    return Windows(flat, np.asarray(owner, dtype=np.int64))
+
+
+def aggregate_window_logits(logits: np.ndarray, doc_index: np.ndarray, n_docs: int, how: str = "mean") -> np.ndarray:
+    """Per-document scores (n_docs, k) from per-window scores (n_windows, k): the mean or the max
+    of each document's own windows only."""
+    out = np.full((n_docs, logits.shape[1]), -np.inf if how == "max" else 0.0, dtype=np.float64)
+    if how == "max":
+        np.maximum.at(out, doc_index, logits)
+    else:
+        np.add.at(out, doc_index, logits)
+        counts = np.bincount(doc_index, minlength=n_docs).astype(np.float64)
+        out /= np.maximum(counts, 1.0)[:, None]
+    return out.astype(np.float32)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def passages(text: str, passage_words: int) -> list[str]:
+    """Consecutive sentences grouped into passages of about `passage_words` words."""
+    out, current, size = [], [], 0
+    for sentence in filter(None, (s.strip() for s in _SENTENCE_END.split(text))):
+        words = len(sentence.split())
+        if current and size + words > passage_words:
+            out.append(" ".join(current))
+            current, size = [], 0
+        current.append(sentence)
+        size += words
+    if current:
+        out.append(" ".join(current))
+    return out or [text]
+
+
+def retrieve_passages(text: str, query_terms: Sequence[str], top_k: int, passage_words: int) -> str:
+    """The `top_k` passages of `text` that score highest under BM25 for `query_terms`, joined in
+    their original order. A text with at most `top_k` passages is returned whole."""
+    from rank_bm25 import BM25Okapi
+
+    parts = passages(text, passage_words)
+    if len(parts) <= top_k:
+        return " ".join(parts)
+    bm25 = BM25Okapi([_words(p) for p in parts])
+    scores = bm25.get_scores([t.lower() for t in query_terms])
+    best = sorted(np.argsort(-scores, kind="stable")[:top_k])
+    return " ".join(parts[i] for i in best)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def query_terms(labels: Sequence[str], descriptions: dict[str, str] | None = None) -> list[str]:
+    """Words of the label names and their descriptions: what retrieval looks for."""
+    text = " ".join(list(labels) + list((descriptions or {}).values()))
+    return list(dict.fromkeys(_words(text.replace("_", " ").replace("-", " "))))
