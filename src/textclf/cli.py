@@ -135,6 +135,71 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- errors / shift ------------------------------------------------------------------------------
+def _html_page(title: str, *sections: str) -> str:
+    body = "\n".join(sections)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def _shift_report(clf, args: argparse.Namespace, new):
+    from .analysis import ShiftSettings, analyze_shift, load_data
+
+    reference = load_data(clf, args.reference, labelled=False, text_column=args.text_column,
+                          default_split="validation")
+    return analyze_shift(clf, reference, new, ShiftSettings(flag_quantile=args.quantile))
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    from .analysis import ErrorSettings, analyze_errors, errors_html, format_report, load_data, mistakes_frame
+    from .analysis import format_shift, shift_html, slice_columns
+    from .classifier import TextClassifier
+    from .data.io import write_frame
+    from .fileio import atomic_file, write_json
+
+    clf = TextClassifier.load(args.model)
+    examples = load_data(clf, args.data, text_column=args.text_column, label_column=args.label_column,
+                         group_column=args.group_column, time_column=args.time_column)
+    settings = ErrorSettings(confident=args.confident, ambiguous_margin=args.margin, min_slice_size=args.min_slice_size,
+                             n_resamples=args.bootstrap, seed=args.seed, top=args.top)
+    report = analyze_errors(clf, examples, slice_columns(examples, args.slice_col or []), settings)
+    shift = _shift_report(clf, args, examples) if args.reference else None
+    print(format_report(report))
+    if shift is not None:
+        print("\n" + format_shift(shift))
+    if args.mistakes:
+        write_frame(mistakes_frame(report), args.mistakes)
+        print(f"\n{len(report.mistakes)} mistakes written to {args.mistakes}", file=sys.stderr)
+    if args.json:
+        write_json(args.json, {**report.to_dict(), **({"shift": shift.to_dict()} if shift else {})})
+        print(f"report written to {args.json}", file=sys.stderr)
+    if args.html:
+        sections = [errors_html(report)] + ([shift_html(shift)] if shift else [])
+        with atomic_file(args.html) as handle:
+            handle.write(_html_page("textclf errors", *sections))
+        print(f"HTML written to {args.html}", file=sys.stderr)
+    return 0
+
+
+def cmd_shift(args: argparse.Namespace) -> int:
+    from .analysis import format_shift, load_data, shift_html
+    from .classifier import TextClassifier
+    from .fileio import atomic_file, write_json
+
+    clf = TextClassifier.load(args.model)
+    new = load_data(clf, args.data, labelled=False, text_column=args.text_column)
+    report = _shift_report(clf, args, new)
+    print(format_shift(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+        print(f"report written to {args.json}", file=sys.stderr)
+    if args.html:
+        with atomic_file(args.html) as handle:
+            handle.write(_html_page("textclf shift", shift_html(report)))
+        print(f"HTML written to {args.html}", file=sys.stderr)
+    return 1 if args.fail_on_shift and report.shifted else 0
+
+
 # -- data ----------------------------------------------------------------------------------------
 def cmd_data_list(args: argparse.Namespace) -> int:
     from .data.bundled import DATASETS
@@ -207,6 +272,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["onnx", "hf"], default="onnx")
     p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
     p.add_argument("--opset", type=int, default=17)
+
+    p = verb("errors", cmd_errors, "group a model's mistakes by cause: confusion pairs, confident vs "
+             "uncertain mistakes, worst slices")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--data", help="labelled file, bundled data set, or train/validation/test (default: the model's test split)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--group-column", help="slice by this column's values")
+    p.add_argument("--time-column", help="slice by time buckets of this column")
+    p.add_argument("--slice-col", action="append", metavar="COLUMN", help="slice by a column of the data file (repeatable)")
+    p.add_argument("--mistakes", help="CSV/JSONL/Parquet of every mistake with its slice tags")
+    p.add_argument("--json", help="the whole report as JSON")
+    p.add_argument("--html", help="an HTML page with the error-analysis section")
+    p.add_argument("--reference", help="also check distribution shift against this data (file, bundled name or a saved split)")
+    p.add_argument("--quantile", type=float, default=0.99, help=argparse.SUPPRESS)
+    p.add_argument("--confident", type=float, default=0.8, help="a mistake with predicted probability >= this is confident")
+    p.add_argument("--margin", type=float, default=0.1, help="a top-2 probability margin below this is uncertain")
+    p.add_argument("--min-slice-size", type=int, default=20, help="smaller slices are not ranked")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for slice intervals")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=10, help="worst slices shown")
+
+    p = verb("shift", cmd_shift, "check whether new data has shifted away from the training distribution")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--data", help="new texts: a file, bundled data set or saved split (default: the model's test split)")
+    p.add_argument("--reference", help="held-out data like the training data (default: the model's validation split)")
+    p.add_argument("--text-column")
+    p.add_argument("--quantile", type=float, default=0.99, help="flag new examples beyond this reference quantile")
+    p.add_argument("--json", help="the report as JSON")
+    p.add_argument("--html", help="an HTML page with the shift section")
+    p.add_argument("--fail-on-shift", action="store_true", help="exit with code 1 when the verdict is shifted")
 
     data = verbs.add_parser("data", help="bundled data sets").add_subparsers(dest="data_verb", required=True)
     p = data.add_parser("list", help="list bundled data sets")
