@@ -1,0 +1,107 @@
+"""Run the audit checks over named splits (train first) and collect an AuditResult."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..data.examples import Examples
+from ..data.splits import Splits
+from ..errors import ConfigError
+from .duplicates import exact_duplicates, near_duplicates
+from .label_noise import label_noise_suspects
+from .leakage import group_leakage, time_leakage
+from .results import AuditResult
+from .shortcuts import label_artifacts, shortcut_tokens
+from .stats import all_split_stats, resolve_tokenizer
+
+# names accepted by --fail-on (and keys of AuditResult.problems())
+CHECKS = ("duplicates", "within_duplicates", "conflicts", "near_duplicates", "group", "time",
+          "artifacts", "shortcuts", "label_noise")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    near_duplicates: bool = True
+    near_threshold: float = 0.8
+    shingle: str = "word"  # or "char"
+    shingle_size: int = 3
+    num_perm: int = 128
+    artifacts: bool = True
+    artifact_min_count: int = 5
+    artifact_min_precision: float = 0.9
+    shortcuts: bool = True
+    shortcut_min_count: int = 20
+    shortcut_min_precision: float = 0.95
+    label_noise: bool = True
+    noise_folds: int = 5
+    noise_top: int = 50
+    stats: bool = True
+    tokenizer: str | None = None  # whitespace, minilm, or a local tokenizer path
+    max_length: int | None = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise ConfigError(f"near-duplicate threshold must be in (0, 1], got {self.near_threshold}")
+        if self.shingle not in ("word", "char"):
+            raise ConfigError(f"shingle must be 'word' or 'char', got {self.shingle!r}")
+        if self.shingle_size < 1:
+            raise ConfigError(f"shingle size must be at least 1, got {self.shingle_size}")
+
+
+# The check `train` runs by default: seconds, not minutes, on tens of thousands of rows.
+FAST = AuditOptions(shortcuts=False, label_noise=False, stats=False)
+
+
+def as_mapping(splits: Splits | Mapping[str, Examples | None]) -> dict[str, Examples]:
+    """{'train': ..., 'validation': ..., 'test': ...} without the missing parts, train first."""
+    if isinstance(splits, Splits):
+        splits = {"train": splits.train, "validation": splits.validation, "test": splits.test}
+    return {name: part for name, part in splits.items() if part is not None}
+
+
+def audit(splits: Splits | Mapping[str, Examples | None], options: AuditOptions = AuditOptions()) -> AuditResult:
+    """Audit train/validation/test (any named parts; the first is the training data).
+
+    Returns an AuditResult whose `problems()` counts the findings of each check that ran."""
+    parts = as_mapping(splits)
+    if not parts:
+        raise ConfigError("nothing to audit: no split has any rows")
+    train_name = next(iter(parts))
+    result = AuditResult(sizes={name: len(part) for name, part in parts.items()})
+    result.duplicates = exact_duplicates(parts)
+    if options.near_duplicates and len(parts) > 1:
+        result.near_duplicates = near_duplicates(
+            parts, options.near_threshold, options.shingle, options.shingle_size, options.num_perm
+        )
+    result.group = group_leakage(parts) if len(parts) > 1 else None
+    result.time = time_leakage(parts, train_name) if len(parts) > 1 else None
+    if result.group is None:
+        result.notes.append("group leakage not checked: no group column")
+    if result.time is None:
+        result.notes.append("time leakage not checked: no time column")
+    labelled = any(part.labels is not None for part in parts.values())
+    if options.artifacts and labelled:
+        result.artifacts = label_artifacts(parts, options.artifact_min_count, options.artifact_min_precision)
+    if options.shortcuts and labelled:
+        result.shortcuts = shortcut_tokens(
+            parts[train_name], options.shortcut_min_count, options.shortcut_min_precision, split=train_name
+        )
+    if options.label_noise and labelled:
+        result.label_noise = label_noise_suspects(parts, options.noise_folds, options.noise_top, options.seed)
+    if options.stats:
+        result.tokenizer, counter = resolve_tokenizer(options.tokenizer)
+        result.max_length = options.max_length
+        result.stats = all_split_stats(parts, counter, options.max_length)
+    return result
+
+
+def failed_checks(result: AuditResult, fail_on: list[str]) -> list[str]:
+    """The checks in `fail_on` that found something ('all' means every check)."""
+    wanted = list(CHECKS) if "all" in fail_on else fail_on
+    unknown = sorted(set(wanted) - set(CHECKS))
+    if unknown:
+        raise ConfigError(f"unknown audit check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}, all")
+    problems = result.problems()
+    return [name for name in wanted if problems.get(name, 0) > 0]
