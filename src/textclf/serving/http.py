@@ -132,7 +132,7 @@ class MicroBatcher:
             except asyncio.QueueEmpty:
                 # Poll rather than wait_for(queue.get()): cancelling a get can drop an item on 3.11.
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._closing:  # shutting down: answer now, wait for no one
                     break
                 await asyncio.sleep(min(0.001, remaining))
                 continue
