@@ -16,6 +16,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf train configs/default.yaml
+	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf report runs/default/model -o runs/default/report.html
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

@@ -76,6 +76,84 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- calibrate and report ------------------------------------------------------------------------
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .classifier import TextClassifier
+    from .evaluation.calibration import calibrate_classifier
+    from .fileio import write_json
+    from .workflow import saved_test_split
+
+    clf = TextClassifier.load(args.model)
+    examples = saved_test_split(clf, "validation") if args.data is None else _load_labelled(clf, args)
+    result = calibrate_classifier(clf, examples, args.method)
+    # Only calibration.json changes: one atomic file write, the weights are not rewritten.
+    write_json(Path(args.model) / "calibration.json", result.calibration)
+    print(f"calibration {args.method} fitted on {len(examples)} examples ({examples.source})")
+    if "temperature" in result.calibration:
+        print(f"temperature     {result.calibration['temperature']:.4f}")
+    print(f"ECE before      {result.ece_before:.4f}")
+    print(f"ECE after       {result.ece_after:.4f}")
+    print(f"saved to {Path(args.model) / 'calibration.json'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .classifier import TextClassifier
+    from .errors import DataError
+    from .evaluation.report import build_report, optional_sections, write_report
+    from .workflow import saved_splits
+
+    clf = TextClassifier.load(args.model)
+    splits = None
+    try:  # the model's own splits: test by default, validation for the calibration preview, audit
+        splits = saved_splits(clf)
+    except DataError:
+        if args.data is None:
+            raise
+    examples = splits.test if args.data is None else _load_labelled(clf, args)
+    if examples is None:
+        raise DataError("the model's data config has no test split; pass --data")
+    extra = optional_sections(clf, examples, splits if args.audit else None) if args.sections else []
+    report = build_report(clf, examples, validation=splits.validation if splits else None, extra_sections=extra,
+                          n_resamples=args.bootstrap)
+    output = Path(args.output) if args.output else Path(args.model).parent / "report.html"
+    written = write_report(report, output)
+    print(f"report written to {output} (+ {len(written) - 1} PNG figures beside it)")
+    return 0
+
+
+# -- tune-thresholds -----------------------------------------------------------------------------
+def cmd_tune_thresholds(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from .classifier import TextClassifier
+    from .config import ThresholdsConfig, validate
+    from .evaluation.thresholds import tune_classifier_thresholds
+    from .fileio import write_json
+    from .workflow import saved_test_split
+
+    spec = validate(ThresholdsConfig, {"tune": args.scope, "objective": args.method, "beta": args.beta,
+                                       "target": args.target}, "tune-thresholds")
+    model = Path(args.model)
+    clf = TextClassifier.load(model)
+    examples = saved_test_split(clf, "validation") if args.data is None else _load_labelled(clf, args)
+    result = tune_classifier_thresholds(clf, examples, spec.tune, spec.objective, spec.beta, spec.target)
+    # Only thresholds.json and config.json change (each written atomically); the weights stay as they are.
+    config = _json.loads((model / "config.json").read_text(encoding="utf-8"))
+    config.setdefault("info", {})["thresholds"] = clf.info["thresholds"]
+    if args.min_labels is not None:
+        config["min_labels"] = args.min_labels
+    write_json(model / "thresholds.json", {"thresholds": result.thresholds.tolist()})
+    write_json(model / "config.json", config)
+    print(f"thresholds ({spec.tune}, {spec.objective}) tuned on {len(examples)} examples ({examples.source})")
+    names = clf.label_map.labels if clf.multi_label else clf.label_map.labels[1:2]
+    for name, cut, score in zip(names, result.thresholds, result.validation_scores):
+        shown = "-" if score is None else f"{score:.4f}"
+        print(f"{name:<24}{cut:>10.4f}   validation {spec.objective} {shown}")
+    print(f"saved to {model / 'thresholds.json'}")
+    return 0
+
+
 # -- predict -------------------------------------------------------------------------------------
 def _load_for_inference(model: str, backend: str):
     """The saved classifier, and for `--backend onnx` the ONNX Runtime logits of its export."""
@@ -240,6 +318,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column")
     p.add_argument("-o", "--output", help="metrics JSON (default: MODEL/metrics.json)")
 
+    p = verb("calibrate", cmd_calibrate, "fit a probability calibration on validation data, save it with the model")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--method", choices=["temperature", "platt", "isotonic"], default="temperature")
+    p.add_argument("--data", help="labelled file or bundled data set name (default: the model's validation split)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+
+    p = verb("report", cmd_report, "write a self-contained HTML evaluation report with figures")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--data", help="labelled file or bundled data set name (default: the model's test split)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("-o", "--output", help="HTML file (default: report.html beside MODEL); PNGs go beside it")
+    p.add_argument("--audit", action="store_true", help="add the data audit of the model's train/validation/test splits")
+    p.add_argument("--sections", action=argparse.BooleanOptionalAction, default=True,
+                   help="add sections from other features (error analysis)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for metric intervals")
+
+    p = verb("tune-thresholds", cmd_tune_thresholds,
+             "tune decision thresholds of a saved binary or multi-label model on validation data, save them")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--data", help="labelled VALIDATION file or bundled name (default: the model's validation split)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--method", choices=["f1", "fbeta", "precision", "recall"], default="f1",
+                   help="maximise F1 / F-beta, or reach --target precision / recall")
+    p.add_argument("--scope", choices=["per_label", "global"], default="per_label")
+    p.add_argument("--beta", type=float, default=1.0, help="for --method fbeta")
+    p.add_argument("--target", type=float, help="for --method precision / recall, e.g. 0.9")
+    p.add_argument("--min-labels", type=int, choices=[0, 1], help="1: a row with no label above threshold gets its top label")
+
     p = verb("predict", cmd_predict, "predict labels and probabilities for a file or stdin")
     p.add_argument("model", help="saved model directory")
     p.add_argument("input", nargs="?", default="-", help="CSV/TSV/JSONL/Parquet file, or - for one text per line on stdin")
@@ -303,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="the report as JSON")
     p.add_argument("--html", help="an HTML page with the shift section")
     p.add_argument("--fail-on-shift", action="store_true", help="exit with code 1 when the verdict is shifted")
+
+    from .audit.commands import add_verbs as add_audit_verbs
+
+    add_audit_verbs(verbs, verb)  # audit, split
 
     data = verbs.add_parser("data", help="bundled data sets").add_subparsers(dest="data_verb", required=True)
     p = data.add_parser("list", help="list bundled data sets")

@@ -88,15 +88,26 @@ def train(cfg: Config, log=sys.stderr) -> TrainResult:
     sizes = {name: len(part) for name, part in
              (("train", splits.train), ("validation", splits.validation), ("test", splits.test)) if part is not None}
     print(f"textclf: data {sizes}", file=log)
+    audit_summary = None
+    if cfg.audit.enabled:  # leakage found here would make every metric below too optimistic
+        from .audit import train_audit
+
+        audit_summary = train_audit(splits, cfg.audit.near_duplicates, cfg.audit.near_threshold, log)
+        clf.info["audit"] = audit_summary
     clf.info["columns"] = cfg.data.model_dump(include={"text_column", "label_column", "id_column",
                                                        "label_delimiter"})
     clf.info["data"] = cfg.data.model_dump(mode="json")
     started = time.perf_counter()
-    clf.fit(splits.train, validation=splits.validation, workdir=output)
+    clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output)
     train_seconds = time.perf_counter() - started
     metrics: dict = {"train_seconds": round(train_seconds, 3), "sizes": sizes}
+    if audit_summary is not None:
+        metrics["audit"] = audit_summary
     if cfg.calibration is not None:
         metrics["calibration"] = calibrate_on_validation(clf, splits.validation, cfg.calibration.method, log)
+    clf.min_labels = cfg.thresholds.min_labels
+    if cfg.thresholds.tune != "none":
+        metrics["thresholds"] = tune_on_validation(clf, splits.validation, cfg.thresholds, log)
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if part is not None:
             metrics[name] = evaluate(clf, part)
@@ -116,6 +127,43 @@ def calibrate_on_validation(clf: TextClassifier, validation: Examples | None, me
     print(f"textclf: calibration {method}: validation ECE {result.ece_before:.4f} -> {result.ece_after:.4f}",
           file=log)
     return {"method": method, "validation_ece_before": result.ece_before, "validation_ece_after": result.ece_after}
+
+
+def resample_training(cfg: Config, train: Examples, log=sys.stderr) -> Examples:
+    """The training split rebalanced as `training.resample` asks (validation and test untouched)."""
+    spec = cfg.training.resample
+    if spec is None:
+        return train
+    from .imbalance import resample
+
+    resampled = resample(train, spec.method, cfg.seed if spec.seed is None else spec.seed, spec.ratio)
+    print(f"textclf: resample {spec.method}: {len(train)} -> {len(resampled)} training rows", file=log)
+    return resampled
+
+
+def tune_on_validation(clf: TextClassifier, validation: Examples | None, spec, log=sys.stderr) -> dict:
+    """Tune decision thresholds on the validation split only (never on test) and set them on `clf`."""
+    import warnings
+
+    from .evaluation.thresholds import tune_classifier_thresholds
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tune_classifier_thresholds(clf, validation, spec.tune, spec.objective, spec.beta, spec.target)
+    for warning in caught:
+        print(f"textclf: warning: {warning.message}", file=log)
+    shown = ", ".join(f"{t:.3f}" for t in result.thresholds[:8]) + (" ..." if len(result.thresholds) > 8 else "")
+    print(f"textclf: thresholds {spec.tune} ({spec.objective}) tuned on validation: {shown}", file=log)
+    return {key: value for key, value in result.to_json().items() if key != "validation_scores"}
+
+
+def saved_splits(clf: TextClassifier) -> Splits:
+    """All splits a saved model was trained with, rebuilt from its recorded data config and seed."""
+    data = clf.info.get("data")
+    if not data:
+        raise DataError("this model does not record its training data; pass --data")
+    cfg = Config.model_validate({"seed": clf.seed, "task": clf.task, "data": data, "model": clf.model_params})
+    return load_splits(cfg)
 
 
 def saved_test_split(clf: TextClassifier, part: str = "test") -> Examples:
