@@ -59,10 +59,19 @@ class DataConfig(Section):
         return self
 
 
+class ResampleConfig(Section):
+    """Over- or under-sampling of the TRAINING split only (see textclf.imbalance.resample)."""
+
+    method: Literal["over", "under"] = "over"
+    ratio: float = Field(1.0, gt=0, le=1)  # minority size as a fraction of the majority after resampling
+    seed: int | None = None  # default: the run's seed
+
+
 class TrainingConfig(Section):
     """Optimisation settings shared by every neural model (the TF-IDF baseline ignores them)."""
 
     epochs: int = Field(5, ge=1)
+    max_steps: int | None = Field(None, ge=1)  # stop after this many optimizer steps (caps the schedule)
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
@@ -79,6 +88,7 @@ class TrainingConfig(Section):
     class_weight: Literal["balanced"] | dict[str, float] | None = None
     pos_weight: Literal["balanced"] | dict[str, float] | None = None
     sampler: Literal["length_bucketed", "random", "weighted"] = "length_bucketed"
+    resample: ResampleConfig | None = None  # e.g. {method: over}; applied to the training split only
     early_stopping_metric: str = "macro_f1"
     early_stopping_patience: int | None = Field(2, ge=1)
     checkpoint_every_steps: int | None = Field(None, ge=1)
@@ -92,6 +102,37 @@ class CalibrationConfig(Section):
     method: Literal["temperature", "platt", "isotonic"] = "temperature"
 
 
+class AuditConfig(Section):
+    """The fast data audit `train` runs first (duplicates and near duplicates across splits, group
+    and time leakage, label names in the text). `audit: false` turns it off."""
+
+    enabled: bool = True
+    near_duplicates: bool = True
+    near_threshold: float = Field(0.8, gt=0.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
+class ThresholdsConfig(Section):
+    """Decision thresholds tuned on the validation split at the end of training (binary or
+    multi-label tasks), and the multi-label fallback to the top label."""
+
+    tune: Literal["per_label", "global", "none"] = "none"
+    objective: Literal["f1", "fbeta", "precision", "recall"] = "f1"
+    beta: float = Field(1.0, gt=0)
+    target: float | None = Field(None, gt=0, le=1)  # for objective precision / recall
+    min_labels: int = Field(0, ge=0, le=1)  # 1: a multi-label row with no label above threshold gets its top one
+
+    @model_validator(mode="after")
+    def _target_when_needed(self) -> ThresholdsConfig:
+        if self.tune != "none" and self.objective in ("precision", "recall") and self.target is None:
+            raise ValueError(f"objective {self.objective} needs a target, e.g. target: 0.9")
+        return self
+
+
 class Config(Section):
     seed: int = 0
     task: Task = "single_label"
@@ -99,7 +140,9 @@ class Config(Section):
     model: dict[str, Any] = Field(default_factory=lambda: {"type": "tfidf"})
     training: TrainingConfig = TrainingConfig()
     calibration: CalibrationConfig | None = None  # e.g. {method: temperature}; null for none
+    thresholds: ThresholdsConfig = ThresholdsConfig()
     output_dir: str = "runs/default"
+    audit: AuditConfig = AuditConfig()  # or `audit: false`
 
     @model_validator(mode="after")
     def _model_has_type(self) -> Config:

@@ -1,17 +1,29 @@
 """Data audit before training: duplicates, near duplicates, group and time leakage, label
 artifacts and shortcut tokens, label-noise suspects, class balance and length.
 
-    from textclf.audit import audit, AuditOptions
+    from textclf.audit import audit, AuditOptions, format_summary, audit_html
     result = audit({"train": train, "test": test}, AuditOptions(near_threshold=0.7))
     result.problems()        # {'duplicates': 3, 'near_duplicates': 5, 'group': 0, ...}
+    print(format_summary(result)); fragment = audit_html(result)
+
+Names are imported lazily so that `textclf --help` does not pay for datasketch and scikit-learn.
 """
 
-from .core import CHECKS, FAST, AuditOptions, as_mapping, audit, failed_checks
-from .report import audit_dict, audit_html, compact_summary, format_summary, warnings
-from .results import AuditResult
-from .splitting import honest_split
+from importlib import import_module
 
-__all__ = [
-    "CHECKS", "FAST", "AuditOptions", "AuditResult", "as_mapping", "audit", "audit_dict", "audit_html",
-    "compact_summary", "failed_checks", "format_summary", "honest_split", "warnings",
-]
+_EXPORTS = {
+    "CHECKS": "core", "FAST": "core", "AuditOptions": "core", "as_mapping": "core", "audit": "core",
+    "failed_checks": "core", "train_audit": "core",
+    "audit_dict": "report", "audit_html": "report", "compact_summary": "report", "format_summary": "report",
+    "warnings": "report",
+    "AuditResult": "results",
+    "HonestSplit": "splitting", "honest_split": "splitting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'textclf.audit' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TextIO
 
 from ..data.examples import Examples
 from ..data.splits import Splits
@@ -105,3 +107,20 @@ def failed_checks(result: AuditResult, fail_on: list[str]) -> list[str]:
         raise ConfigError(f"unknown audit check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}, all")
     problems = result.problems()
     return [name for name in wanted if problems.get(name, 0) > 0]
+
+
+def train_audit(splits: Splits, near_duplicates: bool = True, near_threshold: float = 0.8,
+                log: TextIO | None = None) -> dict:
+    """The fast audit `train` runs: warns on `log` (one line per problem) and returns the compact
+    summary stored in the saved model's info and metrics."""
+    from .report import compact_summary, warnings
+
+    started = time.perf_counter()
+    options = replace(FAST, near_duplicates=near_duplicates, near_threshold=near_threshold)
+    result = audit(splits, options)
+    summary = compact_summary(result)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if log is not None:
+        for line in warnings(result):
+            print(f"textclf: audit warning: {line}", file=log)
+    return summary
