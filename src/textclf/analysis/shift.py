@@ -12,8 +12,8 @@ big data set does not call a trivial difference a shift:
 
 The reference should be held-out data from the training distribution (the model's validation
 split by default): the model has fitted its training rows, so their scores would look too good.
-Examples whose energy or OOV rate lies beyond the reference's `flag_quantile` are flagged as far
-from the training data.
+Examples whose energy, OOV rate or length lies beyond the reference's `flag_quantile` are flagged
+as far from the training data.
 """
 
 from __future__ import annotations
@@ -185,15 +185,17 @@ def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettin
     checks.append(ood_check(ref_energy, new_energy, msp_score(ref_probs), msp_score(new_probs), s))
 
     energy_cut = float(np.quantile(ref_energy, s.flag_quantile))
-    far = (new_energy > energy_cut) | (new_oov > oov_cut)
+    length_cut = float(np.quantile(ref_len, s.flag_quantile))
+    reasons = {"energy": new_energy > energy_cut, "out-of-vocabulary words": new_oov > oov_cut,
+               "length": new_len > length_cut}
+    far = np.logical_or.reduce(list(reasons.values()))
     predicted = clf.labels_from_decisions(clf.decide(new_probs))
     order = np.flatnonzero(far)[np.argsort(-new_energy[far], kind="stable")]
     flagged = [{"row": new.rows[i], **({"id": new.ids[i]} if new.ids is not None else {}),
                 "energy": round(float(new_energy[i]), 4), "oov_rate": round(float(new_oov[i]), 4),
                 "predicted": "|".join(predicted[i]) if clf.multi_label else predicted[i],
                 "confidence": round(float(new_probs[i].max()), 4),
-                "why": " and ".join(w for w, hit in (("energy", new_energy[i] > energy_cut),
-                                                     ("out-of-vocabulary words", new_oov[i] > oov_cut)) if hit),
+                "length": int(new_len[i]), "why": ", ".join(w for w, hit in reasons.items() if hit[i]),
                 "text": new.texts[i]} for i in order]
     return ShiftReport(len(reference), len(new), checks, flagged[: s.top_flagged], int(far.sum()), s, notes)
 
@@ -239,7 +241,7 @@ def shift_html(report: ShiftReport, examples: int = 10) -> str:
         "<table><thead><tr><th>check</th><th>statistic</th><th>threshold</th><th>p-value</th><th>shifted</th>"
         f"<th>evidence</th></tr></thead><tbody>{rows}</tbody></table>"
         f"<p>{report.n_flagged} new examples lie beyond the reference's {report.settings.flag_quantile:.0%} quantile "
-        "of energy or out-of-vocabulary rate.</p>"
+        "of energy, out-of-vocabulary rate or length.</p>"
         "<table><thead><tr><th>row</th><th>energy</th><th>OOV</th><th>predicted</th><th>why</th><th>text</th></tr>"
         f"</thead><tbody>{flagged}</tbody></table></section>"
     )

@@ -109,9 +109,16 @@ def max_length_of(clf) -> int | None:
     """Tokens the model reads per text, or None when it reads everything (TF-IDF)."""
     if getattr(clf.model, "vectorizers", None) is not None or clf.model_params.get("type") == "tfidf":
         return None
-    if isinstance(clf.model_params.get("max_length"), int):
-        return clf.model_params["max_length"]
-    return clf.training_config().max_length
+    max_length = clf.model_params.get("max_length")
+    if not isinstance(max_length, int):
+        max_length = clf.training_config().max_length
+    long_text = clf.model_params.get("long_text") or {}
+    if long_text.get("strategy") in ("sliding_window", "hierarchical"):
+        # Covering windows read everything up to the window cap (text/long.py defaults).
+        window = long_text.get("window") or max_length
+        stride = long_text.get("stride") or max(window // 2, 1)
+        return (int(long_text.get("max_windows", 16)) - 1) * stride + window
+    return max_length
 
 
 def token_counts(clf, texts: Sequence[str]) -> tuple[np.ndarray, str]:
