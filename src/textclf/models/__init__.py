@@ -10,6 +10,11 @@ from ..errors import ConfigError
 # type name -> "module:Class"; each class implements base.ClassifierModel.
 MODEL_TYPES: dict[str, str] = {
     "tfidf": "textclf.models.linear:TfidfLinearModel",
+    "bag": "textclf.models.neural:BagModel",
+    "rnn": "textclf.models.neural:RnnModel",
+    "cnn": "textclf.models.neural:CnnModel",
+    "transformer": "textclf.models.neural:TransformerModel",
+    "pretrained": "textclf.models.pretrained:PretrainedModel",
 }
 
 

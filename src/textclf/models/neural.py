@@ -1,0 +1,284 @@
+"""Neural classifiers: tokenizer -> encoder -> pooling -> head, trained by training.Trainer.
+
+Composition (what a new model type overrides; `pretrained` does the same):
+
+    class MyModel(NeuralModel):
+        config_class = MyConfig                      # a NeuralConfig subclass (type, pooling, dropout, ...)
+        def build_tokenizer(self, train_texts): ...  # -> TextTokenizer, fitted on TRAIN texts only
+        def load_tokenizer(self, directory): ...     # -> TextTokenizer saved by tokenizer.save(directory)
+        def build_encoder(self, tokenizer): ...      # -> module: (ids, mask) -> (hidden, mask), .output_dim
+        # optional: build_pooling(dim), build_head(dim, k), parameter_groups(net), save_extra/load_extra
+
+`NeuralNet(encoder, pooling, head)` maps input_ids (B, T) int64 + attention_mask (B, T) bool to
+logits (B, K); it never applies softmax/sigmoid. `parameter_groups` puts the head in its own
+group (training.head_learning_rate) and keeps biases / norm weights out of weight decay.
+
+Saved files (inside the model directory): tokenizer files, `model.safetensors` (the NeuralNet
+state dict). The architecture is rebuilt from config.json, so nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..config import Section, TrainingConfig
+from ..data import Examples, LabelMap
+from ..errors import ConfigError
+from ..evaluation.metrics import classification_metrics
+from ..objectives import decide, probabilities
+from ..text.tokenizers import SubwordTokenizer, TextTokenizer, TokenizerConfig
+from ..training.checkpoint import CHECKPOINT_DIR
+from ..training.distributed import context_from_env
+from ..training.losses import build_loss
+from ..training.trainer import EncodedData, Trainer, parameter_groups, predict_logits, resolve_device, resolve_precision
+from .encoders import BagEncoder, CnnEncoder, RnnEncoder, TransformerEncoder
+from .heads import LinearHead
+from .pooling import PoolingName, build_pooling
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+class NeuralNet(nn.Module):
+    def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.head = head
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One vector per text, (B, H): useful as an embedding."""
+        hidden, mask = self.encoder(input_ids, attention_mask.bool())
+        return self.pooling(hidden, mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K)."""
+        return self.head(self.pooled(input_ids, attention_mask))
+
+
+# -- configs -------------------------------------------------------------------------------------
+class NeuralConfig(Section):
+    """What every neural model type shares."""
+
+    type: str
+    pooling: PoolingName = "mean"
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class ScratchConfig(NeuralConfig):
+    """Models trained from scratch: their own subword tokenizer and embeddings."""
+
+    embedding_dim: int = Field(128, ge=2)
+    tokenizer: TokenizerConfig = TokenizerConfig()
+
+
+class BagConfig(ScratchConfig):
+    type: Literal["bag"] = "bag"
+    pooling: PoolingName = "mean"
+
+
+class RnnConfig(ScratchConfig):
+    type: Literal["rnn"] = "rnn"
+    cell: Literal["lstm", "gru"] = "lstm"
+    hidden_size: int = Field(128, ge=1)
+    num_layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    pooling: PoolingName = "max"
+
+
+class CnnConfig(ScratchConfig):
+    type: Literal["cnn"] = "cnn"
+    kernel_sizes: tuple[int, ...] = (3, 4, 5)
+    num_filters: int = Field(100, ge=1)
+    pooling: PoolingName = "max"
+
+    @model_validator(mode="after")
+    def _kernels(self) -> CnnConfig:
+        if not self.kernel_sizes or min(self.kernel_sizes) < 1:
+            raise ValueError("kernel_sizes must be a non-empty list of positive widths")
+        return self
+
+
+class TransformerConfig(ScratchConfig):
+    type: Literal["transformer"] = "transformer"
+    num_heads: int = Field(4, ge=1)
+    num_layers: int = Field(2, ge=1)
+    ff_dim: int = Field(256, ge=1)
+    positions: Literal["learned", "sinusoidal"] = "learned"
+    pooling: PoolingName = "mean"
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TransformerConfig:
+        if self.embedding_dim % self.num_heads:
+            raise ValueError(f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})")
+        if self.positions == "sinusoidal" and self.embedding_dim % 2:
+            raise ValueError("sinusoidal positions need an even embedding_dim")
+        return self
+
+
+# -- the model -----------------------------------------------------------------------------------
+class NeuralModel:
+    """A ClassifierModel (models/base.py) around a NeuralNet. Subclasses pick the encoder."""
+
+    config_class: ClassVar[type[NeuralConfig]] = NeuralConfig
+
+    def __init__(self, config: NeuralConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
+        self.config = config
+        self.label_map = label_map
+        self.training = training
+        self.seed = seed
+        self.tokenizer: TextTokenizer | None = None
+        self.net: NeuralNet | None = None
+
+    # -- factories (override in subclasses) ----------------------------------------------------
+    def build_tokenizer(self, train_texts: Sequence[str]) -> TextTokenizer:
+        return SubwordTokenizer.fit(train_texts, self.config.tokenizer)
+
+    def load_tokenizer(self, directory: Path) -> TextTokenizer:
+        return SubwordTokenizer.load(directory)
+
+    def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
+        raise NotImplementedError
+
+    def build_pooling(self, dim: int) -> nn.Module:
+        return build_pooling(self.config.pooling, dim)
+
+    def build_head(self, dim: int, num_outputs: int) -> nn.Module:
+        return LinearHead(dim, num_outputs, self.config.dropout)
+
+    def build_net(self, tokenizer: TextTokenizer) -> NeuralNet:
+        encoder = self.build_encoder(tokenizer)
+        return NeuralNet(encoder, self.build_pooling(encoder.output_dim),
+                         self.build_head(encoder.output_dim, len(self.label_map)))
+
+    def parameter_groups(self, net: NeuralNet) -> list[dict]:
+        body = nn.ModuleList([net.encoder, net.pooling])
+        return parameter_groups(body, net.head, self.training)
+
+    # -- training ------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer.encode(list(texts), self.training.max_length)
+
+    def validation_metrics(self, logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Headline numbers (accuracy, macro_f1, ...) of logits against targets, for early stopping."""
+        multi = self.label_map.multi_label
+        decisions = decide(probabilities(logits, multi), multi)
+        metrics = classification_metrics(targets, decisions, self.label_map)
+        return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+    def sample_weights(self, targets: np.ndarray) -> np.ndarray:
+        """Per-row weights for training.sampler = weighted: inverse frequency of the row's rarest label."""
+        if self.label_map.multi_label:
+            counts = np.maximum(targets.sum(axis=0), 1.0)
+            inverse = np.where(targets > 0, 1.0 / counts, 0.0).max(axis=1)
+            empty = targets.sum(axis=1) == 0
+            inverse[empty] = 1.0 / max(1, int(empty.sum()))
+            return inverse
+        counts = np.bincount(targets, minlength=len(self.label_map)).astype(np.float64)
+        return 1.0 / np.maximum(counts[targets], 1.0)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.config.model_dump(mode="json"), "labels": list(self.label_map.labels)}
+
+    def fit(self, train: Examples, train_targets: np.ndarray, validation: Examples | None = None,
+            validation_targets: np.ndarray | None = None, workdir: Path | None = None, resume: bool = False,
+            stop_after_step: int | None = None) -> dict:
+        """Fit the tokenizer on `train` only, then the network. With `resume`, continue the run
+        checkpointed in `workdir` (its tokenizer is reloaded, not refitted)."""
+        tokenizer_dir = Path(workdir) / CHECKPOINT_DIR / "tokenizer" if workdir is not None else None
+        if resume:
+            if tokenizer_dir is None or not tokenizer_dir.is_dir():
+                raise ConfigError(f"{workdir}: no checkpoint to resume from")
+            self.tokenizer = self.load_tokenizer(tokenizer_dir)
+        else:
+            self.tokenizer = self.build_tokenizer(train.texts)
+            if tokenizer_dir is not None:
+                tokenizer_dir.mkdir(parents=True, exist_ok=True)
+                self.tokenizer.save(tokenizer_dir)
+        with torch.random.fork_rng(devices=[]):  # seeded work must not disturb the caller's RNG
+            torch.manual_seed(self.seed)
+            self.net = self.build_net(self.tokenizer)
+            train_data = EncodedData(self.encode(train.texts), train_targets,
+                                     self.sample_weights(train_targets) if self.training.sampler == "weighted" else None)
+            validation_data = None
+            if validation is not None and validation_targets is not None and len(validation):
+                validation_data = EncodedData(self.encode(validation.texts), validation_targets)
+            trainer = Trainer(
+                self.net, self.training, build_loss(self.label_map, train_targets, self.training),
+                self.parameter_groups(self.net), pad_id=self.tokenizer.pad_id, seed=self.seed, workdir=workdir,
+                metric_fn=self.validation_metrics, fingerprint=self.fingerprint(),
+                context=context_from_env(self.training.device))  # DDP under torchrun, else 1 process
+            summary = trainer.fit(train_data, validation_data, resume=resume, stop_after_step=stop_after_step)
+        summary["vocab_size"] = self.tokenizer.vocab_size
+        summary["parameters"] = sum(p.numel() for p in self.net.parameters())
+        return summary
+
+    # -- inference ------------------------------------------------------------------------------
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        device = resolve_device(self.training.device)
+        dtype = resolve_precision(self.training.precision, device)
+        self.net.to(device)
+        logits = predict_logits(self.net, self.encode(texts), self.tokenizer.pad_id,
+                                self.training.eval_batch_size, device, dtype)
+        if logits.size == 0:
+            return np.zeros((0, len(self.label_map)), dtype=np.float32)
+        return logits
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        self.tokenizer.save(directory)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(Path(directory) / WEIGHTS_FILE))
+
+    @classmethod
+    def load(cls, directory: Path, config: NeuralConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
+        model = cls(config, label_map, training, seed)
+        model.tokenizer = model.load_tokenizer(directory)
+        model.net = model.build_net(model.tokenizer)
+        model.net.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
+        model.net.eval()
+        return model
+
+
+# -- the from-scratch types ------------------------------------------------------------------------
+class BagModel(NeuralModel):
+    config_class = BagConfig
+
+    def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
+        c = self.config
+        return BagEncoder(tokenizer.vocab_size, c.embedding_dim, tokenizer.pad_id, c.dropout)
+
+
+class RnnModel(NeuralModel):
+    config_class = RnnConfig
+
+    def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
+        c = self.config
+        return RnnEncoder(tokenizer.vocab_size, c.embedding_dim, c.hidden_size, c.cell, c.num_layers,
+                          c.bidirectional, c.dropout, tokenizer.pad_id)
+
+
+class CnnModel(NeuralModel):
+    config_class = CnnConfig
+
+    def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
+        c = self.config
+        return CnnEncoder(tokenizer.vocab_size, c.embedding_dim, c.num_filters, tuple(c.kernel_sizes), c.dropout,
+                          tokenizer.pad_id)
+
+
+class TransformerModel(NeuralModel):
+    config_class = TransformerConfig
+
+    def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
+        c = self.config
+        return TransformerEncoder(tokenizer.vocab_size, c.embedding_dim, c.num_heads, c.num_layers, c.ff_dim,
+                                  max_positions=self.training.max_length, positions=c.positions,
+                                  dropout=c.dropout, pad_id=tokenizer.pad_id)

@@ -1,0 +1,131 @@
+"""Tokenizers for neural models: texts -> lists of token ids.
+
+Seam for other tokenizers (e.g. a Hugging Face fast tokenizer for `pretrained` models): anything
+that satisfies `TextTokenizer` works with the batching code and `NeuralModel`:
+
+    tokenizer.encode(texts, max_length) -> list[list[int]]   # ids, truncated, first id may be [CLS]
+    tokenizer.pad_id: int                                    # id used for padding (masked anyway)
+    tokenizer.vocab_size: int
+    tokenizer.save(directory)  /  Cls.load(directory)         # files live in the saved-model dir
+
+`SubwordTokenizer` is the from-scratch one: a WordPiece or BPE vocabulary learned with the
+`tokenizers` library from the TRAINING texts only (the API takes only those texts), stored as
+`tokenizer.json` beside the weights. Every sequence starts with [CLS], so CLS pooling has a
+position to read and an empty text still has one real token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+from ..config import Section
+from ..errors import ModelError
+
+PAD, UNK, CLS = "[PAD]", "[UNK]", "[CLS]"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@runtime_checkable
+class TextTokenizer(Protocol):
+    pad_id: int
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+class TokenizerConfig(Section):
+    """`model.tokenizer` for models trained from scratch."""
+
+    algorithm: Literal["wordpiece", "bpe"] = "wordpiece"
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    lowercase: bool = True
+    strip_accents: bool = False
+    unicode_normalization: Literal["nfkc", "nfc", "none"] = "nfkc"
+
+
+def _normalizer(config: TokenizerConfig):
+    steps = []
+    if config.unicode_normalization == "nfkc":
+        steps.append(normalizers.NFKC())
+    elif config.unicode_normalization == "nfc":
+        steps.append(normalizers.NFC())
+    if config.strip_accents:
+        steps += [normalizers.NFD(), normalizers.StripAccents()]
+    if config.lowercase:
+        steps.append(normalizers.Lowercase())
+    return normalizers.Sequence(steps)
+
+
+class SubwordTokenizer:
+    """A subword vocabulary fitted on training texts. Construct with `fit` or `load`."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self.pad_id = _special_id(tokenizer, PAD)
+        self.cls_id = _special_id(tokenizer, CLS)
+
+    @classmethod
+    def fit(cls, train_texts: Sequence[str], config: TokenizerConfig) -> SubwordTokenizer:
+        specials = [PAD, UNK, CLS]  # PAD first: id 0
+        if config.algorithm == "wordpiece":
+            tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+            trainer = trainers.WordPieceTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
+                                                special_tokens=specials, show_progress=False)
+        else:
+            tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+            trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
+                                          special_tokens=specials, show_progress=False)
+        tokenizer.normalizer = _normalizer(config)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # words and punctuation
+        tokenizer.train_from_iterator(list(train_texts), trainer=trainer)
+        if config.algorithm == "wordpiece":
+            tokenizer.model = _canonical_wordpiece(tokenizer.get_vocab(), specials)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{CLS} $A", special_tokens=[(CLS, tokenizer.token_to_id(CLS))])
+        return cls(tokenizer)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        """Ids per text, [CLS] first, at most `max_length` long (the tail is cut)."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        return [e.ids[:max_length] for e in encodings]
+
+    def tokens(self, text: str) -> list[str]:
+        return self._tokenizer.encode(text).tokens
+
+    def save(self, directory: Path) -> None:
+        self._tokenizer.save(str(Path(directory) / TOKENIZER_FILE))
+
+    @classmethod
+    def load(cls, directory: Path) -> SubwordTokenizer:
+        path = Path(directory) / TOKENIZER_FILE
+        if not path.is_file():
+            raise ModelError(f"{path}: tokenizer file missing")
+        return cls(Tokenizer.from_file(str(path)))
+
+
+def _canonical_wordpiece(vocab: dict[str, int], specials: list[str]) -> models.WordPiece:
+    """The trainer numbers its initial alphabet in hash-map order, so two fits on the same texts
+    give the same tokens under different ids. Renumbering (specials, then sorted) makes a fit
+    reproducible; WordPiece matching is greedy longest-match, so ids do not change the splits."""
+    ordered = specials + sorted(token for token in vocab if token not in specials)
+    return models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token=UNK)
+
+
+def _special_id(tokenizer: Tokenizer, token: str) -> int:
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise ModelError(f"tokenizer has no {token} token")
+    return token_id

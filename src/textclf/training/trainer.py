@@ -1,0 +1,405 @@
+"""The training loop. Model-agnostic: it sees an `nn.Module` mapping (input_ids, attention_mask)
+to logits, a loss on logits, parameter groups, and encoded data; the model knows nothing of it.
+
+    trainer = Trainer(net, training, loss_fn, parameter_groups, pad_id=0, seed=0,
+                      workdir=Path("runs/x"), metric_fn=lambda logits, targets: {"macro_f1": ...})
+    summary = trainer.fit(EncodedData(train_ids, train_targets), EncodedData(val_ids, val_targets))
+
+What it does: AdamW over the given groups, linear/cosine/constant schedule with warmup, gradient
+accumulation and clipping, autocast (bf16 on CPU or CUDA, fp16 + GradScaler on CUDA), early
+stopping on a validation metric with patience, best-weights selection, a tqdm bar, one JSON line
+per logged step / epoch in `workdir/train_log.jsonl`, checkpoints every N optimizer steps and at
+each epoch end (training/checkpoint.py), and exact resumption from them.
+
+Seams for distributed data-parallel (training/distributed.py provides the multi-process one):
+`DistributedContext` decides which batches this process trains on (`shard`), joins per-process
+validation logits (`gather`), wraps the module for gradient sync (`wrap`), and says who writes
+files (`is_main`). The default is a single process, where all of these are the identity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..config import TrainingConfig
+from ..data.batching import EpochPlan, inference_batches, pad_batch
+from ..errors import ConfigError
+from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
+
+MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+LOG_FILE = "train_log.jsonl"
+# Metrics where smaller is better; every other metric is maximised.
+LOWER_IS_BETTER = {"loss", "hamming_loss", "log_loss", "ece", "brier"}
+
+
+# -- data ------------------------------------------------------------------------------------------
+@dataclass
+class EncodedData:
+    """Token ids per row and, for training/validation, targets: ids (n,) or multi-hot (n, k)."""
+
+    sequences: list[list[int]]
+    targets: np.ndarray | None = None
+    sample_weights: np.ndarray | None = None  # only for training.sampler = weighted
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(s) for s in self.sequences), dtype=np.int64, count=len(self.sequences))
+
+
+# -- distributed seam -------------------------------------------------------------------------------
+@dataclass
+class DistributedContext:
+    """Single-process defaults; a multi-process subclass overrides these five members."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process writes logs, checkpoints and shows a progress bar."""
+        return self.rank == 0
+
+    def shard(self, batches: list) -> list:
+        """The training batches this process runs; every process must get the same count."""
+        return batches
+
+    def gather(self, array: np.ndarray) -> np.ndarray:
+        """Concatenate an array from every process along axis 0 (rank order)."""
+        return array
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """The module to call for forward/backward (e.g. DistributedDataParallel(module))."""
+        return module
+
+    def barrier(self) -> None:
+        """Wait for every process (e.g. before the main one reads a checkpoint)."""
+
+
+SINGLE_PROCESS = DistributedContext()
+
+
+# -- devices and precision --------------------------------------------------------------------------
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; asking for CUDA without one is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"training.device: {name!r} is not a device (cpu, cuda, cuda:1, auto)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"training.device: {name!r} requested but no CUDA device is available")
+    return device
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for fp32. `auto`: bf16 on CUDA where supported, else fp16;
+    fp32 on CPU (CPU bf16 is slower than fp32 on most CPUs without AMX; ask for it explicitly)."""
+    cuda = device.type == "cuda"
+    if name == "auto":
+        if not cuda:
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name == "fp32":
+        return None
+    if name == "fp16":
+        if not cuda:
+            raise ConfigError("training.precision: fp16 needs a CUDA device; use bf16 (or fp32) on CPU")
+        return torch.float16
+    if cuda and not torch.cuda.is_bf16_supported():
+        raise ConfigError("training.precision: this GPU does not support bf16; use fp16")
+    return torch.bfloat16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+# -- optimisation -----------------------------------------------------------------------------------
+def parameter_groups(body: nn.Module, head: nn.Module | None, training: TrainingConfig) -> list[dict]:
+    """AdamW groups: weight decay on matrices only (never on biases or norm weights, i.e. tensors
+    with one dimension); the head may get its own learning rate (training.head_learning_rate)."""
+    head_ids = {id(p) for p in head.parameters()} if head is not None else set()
+    head_lr = training.head_learning_rate or training.learning_rate
+    groups: dict[tuple[bool, bool], list] = {}
+    for module in (body, head) if head is not None else (body,):
+        for param in module.parameters():
+            if not param.requires_grad:
+                continue
+            key = (id(param) in head_ids, param.ndim > 1)
+            groups.setdefault(key, [])
+            if all(param is not p for p in groups[key]):
+                groups[key].append(param)
+    return [
+        {"params": params, "lr": head_lr if is_head else training.learning_rate,
+         "weight_decay": training.weight_decay if decays else 0.0}
+        for (is_head, decays), params in sorted(groups.items())
+    ]
+
+
+def schedule_factor(step: int, total_steps: int, warmup_steps: int, kind: str) -> float:
+    """Learning-rate multiplier before optimizer step `step` (0-based)."""
+    if step < warmup_steps:
+        return (step + 1) / (warmup_steps + 1)
+    if kind == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return max(0.0, 1.0 - progress)
+
+
+# -- inference --------------------------------------------------------------------------------------
+@torch.no_grad()
+def predict_logits(module: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int,
+                   device: torch.device, dtype: torch.dtype | None = None,
+                   context: DistributedContext = SINGLE_PROCESS) -> np.ndarray:
+    """Logits (n, k) float32 in input order; rows are batched by length to cut padding."""
+    was_training = module.training
+    module.eval()
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    batches = inference_batches(lengths, batch_size)
+    mine = batches[context.rank::context.world_size]
+    outputs, order = [], []
+    for indices in mine:
+        input_ids, mask = pad_batch([sequences[i] for i in indices], pad_id)
+        with autocast(device, dtype):
+            logits = module(input_ids.to(device), mask.to(device))
+        outputs.append(logits.float().cpu().numpy())
+        order.append(indices)
+    module.train(was_training)
+    # A rank with no batch still joins the gather (else the others wait for it forever).
+    logits = context.gather(np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32))
+    order = context.gather(np.concatenate(order) if order else np.zeros(0, dtype=np.int64))
+    if len(logits) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    result = np.empty_like(logits)
+    result[order] = logits
+    return result
+
+
+# -- the loop ---------------------------------------------------------------------------------------
+@dataclass
+class TrainState:
+    """Everything about progress that a checkpoint must carry besides module/optimizer states."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0  # batches of `epoch` already consumed
+    step: int = 0  # optimizer steps taken
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    finished: bool = False
+    epoch_loss_sum: float = 0.0
+    epoch_loss_count: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, module: nn.Module, training: TrainingConfig, loss_fn: nn.Module, groups: list[dict],
+                 pad_id: int, seed: int, workdir: Path | None = None, metric_fn: MetricFn | None = None,
+                 context: DistributedContext = SINGLE_PROCESS, fingerprint: dict | None = None) -> None:
+        self.module = module
+        self.training = training
+        self.loss_fn = loss_fn
+        self.groups = groups
+        self.pad_id = pad_id
+        self.seed = seed
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.metric_fn = metric_fn
+        self.context = context
+        self.fingerprint = fingerprint or {}
+        self.device = resolve_device(training.device)
+        self.dtype = resolve_precision(training.precision, self.device)
+
+    # -- pieces ---------------------------------------------------------------------------------
+    def batch_loss(self, module: nn.Module, sequences: list, targets: np.ndarray) -> torch.Tensor:
+        """The loss of one batch, computed by `loss_fn` on the module's raw logits."""
+        input_ids, mask = pad_batch(sequences, self.pad_id)
+        with autocast(self.device, self.dtype):
+            logits = module(input_ids.to(self.device), mask.to(self.device))
+        return self.loss_fn(logits.float(), torch.as_tensor(targets).to(self.device))
+
+    def evaluate(self, data: EncodedData) -> dict[str, float]:
+        logits = predict_logits(self.module, data.sequences, self.pad_id, self.training.eval_batch_size,
+                                self.device, self.dtype, self.context)
+        with torch.no_grad():
+            loss = self.loss_fn(torch.from_numpy(logits).to(self.device), torch.as_tensor(data.targets).to(self.device))
+        metrics = {"loss": float(loss)}
+        if self.metric_fn is not None:
+            metrics.update(self.metric_fn(logits, data.targets))
+        return metrics
+
+    def _log(self, record: dict) -> None:
+        if self.workdir is None or not self.context.is_main:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.workdir / LOG_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _improved(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        lower = self.training.early_stopping_metric in LOWER_IS_BETTER
+        return value < best if lower else value > best
+
+    def _checkpoint(self, state: TrainState, optimizer, scheduler, scaler, best_weights) -> None:
+        if self.workdir is None or not self.context.is_main:
+            return
+        save_checkpoint(checkpoint_path(self.workdir), {
+            "fingerprint": self.fingerprint,
+            "module": self.module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_state(),
+            "state": {k: v for k, v in vars(state).items()},
+            "best_weights": best_weights,
+        })
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, train: EncodedData, validation: EncodedData | None = None, resume: bool = False,
+            stop_after_step: int | None = None) -> dict[str, Any]:
+        """Train; returns a JSON-able summary. `resume` continues from workdir's checkpoint.
+        `stop_after_step` checkpoints and returns after that optimizer step (an interruption hook)."""
+        cfg = self.training
+        metric_name = cfg.early_stopping_metric
+        self.module.to(self.device)
+        wrapped = self.context.wrap(self.module)
+        plan = EpochPlan(train.lengths, cfg.batch_size, self.seed, cfg.sampler, weights=train.sample_weights)
+        batches_per_epoch = len(self.context.shard(plan.batches(0)))
+        accumulate = cfg.gradient_accumulation_steps
+        steps_per_epoch = -(-batches_per_epoch // accumulate)
+        total_steps = steps_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            total_steps = min(total_steps, cfg.max_steps)
+        warmup_steps = int(cfg.warmup_ratio * total_steps)
+
+        optimizer = torch.optim.AdamW(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        state, best_weights = TrainState(), None
+        if resume:
+            if self.workdir is None:
+                raise ConfigError("resume needs a run directory (workdir)")
+            payload = load_checkpoint(checkpoint_path(self.workdir), self.fingerprint)
+            self.module.load_state_dict(payload["module"])
+            optimizer.load_state_dict(payload["optimizer"])
+            scheduler.load_state_dict(payload["scheduler"])
+            scaler.load_state_dict(payload["scaler"])
+            state = TrainState(**payload["state"])
+            best_weights = payload["best_weights"]
+            restore_rng(payload["rng"])
+        else:
+            torch.manual_seed(self.seed)  # dropout draws; the model's init was seeded by its builder
+        if validation is not None and validation.targets is None:
+            validation = None
+
+        started = time.perf_counter()
+        show = cfg.progress and self.context.is_main
+        self.module.train()
+        interrupted = False
+        while not state.finished and state.epoch < cfg.epochs:
+            epoch = state.epoch
+            batches = self.context.shard(plan.batches(epoch))
+            bar = tqdm(total=len(batches), initial=state.batch_in_epoch, disable=not show, leave=False,
+                       desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True)
+            position = state.batch_in_epoch
+            while position < len(batches):
+                group_start = position - position % accumulate
+                group_size = min(accumulate, len(batches) - group_start)
+                indices = batches[position]
+                loss = self.batch_loss(wrapped, [train.sequences[i] for i in indices], train.targets[indices])
+                scaler.scale(loss / group_size).backward()
+                state.epoch_loss_sum += float(loss.detach())
+                state.epoch_loss_count += 1
+                position += 1
+                bar.update(1)
+                if position - group_start < group_size:
+                    continue
+                if cfg.max_grad_norm is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(self.module.parameters(), cfg.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+                state.step += 1
+                state.batch_in_epoch = position
+                bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
+                if state.step % cfg.log_every_steps == 0:
+                    self._log({"event": "step", "epoch": epoch + 1, "step": state.step, "loss": float(loss.detach()),
+                               "lr": scheduler.get_last_lr()[0]})
+                reached_max = cfg.max_steps is not None and state.step >= cfg.max_steps
+                if cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0 \
+                        and position < len(batches) and not reached_max:
+                    self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
+                if stop_after_step is not None and state.step >= stop_after_step and position < len(batches):
+                    self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
+                    interrupted = True
+                    break
+                if reached_max:
+                    break
+            bar.close()
+            if interrupted:
+                break
+
+            # End of epoch (or max_steps): evaluate, early-stop bookkeeping, checkpoint.
+            record: dict[str, Any] = {"event": "epoch", "epoch": epoch + 1, "step": state.step,
+                                      "train_loss": state.epoch_loss_sum / max(1, state.epoch_loss_count)}
+            if validation is not None:
+                metrics = self.evaluate(validation)
+                if metric_name not in metrics:
+                    raise ConfigError(f"training.early_stopping_metric: {metric_name!r} is not one of "
+                                      f"{', '.join(sorted(metrics))}")
+                record.update({f"validation_{k}": v for k, v in metrics.items()})
+                if self._improved(metrics[metric_name], state.best_metric):
+                    state.best_metric, state.best_epoch, state.bad_epochs = metrics[metric_name], epoch + 1, 0
+                    best_weights = {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
+                else:
+                    state.bad_epochs += 1
+                patience = cfg.early_stopping_patience
+                if patience is not None and state.bad_epochs >= patience:
+                    state.finished = True
+                if show:
+                    tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f}  "
+                               f"validation {metric_name} {metrics[metric_name]:.4f}")
+            record["seconds"] = round(time.perf_counter() - started, 3)
+            self._log(record)
+            state.history.append({k: v for k, v in record.items() if k != "seconds"})
+            state.epoch, state.batch_in_epoch = epoch + 1, 0
+            state.epoch_loss_sum, state.epoch_loss_count = 0.0, 0
+            if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                state.finished = True
+            if state.epoch >= cfg.epochs:
+                state.finished = True
+            self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
+            if stop_after_step is not None and state.step >= stop_after_step and not state.finished:
+                interrupted = True
+                break
+
+        if not interrupted and best_weights is not None:
+            self.module.load_state_dict(best_weights)
+        self.module.eval()
+        return {
+            "steps": state.step,
+            "epochs": state.epoch,
+            "interrupted": interrupted,
+            "best_epoch": state.best_epoch,
+            f"best_validation_{metric_name}": state.best_metric,
+            "history": state.history,
+            "device": str(self.device),
+            "precision": str(self.dtype).replace("torch.", "") if self.dtype else "fp32",
+        }
