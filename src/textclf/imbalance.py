@@ -1,4 +1,4 @@
-"""Class imbalance: loss weights computed from TRAINING targets only.
+"""Class imbalance: loss weights and resampling, computed from TRAINING data only.
 
 `balanced` follows scikit-learn's convention, n_samples / (n_classes * count), so a class that is
 ten times rarer weighs ten times more; pos_weight for BCE is negatives / positives per label."""
@@ -44,3 +44,67 @@ def pos_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSpec
     negatives = len(train_targets) - positives
     weights = np.where(positives > 0, negatives / np.maximum(positives, 1.0), 1.0)
     return weights.astype(np.float32)
+
+
+# -- resampling ----------------------------------------------------------------------------------
+ResampleMethod = Literal["over", "under"]
+
+
+def _label_rows(labels: list) -> dict[str, np.ndarray]:
+    """Row indices per label name (a multi-label row appears under each of its labels)."""
+    rows: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        for name in (label if isinstance(label, tuple) else (label,)):
+            rows.setdefault(name, []).append(i)
+    return {name: np.asarray(idx) for name, idx in sorted(rows.items())}
+
+
+def resample_indices(labels: list, method: ResampleMethod, seed: int = 0, ratio: float = 1.0,
+                     max_repeat: int = 10) -> np.ndarray:
+    """Row indices of a rebalanced TRAINING set (sorted, repeats allowed for `over`).
+
+    Single-label `over`: every class is topped up with random repeats to `ratio` x the largest
+    class; `under`: every class is cut at random to the smallest class / `ratio`.
+    Multi-label `over` (labels are tuples): a row is repeated so that its rarest label moves
+    towards `ratio` x the mean label count, at most `max_repeat` copies in all (the rows of common
+    labels are never removed, so co-occurring labels grow too: a mild, predictable rebalance).
+    Multi-label `under` is refused: dropping rows removes positives of every label they carry."""
+    rng = np.random.default_rng(seed)
+    by_label = _label_rows(labels)
+    multi = bool(labels) and isinstance(labels[0], tuple)
+    if multi:
+        if method == "under":
+            raise ConfigError("training.resample.method under is not supported for multi-label data; "
+                              "use over, or training.pos_weight: balanced")
+        counts = {name: len(idx) for name, idx in by_label.items()}
+        goal = ratio * float(np.mean(list(counts.values()))) if counts else 0.0
+        copies = np.ones(len(labels), dtype=np.int64)
+        for i, label in enumerate(labels):
+            if label:
+                rarest = min(counts[name] for name in label)
+                copies[i] = int(np.clip(np.floor(goal / rarest), 1, max_repeat))
+        return np.repeat(np.arange(len(labels)), copies)
+    sizes = {name: len(idx) for name, idx in by_label.items()}
+    picked = []
+    if method == "over":
+        goal = int(round(ratio * max(sizes.values())))
+        for name, idx in by_label.items():
+            extra = max(goal - len(idx), 0)
+            picked.append(idx)
+            if extra:
+                picked.append(rng.choice(idx, size=extra, replace=True))
+    elif method == "under":
+        goal = int(round(min(sizes.values()) / ratio))
+        for name, idx in by_label.items():
+            picked.append(rng.choice(idx, size=min(goal, len(idx)), replace=False) if len(idx) > goal else idx)
+    else:
+        raise ConfigError(f"training.resample.method: unknown method {method!r}; use over or under")
+    return np.sort(np.concatenate(picked))
+
+
+def resample(train, method: ResampleMethod, seed: int = 0, ratio: float = 1.0):
+    """A rebalanced copy of the TRAINING Examples (never apply this to validation or test data:
+    metrics and thresholds must see the real class mix)."""
+    if train.labels is None:
+        raise ConfigError("training.resample needs labelled training data")
+    return train.subset(resample_indices(list(train.labels), method, seed, ratio))

