@@ -96,7 +96,9 @@ def near_duplicates(
         ([s.encode("utf-8") for s in shingle_set] for shingle_set in sets),
         num_perm=num_perm, seed=seed, hashfunc=_hash32,
     )
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    # Above ~0.9 the LSH would need fewer than 2 bands; a lower index threshold only adds
+    # candidates, and the exact Jaccard below removes them again.
+    lsh = MinHashLSH(threshold=min(threshold, 0.9), num_perm=num_perm)
     with lsh.insertion_session() as session:
         for position, signature in enumerate(signatures):
             if sets[position]:

@@ -7,7 +7,7 @@ import html
 import re
 import unicodedata
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; "_" separates like "-"
 
 
 def normalize_text(text: str) -> str:
