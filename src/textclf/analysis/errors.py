@@ -155,6 +155,12 @@ def analyze_errors(clf, examples: Examples, extra_slices: dict[str, list[str]] |
     kinds = {k: sum(m["kind"] == k for m in mistakes) for k in ("confident", "moderate", "uncertain")}
 
     slices = slice_metrics(outcomes, tags, settings.min_slice_size, settings.n_resamples, settings.seed)
+    for family, values in tags.items():
+        sizes = Counter(values)
+        small = sum(c < settings.min_slice_size for c in sizes.values())
+        if small:
+            notes.append(f"{family}: {small} of {len(sizes)} values have fewer than {settings.min_slice_size} rows "
+                         "and are not ranked")
     by_row = {m["row"]: m for m in mistakes}
     worst = []
     overall_accuracy = float(correct.mean())

@@ -64,6 +64,7 @@ class ShiftReport:
     flagged: list[dict]  # new examples far from the training data, most unusual first
     n_flagged: int
     settings: ShiftSettings
+    n_criteria: int  # per-example flag criteria: each passes ~(1 - flag_quantile) of unshifted data
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -74,11 +75,16 @@ class ShiftReport:
     def verdict(self) -> str:
         return "shifted" if self.shifted else "not shifted"
 
+    @property
+    def expected_share(self) -> float:
+        """Share of unshifted data flagged by chance: at most one tail per criterion."""
+        return min(1.0, self.n_criteria * (1 - self.settings.flag_quantile))
+
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "n_reference": self.n_reference, "n_new": self.n_new,
                 "checks": [c.to_dict() for c in self.checks], "n_flagged": self.n_flagged,
                 "flagged_share": round(self.n_flagged / max(self.n_new, 1), 4),
-                "expected_flagged_share": round(1 - self.settings.flag_quantile, 4),
+                "expected_flagged_share_at_most": round(self.expected_share, 4),
                 "flagged": self.flagged, "settings": self.settings.__dict__, "notes": self.notes}
 
 
@@ -197,7 +203,8 @@ def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettin
                 "confidence": round(float(new_probs[i].max()), 4),
                 "length": int(new_len[i]), "why": ", ".join(w for w, hit in reasons.items() if hit[i]),
                 "text": new.texts[i]} for i in order]
-    return ShiftReport(len(reference), len(new), checks, flagged[: s.top_flagged], int(far.sum()), s, notes)
+    return ShiftReport(len(reference), len(new), checks, flagged[: s.top_flagged], int(far.sum()), s,
+                       3 if vocab is not None else 2, notes)
 
 
 # -- output -----------------------------------------------------------------------------------------
@@ -216,7 +223,7 @@ def format_shift(report: ShiftReport, examples: int = 5) -> str:
                      f"{c.evidence}")
     lines.append(f"\n{report.n_flagged} of {report.n_new} new examples ({report.n_flagged / max(report.n_new, 1):.1%}) "
                  f"lie beyond the reference's {s.flag_quantile:.0%} quantile "
-                 f"(about {1 - s.flag_quantile:.0%} expected without shift)")
+                 f"in energy, OOV rate or length (up to {report.expected_share:.0%} expected without shift)")
     for f in report.flagged[:examples]:
         lines.append(f"  row {f['row']} energy {f['energy']:.2f} oov {f['oov_rate']:.0%} ({f['why']}): "
                      f"{_short(f['text'], 70)}")
