@@ -12,7 +12,8 @@ from sklearn.metrics import f1_score
 from textclf import TextClassifier
 from textclf.analysis import ErrorSettings, analyze_errors, errors_html, format_report
 from textclf.analysis.slices import (
-    Outcomes, label_name_tags, length_tags, negation_tags, slice_metrics, training_vocabulary, vocabulary_tags,
+    Outcomes, label_name_tags, length_tags, negation_tags, slice_metrics, time_tags, training_vocabulary,
+    vocabulary_tags,
 )
 from textclf.cli import main
 from textclf.data import Examples, LabelMap
@@ -115,6 +116,33 @@ def test_tag_functions():
     assert label_name_tags(["so Fresh", "totally rotten", "a plot twist", "a plotline"],
                            ["fresh", "fresh", "rotten", "plot"], ["fresh", "plot", "rotten"]) == [
         "names its gold label", "names another label", "names another label", "no label name"]
+
+
+def test_time_buckets_have_equal_counts_and_ranges():
+    assert time_tags(np.arange(1.0, 9.0), n_buckets=4) == ["1 .. 2"] * 2 + ["3 .. 4"] * 2 + ["5 .. 6"] * 2 + ["7 .. 8"] * 2
+    dates = np.array(["2020-01-05", "2020-01-01", "2021-06-30", "2021-01-01"], dtype="datetime64[ns]")
+    assert time_tags(dates, n_buckets=2) == ["2020-01-01 .. 2020-01-05", "2020-01-01 .. 2020-01-05",
+                                             "2021-01-01 .. 2021-06-30", "2021-01-01 .. 2021-06-30"]
+
+
+def test_multi_label_mistakes_use_exact_match_and_label_sets():
+    clf = TextClassifier(model={"type": "lookup"}, task="multi_label")
+    clf.label_map = LabelMap(("x", "y"), multi_label=True)
+    probs = {"one": [0.9, 0.8], "two": [0.9, 0.47], "three": [0.1, 0.9], "four": [0.3, 0.1]}
+
+    class Sigmoid:
+        def logits(self, texts):
+            p = np.array([probs[t] for t in texts])
+            return np.log(p / (1 - p)).astype(np.float32)
+
+    clf.model = Sigmoid()
+    examples = Examples.from_lists(["one", "two", "three", "four"], [["y", "x"], ["x", "y"], ["y"], ["x"]])
+    report = analyze_errors(clf, examples, settings=ErrorSettings(min_slice_size=1, n_resamples=20))
+    assert report.accuracy == pytest.approx(2 / 4)  # exact match: rows 1 and 3
+    assert [(m["row"], m["gold"], m["predicted"], m["kind"]) for m in report.mistakes] == [
+        (4, "x", "", "moderate"), (2, "x|y", "x", "uncertain")]
+    assert report.f1_name == "micro_f1"
+    assert report.f1 == pytest.approx(2 * 4 / (2 * 4 + 0 + 2))  # tp 4, fp 0, fn 2
 
 
 def test_tfidf_vocabulary_recovers_training_document_frequencies():

@@ -67,10 +67,11 @@ class ErrorReport:
 
 
 def _label_text(label) -> str:
-    return "|".join(label) if isinstance(label, tuple) else str(label)
+    return "|".join(sorted(label)) if isinstance(label, tuple) else str(label)
 
 
-def slice_tags(clf, examples: Examples, extra: dict[str, list[str]] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+def slice_tags(clf, examples: Examples,
+               extra: dict[str, list[str]] | None = None) -> tuple[dict[str, list[str]], list[str]]:
     """One tag list per slice family, plus notes on families that could not be computed."""
     notes: list[str] = []
     lengths, unit = token_counts(clf, examples.texts)
