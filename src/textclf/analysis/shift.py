@@ -141,7 +141,8 @@ def prior_check(reference_counts: np.ndarray, new_counts: np.ndarray, names, s: 
     show = ", ".join(f"{n} {q:.0%}" for n, q in zip(names, new_p))
     return Check("label prior", distance, s.max_prior_distance, p, shifted,
                  f"predicted {show} (total variation {distance:.3f} from the reference)",
-                 {"reference_prior": dict(zip(names, map(float, ref_p))), "new_prior": dict(zip(names, map(float, new_p)))})
+                 {"reference_prior": dict(zip(names, map(float, ref_p))),
+                  "new_prior": dict(zip(names, map(float, new_p)))})
 
 
 def ood_check(reference: np.ndarray, new: np.ndarray, msp_reference: np.ndarray, msp_new: np.ndarray,
@@ -219,7 +220,8 @@ def format_shift(report: ShiftReport, examples: int = 5) -> str:
              f"  {'check':<14}{'statistic':>10}{'threshold':>11}{'p-value':>10}  {'shifted':<8} evidence"]
     for c in report.checks:
         p = "-" if c.p_value is None else f"{c.p_value:.2g}"
-        lines.append(f"  {c.name:<14}{c.statistic:>10.3f}{c.threshold:>11.3f}{p:>10}  {'YES' if c.shifted else 'no':<8} "
+        flag = "YES" if c.shifted else "no"
+        lines.append(f"  {c.name:<14}{c.statistic:>10.3f}{c.threshold:>11.3f}{p:>10}  {flag:<8} "
                      f"{c.evidence}")
     lines.append(f"\n{report.n_flagged} of {report.n_new} new examples ({report.n_flagged / max(report.n_new, 1):.1%}) "
                  f"lie beyond the reference's {s.flag_quantile:.0%} quantile "

@@ -220,7 +220,8 @@ def read_columns(path: str | Path, names: Sequence[str], rows: Sequence[int]) ->
     for first, frame in iter_frames(path):
         for name in names:
             if name not in frame.columns:
-                raise DataError(f'{path}: slice column "{name}" not found (columns: {", ".join(map(str, frame.columns))})')
+                available = ", ".join(map(str, frame.columns))
+                raise DataError(f'{path}: slice column "{name}" not found (columns: {available})')
             for offset, value in enumerate(frame[name].tolist()):
                 i = wanted.get(first + offset)
                 if i is not None:
