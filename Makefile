@@ -21,5 +21,15 @@ run: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
+# Peers side by side (bench/run.py): quick = one seed, neural rows on reduced data (minutes);
+# full = 3 seeds, everything at full size (hours on a small CPU machine).
+bench-quick: $(STAMP)
+	$(PIP) install --quiet -e ".[test,bench]"
+	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode quick
+
+bench: $(STAMP)
+	$(PIP) install --quiet -e ".[test,bench]"
+	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode full
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

