@@ -126,6 +126,8 @@ def token_counts(clf, texts: Sequence[str]) -> tuple[np.ndarray, str]:
     tokenizer = getattr(clf.model, "tokenizer", None)
     if tokenizer is not None:
         try:
+            if hasattr(tokenizer, "pad_id"):  # text/tokenizers.TextTokenizer: encode(texts, max_length)
+                return np.array([len(x) for x in tokenizer.encode(list(texts), 1 << 30)]), "tokens"
             if callable(tokenizer) and hasattr(tokenizer, "get_vocab"):  # Hugging Face style
                 ids = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
                 return np.array([len(x) for x in ids]), "tokens"
