@@ -14,8 +14,9 @@ neither the network nor the package the weights first came from.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,8 @@ from pydantic import Field
 from torch import nn
 
 from ..errors import ConfigError, ModelError
+from .neural import WEIGHTS_FILE, NeuralConfig, NeuralModel, NeuralNet
+from .pooling import PoolingName
 
 PACKAGED_MODEL = "minilm"
 ENCODER_DIR = "encoder"  # encoder config + tokenizer files inside a saved model directory
@@ -45,10 +48,29 @@ def resolve_name_or_path(name_or_path: str | None) -> str:
     return str(path) if path.exists() else name_or_path
 
 
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars (e.g. 'pooler: UNEXPECTED', which is
+    expected: we pool ourselves) for the duration of a load or save."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _from_pretrained(loader, source: str, **kwargs):
     """Call an Auto*.from_pretrained, turning 'not found / offline' into one ConfigError line."""
     try:
-        return loader.from_pretrained(source, **kwargs)
+        with quiet_transformers():
+            return loader.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as err:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1: only local directories work)" if offline else ""
@@ -181,3 +203,76 @@ class PretrainedEncoder(nn.Module):
         path = Path(directory) / ENCODER_DIR
         path.mkdir(parents=True, exist_ok=True)
         self.model.config.save_pretrained(str(path))
+
+
+# -- the model type ------------------------------------------------------------------------------
+# Fine-tuning defaults, used for every training key the user's config leaves unset: the
+# from-scratch defaults (lr 1e-3, 5 epochs, 256 tokens) would wreck a pretrained encoder.
+FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "max_length": 128, "warmup_ratio": 0.1,
+                        "weight_decay": 0.01}
+
+
+class PretrainedConfig(NeuralConfig):
+    type: Literal["pretrained"] = "pretrained"
+    name_or_path: str | None = PACKAGED_MODEL  # `minilm`/null: the packaged all-MiniLM-L6-v2
+    pooling: PoolingName = "cls"  # only cls exports to a Hugging Face directory
+    freeze_encoder: bool = False  # train the head (and attention pooling) only
+    freeze_layers: int = Field(0, ge=0)  # freeze the embeddings and the lowest N transformer layers
+
+
+def with_fine_tuning_defaults(training):
+    """`training` with FINE_TUNING_DEFAULTS for the keys that were not given explicitly."""
+    unset = {k: v for k, v in FINE_TUNING_DEFAULTS.items() if k not in training.model_fields_set}
+    return training.model_copy(update=unset) if unset else training
+
+
+class PretrainedModel(NeuralModel):
+    """A Hugging Face encoder + the project's pooling and head, fine-tuned by the project's trainer."""
+
+    config_class = PretrainedConfig
+
+    def __init__(self, config: PretrainedConfig, label_map, training, seed: int) -> None:
+        super().__init__(config, label_map, with_fine_tuning_defaults(training), seed)
+        self._architecture_dir: Path | None = None  # set by `load`: no pretrained weights needed
+
+    def source(self) -> str:
+        return resolve_name_or_path(self.config.name_or_path)
+
+    # -- factories ----------------------------------------------------------------------------
+    def build_tokenizer(self, train_texts: Sequence[str]) -> PretrainedTokenizer:
+        return PretrainedTokenizer.from_pretrained(self.source())  # the pretrained vocabulary, as is
+
+    def load_tokenizer(self, directory: Path) -> PretrainedTokenizer:
+        return PretrainedTokenizer.load(directory)
+
+    def build_encoder(self, tokenizer: PretrainedTokenizer) -> PretrainedEncoder:
+        if self._architecture_dir is not None:
+            encoder = PretrainedEncoder.from_saved_config(self._architecture_dir)
+        else:
+            encoder = PretrainedEncoder.from_pretrained(self.source())
+        encoder.freeze(self.config.freeze_encoder, self.config.freeze_layers)
+        return encoder
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        with quiet_transformers():
+            super().save(directory)  # tokenizer files in encoder/, all weights in model.safetensors
+            self.net.encoder.save_config(directory)
+
+    @classmethod
+    def load(cls, directory: Path, config: PretrainedConfig, label_map, training, seed: int) -> PretrainedModel:
+        from safetensors.torch import load_file
+
+        model = cls(config, label_map, training, seed)
+        model._architecture_dir = Path(directory)
+        model.tokenizer = model.load_tokenizer(directory)
+        with quiet_transformers():
+            model.net = model.build_net(model.tokenizer)
+        model.net.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
+        model.net.eval()
+        return model
+
+    def export_parts(self) -> tuple[PretrainedEncoder, PretrainedTokenizer, str, nn.Module, int]:
+        """(encoder, tokenizer, pooling name, head, max_length): what serving/hf_export.py needs."""
+        net: NeuralNet = self.net
+        return net.encoder, self.tokenizer, self.config.pooling, net.head, self.training.max_length

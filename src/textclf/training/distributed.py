@@ -2,21 +2,21 @@
 
     torchrun --nproc_per_node 2 -m textclf train configs/minilm.yaml
 
-torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; `DistributedContext.from_env` joins the process
-group (nccl on GPUs, gloo on CPU). Without those variables it is a 1-process context whose
-methods are no-ops, so the trainer has a single code path.
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; `TorchDistributedContext.from_env` joins the process
+group (nccl on GPUs, gloo on CPU) and fills the trainer's `DistributedContext` seam
+(training/trainer.py). Without those variables `context_from_env` returns the trainer's
+single-process context, so there is one code path.
 
-Semantics, chosen so that N processes reproduce one process with an N-times larger batch:
-- `training.batch_size` is per process; the global batch is batch_size * world_size.
-- Every rank builds the same epoch plan (same seed) with the global batch size and takes its own
-  slice of each global batch (`shard`): batch order, length bucketing and resume positions are
-  shared, and rank r sees rows r, r+N, r+2N, ... of every batch.
-- Gradients are averaged by DistributedDataParallel. A short last batch is split unevenly, so each
-  rank scales its mean loss by (local rows * N / global rows) (`loss_weight`), which makes the
-  average the exact global mean; a global batch with fewer rows than ranks is skipped by all.
-- Evaluation shards rows the same way and gathers logits back in row order (`gather_rows`), so
-  metrics are computed on every row once, identically on every rank.
-- Only rank 0 writes (checkpoints, logs, the saved model): `is_main`.
+Semantics, chosen so that N processes reproduce one process (same config, same result):
+- `training.batch_size` is the GLOBAL batch: every rank builds the same epoch plan (same seed),
+  and takes its own slice of each batch (`shard`): rank r gets rows r, r+N, r+2N, ... Batch order,
+  length bucketing and resume positions are shared by all ranks.
+- DistributedDataParallel averages gradients. With equal slices that is exactly the global-batch
+  mean; a batch whose size is not a multiple of N (at most the last of an epoch) weighs its slices
+  equally instead, and a batch with fewer rows than ranks is skipped by every rank.
+- Evaluation runs each rank on a share of the batches and gathers logits back in row order, so
+  metrics (and early-stopping decisions) are computed on every row once, identically everywhere.
+- Only rank 0 writes (logs, checkpoints, the saved model): `is_main` / `is_main_process()`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .trainer import SINGLE_PROCESS, DistributedContext
+
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -39,19 +41,23 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-@dataclass(frozen=True)
-class DistributedContext:
-    rank: int = 0
-    world_size: int = 1
+def context_from_env(device: str = "auto") -> DistributedContext:
+    """The torchrun context when launched by torchrun with N > 1, else the single-process one."""
+    if env_world_size() <= 1:
+        return SINGLE_PROCESS
+    return TorchDistributedContext.from_env(device)
+
+
+@dataclass
+class TorchDistributedContext(DistributedContext):
+    """The trainer's seam filled with torch.distributed (see the module docstring)."""
+
     local_rank: int = 0
-    backend: str | None = None  # None: not distributed
+    backend: str = "gloo"
 
     @classmethod
-    def from_env(cls, device: str = "auto") -> DistributedContext:
-        """Join the torchrun process group if there is one; else a 1-process context."""
+    def from_env(cls, device: str = "auto") -> TorchDistributedContext:
         world_size = env_world_size()
-        if world_size <= 1:
-            return cls()
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
         use_cuda = torch.cuda.is_available() and not device.startswith("cpu")
         backend = "nccl" if use_cuda else "gloo"
@@ -61,87 +67,42 @@ class DistributedContext:
             dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
         return cls(rank=rank, world_size=world_size, local_rank=local_rank, backend=backend)
 
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
+    def device(self, requested: str = "auto") -> str:
+        """This rank's device name: cuda:LOCAL_RANK under nccl, else cpu."""
+        return f"cuda:{self.local_rank}" if self.backend == "nccl" else "cpu"
 
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def device(self, requested: str = "auto") -> torch.device:
-        """This rank's device: cuda:LOCAL_RANK under nccl, else what was asked for."""
-        if self.backend == "nccl":
-            return torch.device("cuda", self.local_rank)
-        if requested == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() and not self.enabled else "cpu")
-        return torch.device(requested)
-
-    # -- data -------------------------------------------------------------------------------
-    def global_batch_size(self, per_process: int) -> int:
-        return per_process * self.world_size
-
-    def shard(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+    # -- the trainer's seam -----------------------------------------------------------------
+    def shard(self, batches: list) -> list:
         """This rank's rows of every global batch; batches too small to give every rank a row
         are dropped (on every rank alike, so the ranks stay in step)."""
-        if not self.enabled:
-            return list(batches)
         return [b[self.rank:: self.world_size] for b in batches if len(b) >= self.world_size]
 
-    def loss_weight(self, local_rows: int, global_rows: int) -> float:
-        """Factor on a rank's mean loss so that DDP's average equals the global-batch mean."""
-        return local_rows * self.world_size / global_rows if self.enabled else 1.0
+    def gather(self, array: np.ndarray) -> np.ndarray:
+        """Concatenate every rank's array along axis 0, in rank order (empty parts allowed)."""
+        parts = [p for p in self.all_gather_objects(np.asarray(array)) if len(p)]
+        return np.concatenate(parts) if parts else np.asarray(array)
 
-    def shard_rows(self, n: int) -> np.ndarray:
-        """Row indices this rank evaluates: rank, rank + N, ..."""
-        return np.arange(self.rank, n, self.world_size)
-
-    # -- model ------------------------------------------------------------------------------
     def wrap(self, module: nn.Module) -> nn.Module:
-        """DistributedDataParallel around `module` when distributed; `module` itself otherwise."""
-        if not self.enabled:
-            return module
         from torch.nn.parallel import DistributedDataParallel
 
         device_ids = [self.local_rank] if self.backend == "nccl" else None
         return DistributedDataParallel(module, device_ids=device_ids)
 
-    # -- communication ----------------------------------------------------------------------
+    def barrier(self) -> None:
+        dist.barrier()
+
+    # -- helpers ----------------------------------------------------------------------------
     def all_gather_objects(self, obj) -> list:
-        if not self.enabled:
-            return [obj]
         out: list = [None] * self.world_size
         dist.all_gather_object(out, obj)
         return out
 
-    def gather_rows(self, local: np.ndarray, n: int) -> np.ndarray:
-        """Reassemble per-rank arrays computed on `shard_rows(n)` into (n, ...) in row order."""
-        if not self.enabled:
-            return local
-        parts = self.all_gather_objects(np.asarray(local))
-        out = np.empty((n, *parts[0].shape[1:]), dtype=parts[0].dtype)
-        for rank, part in enumerate(parts):
-            out[np.arange(rank, n, self.world_size)] = part
-        return out
-
-    def mean(self, value: float) -> float:
-        """The mean of a scalar over ranks (e.g. the training loss for logging)."""
-        if not self.enabled:
-            return float(value)
-        return float(np.mean(self.all_gather_objects(float(value))))
-
     def broadcast_object(self, obj):
-        """Rank 0's `obj` on every rank (e.g. an early-stopping decision)."""
-        if not self.enabled:
-            return obj
+        """Rank 0's `obj` on every rank."""
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
-
     def shutdown(self) -> None:
-        if self.enabled and dist.is_initialized():
+        if dist.is_initialized():
             dist.destroy_process_group()
