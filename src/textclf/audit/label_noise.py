@@ -32,7 +32,7 @@ def label_noise_suspects(
 ) -> LabelNoise:
     """Ranked suspects (most likely mislabelled first) among all labelled rows of all splits:
     a wrong label in test misleads the score as much as one in train misleads the model."""
-    method = "tfidf+logreg out-of-fold, cleanlab find_label_issues (self_confidence)"
+    method = "tfidf+logreg out-of-fold; cleanlab find_label_issues, ranked by self-confidence"
     parts = {name: part for name, part in splits.items() if part.labels is not None and len(part)}
     if not parts or any(part.multi_label for part in parts.values()):
         return LabelNoise(method, folds, [], skipped="needs single-label data")
@@ -44,11 +44,16 @@ def label_noise_suspects(
     if len(names) < 2 or smallest < folds:
         return LabelNoise(method, folds, [], skipped=f"every class needs at least {folds} rows")
     from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
 
     index = {name: i for i, name in enumerate(names)}
     targets = np.array([index[label] for label in labels])
     probs = out_of_fold_probabilities(texts, targets, folds, seed)
-    ranked = find_label_issues(targets, probs, return_indices_ranked_by="self_confidence")
+    # cleanlab flags the rows it is confident are wrong; the ranking (lowest label quality
+    # first) also lists the borderline ones a person may want to look at next.
+    flagged = find_label_issues(targets, probs)
+    quality = get_label_quality_scores(targets, probs, method="self_confidence")
+    ranked = np.argsort(quality, kind="stable")[:top]
     suspects = [
         LabelNoiseSuspect(
             rank=rank + 1,
@@ -56,7 +61,8 @@ def label_noise_suspects(
             given=labels[i],
             predicted=names[int(np.argmax(probs[i]))],
             given_probability=round(float(probs[i, targets[i]]), 4),
+            flagged=bool(flagged[i]),
         )
-        for rank, i in enumerate(ranked[:top])
+        for rank, i in enumerate(ranked)
     ]
-    return LabelNoise(method, folds, suspects)
+    return LabelNoise(method, folds, suspects, flagged=int(flagged.sum()))

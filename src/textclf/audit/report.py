@@ -77,8 +77,8 @@ def warnings(result: AuditResult) -> list[str]:
         shown = ", ".join(f"'{s.token}'->{s.label} ({s.precision:.0%} of {s.support})" for s in result.shortcuts[:SHOWN])
         lines.append(f"{len(result.shortcuts)} shortcut tokens: {shown}")
     noise = result.label_noise
-    if noise is not None and noise.suspects:
-        lines.append(f"{len(noise.suspects)} label-noise suspects (out-of-fold baseline disagrees)")
+    if noise is not None and noise.flagged:
+        lines.append(f"{noise.flagged} likely label errors (an out-of-fold baseline confidently disagrees)")
     return lines
 
 
@@ -129,9 +129,9 @@ def format_summary(result: AuditResult) -> str:
     if noise is not None and noise.skipped:
         out.append(f"\nlabel noise not checked: {noise.skipped}")
     elif noise is not None and noise.suspects:
-        out.append("\nlabel-noise suspects (given -> predicted, p(given)):")
+        out.append(f"\nlabel-noise suspects ({noise.flagged} flagged by cleanlab; given -> predicted, p(given)):")
         for s in noise.suspects[:SHOWN]:
-            out.append(f"  #{s.rank} {_ref(s.ref)} {s.given} -> {s.predicted} ({s.given_probability:.2f}) "
+            out.append(f"  #{s.rank}{'*' if s.flagged else ''} {_ref(s.ref)} {s.given} -> {s.predicted} ({s.given_probability:.2f}) "
                        f"{_snippet(s.ref.text, 50)}")
     if result.stats:
         out.append(f"\nsplit sizes, classes and length ({result.tokenizer} tokens, max_length {result.max_length}):")
@@ -179,8 +179,8 @@ def audit_html(result: AuditResult, title: str = "Data audit") -> str:
     noise = result.label_noise
     if noise is not None and noise.suspects:
         parts.append("<h3>Label-noise suspects</h3>")
-        parts.append(_table(["rank", "row", "given", "predicted", "p(given)", "text"], [
-            [s.rank, _ref(s.ref), s.given, s.predicted, s.given_probability, _snippet(s.ref.text, 100)]
+        parts.append(_table(["rank", "row", "given", "predicted", "p(given)", "flagged", "text"], [
+            [s.rank, _ref(s.ref), s.given, s.predicted, s.given_probability, s.flagged, _snippet(s.ref.text, 100)]
             for s in noise.suspects[: SHOWN * 2]]))
     if result.stats:
         parts.append(f"<h3>Splits ({html.escape(result.tokenizer)} tokens, max length {result.max_length})</h3>")

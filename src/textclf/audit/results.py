@@ -110,13 +110,15 @@ class LabelNoiseSuspect:
     given: Any
     predicted: Any
     given_probability: float
+    flagged: bool = False  # cleanlab is confident the given label is wrong
 
 
 @dataclass
 class LabelNoise:
     method: str
     folds: int
-    suspects: list[LabelNoiseSuspect]
+    suspects: list[LabelNoiseSuspect]  # the `top` lowest label-quality rows, most suspect first
+    flagged: int = 0  # rows cleanlab flags as label issues (all rows, not only the listed ones)
     skipped: str | None = None
 
 
@@ -172,5 +174,5 @@ class AuditResult:
         if self.shortcuts is not None:
             found["shortcuts"] = len(self.shortcuts)
         if self.label_noise is not None and self.label_noise.skipped is None:
-            found["label_noise"] = len(self.label_noise.suspects)
+            found["label_noise"] = self.label_noise.flagged
         return found
