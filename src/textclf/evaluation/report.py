@@ -187,7 +187,8 @@ def build_report(clf, examples, *, validation=None, extra_sections: Sequence[Sec
     binary = not multi and len(names) == 2
     figures["roc"], figures["pr"] = plots.roc_pr_curves(y, probs, names, binary)
     sections.append(Section("ROC and precision-recall curves",
-                            _img(figures["roc"], "ROC curves") + _img(figures["pr"], "precision-recall curves")))
+                            '<div class="figrow">' + _img(figures["roc"], "ROC curves")
+                            + _img(figures["pr"], "precision-recall curves") + "</div>"))
     figures["threshold_f1"] = plots.threshold_f1_curve(y, probs, names, binary, multi, clf.thresholds)
     sections.append(Section("F1 vs threshold", (
         "<p>F1 of each class against the probability threshold (one vs rest). Thresholds should be "
@@ -222,6 +223,7 @@ th,td{border-bottom:1px solid #e3e8ef;padding:.35rem .7rem;text-align:left;verti
 th{background:#f5f7fa}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 img{max-width:100%;height:auto;margin:.5rem 1rem .5rem 0;vertical-align:top}
 .note{color:#5b6573;font-size:.85rem}
+.figrow{display:flex;flex-wrap:wrap;gap:.5rem}.figrow img{max-width:calc(50% - .5rem);margin:.5rem 0}
 """
 
 
