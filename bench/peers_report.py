@@ -112,4 +112,33 @@ def markdown_report(result: dict) -> str:
         "",
     ]
     lines += [f"- {format_check(c)}" for c in result["parity"]]
+    lines += ["", COLUMNS, "", reductions(result["plan"]), ""]
+    load = result["machine"].get("load_average")
+    if load:
+        lines.append(f"Load average (1 min) at start / end: {load['start']:.1f} / {load['end']:.1f}: on a shared "
+                     "machine the time columns are comparable within this run only.")
+    if result.get("limit"):
+        lines.append(f"DEVELOPMENT RUN (--limit {result['limit']}): numbers are meaningless.")
     return "\n".join(lines) + "\n"
+
+
+COLUMNS = """Columns: **accuracy** and **macro-F1** (unweighted mean of per-class F1) on the test split;
+**ECE**, expected calibration error of the top-class probability (15 equal-width bins; lower is
+better); **train s**, wall seconds of the training call (model loading, tokenization and, where
+the config early-stops, validation included; fastText's grid search is reported in its note);
+**infer rows/s**, test rows divided by the wall seconds of one call that returns probabilities for
+the whole test split; **peak RSS MB**, the peak resident memory of the worker process that loaded the
+data, trained and predicted (imports included: importing torch alone takes ~220 MB); **train rows**, rows the
+model was trained on."""
+
+
+def reductions(plan: dict) -> str:
+    def text(r: dict) -> str:
+        parts = [f"{r['train_rows']} training rows" if r.get("train_rows") else "",
+                 f"at most {r['epochs']} epoch(s)" if r.get("epochs") else "",
+                 f"max_length {r['max_length']}" if r.get("max_length") else ""]
+        return ", ".join(p for p in parts if p) or "nothing"
+
+    return (f"Reduced in this mode: {plan['neural_applies_to']}: {text(plan['neural'])}; "
+            f"{plan['pretrained_applies_to']}: {text(plan['pretrained'])}. The TF-IDF, scikit-learn and fastText "
+            "rows always train on the full training split.")

@@ -98,15 +98,19 @@ def run_textclf(job: Job) -> dict:
     training = _reduced_training(cfg, reduction, job.limit)
     splits = bench_splits(job.limit)
     train = stratified_subset(splits.train, reduction.train_rows)
+    # Validation only where the config early-stops on it (it also picks the best epoch then); a
+    # fixed-epoch run trains on train alone, like the HF Trainer row, and pays no evaluation time.
+    early_stopping = model_type != "tfidf" and training.early_stopping_patience is not None
+    validation = splits.validation if early_stopping else None
     clf = TextClassifier(model=cfg.model, task="single_label", training=training, seed=job.seed)
     with tempfile.TemporaryDirectory(prefix="textclf-bench-") as workdir:
         started = time.perf_counter()
-        clf.fit(train, validation=splits.validation, workdir=workdir)
+        clf.fit(train, validation=validation, workdir=workdir)
         train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     probs = clf.predict_proba(splits.test)
     predict_seconds = time.perf_counter() - started
-    settings = {"config": f"configs/{stem}.yaml", "model": cfg.model}
+    settings = {"config": f"configs/{stem}.yaml", "model": cfg.model, "validation_early_stopping": early_stopping}
     if model_type != "tfidf":
         settings["training"] = training.model_dump(mode="json", include={
             "epochs", "batch_size", "learning_rate", "head_learning_rate", "max_length", "early_stopping_patience"})

@@ -99,9 +99,17 @@ def textclf_systems() -> tuple[list[dict], str | None, str | None]:
         if kind not in seen_types:
             systems.append({"system": f"textclf:{kind}", "label": f"textclf {kind}", "model_type": kind,
                             "status": "skipped", "notes": [f"no configs/*.yaml with model type {kind!r} yet"]})
-    order = {kind: i for i, kind in enumerate(EXPECTED_TYPES)}
-    systems.sort(key=lambda s: order.get(s.get("model_type"), len(order)))
     return systems, tfidf, pretrained
+
+
+# Comparable rows sit together: linear models, models trained from scratch, then MiniLM fine-tunes.
+TABLE_ORDER = ("tfidf", "sklearn", "fasttext", "bag", "cnn", "rnn", "transformer", "pretrained", "hf_trainer",
+               "setfit")
+
+
+def table_position(system: dict) -> int:
+    key = system.get("model_type", system["system"])
+    return TABLE_ORDER.index(key) if key in TABLE_ORDER else len(TABLE_ORDER)
 
 
 def peer_systems(pretrained: str | None) -> list[dict]:
@@ -203,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = PLANS[args.mode]
     out = args.out or (Path(tempfile.gettempdir()) / "textclf-bench-dev" if args.limit else RESULTS)
     textclf_rows, tfidf, pretrained = textclf_systems()
-    systems = textclf_rows + peer_systems(pretrained)
+    systems = sorted(textclf_rows + peer_systems(pretrained), key=table_position)
     if args.only:
         systems = [s for s in systems if s["system"] in args.only]
     pretrained_stem = pretrained.split(":", 1)[1] if pretrained else "minilm"
+    load_at_start = os.getloadavg()[0]
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
     runs = []
@@ -230,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
     rows = build_rows(systems, runs)
     checks = parity_checks(rows, tfidf, pretrained)
+    machine = {**machine_summary(), "load_average": {"start": load_at_start, "end": os.getloadavg()[0]}}
     result = {
         "benchmark": "peers", "mode": plan.mode, "limit": args.limit, "seeds": list(plan.seeds),
         "created": started_at, "wall_seconds": time.perf_counter() - started,
-        "machine": machine_summary(), "split": split_summary(args.limit),
+        "machine": machine, "split": split_summary(args.limit),
         "plan": {"neural": plan.neural.__dict__, "pretrained": plan.pretrained.__dict__,
                  "neural_applies_to": "textclf bag / cnn / rnn / transformer",
                  "pretrained_applies_to": "textclf pretrained (MiniLM), HF Trainer, SetFit"},
