@@ -28,7 +28,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.config is not None:
         config_path = args.config
     cfg = load_config(config_path, overrides)
-    result = train(cfg)
+    result = train(cfg, resume=args.resume)
     for name in ("validation", "test"):
         if name in result.metrics:
             print(f"\n== {name} ==")
@@ -159,10 +159,10 @@ def _load_for_inference(model: str, backend: str):
     """The saved classifier, and for `--backend onnx` the ONNX Runtime logits of its export."""
     from .classifier import TextClassifier
 
-    if backend == "onnx":
+    if backend in ("onnx", "onnx-int8"):
         from .serving.onnx_export import load_onnx_classifier
 
-        return load_onnx_classifier(model)
+        return load_onnx_classifier(model, int8=backend == "onnx-int8")
     return TextClassifier.load(model)
 
 
@@ -207,7 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     from .serving.onnx_export import export_onnx
 
-    parity = export_onnx(clf, args.model, args.output, quantize=args.quantize, opset=args.opset)
+    parity = export_onnx(clf, args.output, quantize=args.quantize, opset=args.opset)
     print(json.dumps(parity, indent=2), file=sys.stderr)
     print(f"ONNX model written to {args.output}", file=sys.stderr)
     return 0
@@ -310,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("train", cmd_train, "train a model from a YAML config plus key=value overrides")
     p.add_argument("config", nargs="?", help="YAML config (configs/default.yaml)")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.type=cnn training.epochs=3")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the interrupted run in RUN_DIR from its last checkpoint")
 
     p = verb("evaluate", cmd_evaluate, "evaluate a saved model on labelled data")
     p.add_argument("model", help="saved model directory")
@@ -360,14 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue OUTPUT.partial left by an interrupted run")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: MODEL is a directory written by `textclf export --format onnx`")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                   help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
 
     p = verb("serve", cmd_serve, "serve a saved model over HTTP (POST /predict, GET /health, GET /labels, /docs)")
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch")
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413")
     p.add_argument("--max-texts", type=int, default=256, help="texts per request; more get 413")
     p.add_argument("--max-text-chars", type=int, default=20_000, help="characters per text; more get 413")
@@ -380,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="directory to write")
     p.add_argument("--format", choices=["onnx", "hf"], default="onnx")
     p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=int, default=18)
 
     p = verb("errors", cmd_errors, "group a model's mistakes by cause: confusion pairs, confident vs "
              "uncertain mistakes, worst slices")

@@ -15,6 +15,7 @@ MODEL_TYPES: dict[str, str] = {
     "cnn": "textclf.models.neural:CnnModel",
     "transformer": "textclf.models.neural:TransformerModel",
     "pretrained": "textclf.models.pretrained:PretrainedModel",
+    "onnx": "textclf.serving.onnx_export:OnnxModel",  # inference only: written by `textclf export`
 }
 
 

@@ -253,10 +253,10 @@ def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, config: 
 
     from ..classifier import TextClassifier
 
-    if backend == "onnx":
+    if backend in ("onnx", "onnx-int8"):
         from .onnx_export import load_onnx_classifier
 
-        clf = load_onnx_classifier(model)
+        clf = load_onnx_classifier(model, int8=backend == "onnx-int8")
     else:
         clf = TextClassifier.load(model)
     app = create_app(clf, config, model_name=Path(model).name)
