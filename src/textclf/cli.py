@@ -94,6 +94,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"ECE before      {result.ece_before:.4f}")
     print(f"ECE after       {result.ece_after:.4f}")
     print(f"saved to {Path(args.model) / 'calibration.json'}")
+    if clf.thresholds is not None:
+        print("note: this model's decision thresholds were tuned on its previous probabilities; "
+              "tune them again (textclf tune-thresholds)", file=sys.stderr)
     return 0
 
 
