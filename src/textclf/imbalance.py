@@ -15,7 +15,7 @@ from .errors import ConfigError
 WeightSpec = Literal["balanced"] | dict[str, float] | None
 
 
-def _explicit(spec: dict[str, float], label_map: LabelMap, key: str) -> np.ndarray:
+def explicit_weights(spec: dict[str, float], label_map: LabelMap, key: str) -> np.ndarray:
     unknown = sorted(set(spec) - set(label_map.labels))
     if unknown:
         raise ConfigError(f"training.{key}: unknown labels {unknown}; the labels are {list(label_map.labels)}")
@@ -27,7 +27,7 @@ def class_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSp
     if spec is None:
         return None
     if isinstance(spec, dict):
-        return _explicit(spec, label_map, "class_weight")
+        return explicit_weights(spec, label_map, "class_weight")
     counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=len(label_map)).astype(np.float64)
     weights = len(train_targets) / (len(label_map) * np.maximum(counts, 1.0))
     return weights.astype(np.float32)
@@ -39,7 +39,7 @@ def pos_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSpec
     if spec is None:
         return None
     if isinstance(spec, dict):
-        return _explicit(spec, label_map, "pos_weight")
+        return explicit_weights(spec, label_map, "pos_weight")
     positives = np.asarray(train_targets, dtype=np.float64).sum(axis=0)
     negatives = len(train_targets) - positives
     weights = np.where(positives > 0, negatives / np.maximum(positives, 1.0), 1.0)

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
+from ..imbalance import explicit_weights
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
@@ -35,6 +36,7 @@ class TfidfConfig(Section):
     max_features: int | None = None
     C: float = 1.0
     max_iter: int = 1000
+    solver: Literal["lbfgs", "liblinear", "saga"] = "lbfgs"  # liblinear: often faster for one-vs-rest on sparse data
 
 
 class TfidfLinearModel:
@@ -65,9 +67,8 @@ class TfidfLinearModel:
 
     def _class_weight(self):
         weight = self.training.class_weight
-        if isinstance(weight, dict):
-            index = self.label_map.index
-            return {index[name]: float(w) for name, w in weight.items() if name in index}
+        if isinstance(weight, dict):  # unknown names are a ConfigError, never silently dropped
+            return dict(enumerate(explicit_weights(weight, self.label_map, "class_weight").tolist()))
         return weight
 
     def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
@@ -81,7 +82,7 @@ class TfidfLinearModel:
         if self.label_map.multi_label:
             self.coef, self.intercept = self._fit_one_vs_rest(features, train_targets)
         else:
-            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter,
+            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, solver=self.config.solver,
                                     class_weight=self._class_weight(), random_state=self.seed)
             lr.fit(features, train_targets)
             self.coef = lr.coef_.astype(np.float32)
@@ -92,6 +93,7 @@ class TfidfLinearModel:
         coef = np.zeros((targets.shape[1], features.shape[1]), dtype=np.float32)
         intercept = np.zeros(targets.shape[1], dtype=np.float32)
         pos_weight = self.training.pos_weight or self.training.class_weight
+        explicit = explicit_weights(pos_weight, self.label_map, "pos_weight") if isinstance(pos_weight, dict) else None
         for j in range(targets.shape[1]):
             column = targets[:, j].astype(int)
             if column.min() == column.max():
@@ -101,8 +103,8 @@ class TfidfLinearModel:
             if pos_weight == "balanced":
                 weight = "balanced"
             elif isinstance(pos_weight, dict):
-                weight = {1: float(pos_weight.get(self.label_map.labels[j], 1.0)), 0: 1.0}
-            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter,
+                weight = {1: float(explicit[j]), 0: 1.0}
+            lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, solver=self.config.solver,
                                     class_weight=weight, random_state=self.seed)
             lr.fit(features, column)
             coef[j] = lr.coef_[0]
