@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from .config import Task, TrainingConfig, validate
 from .data import Examples, LabelMap
-from .errors import DataError, ModelError
+from .errors import ConfigError, DataError, ModelError
 from .models import model_class
 from .objectives import decide, probabilities
 
@@ -72,9 +73,11 @@ class TextClassifier:
         labels: Sequence | None = None,
         validation: Examples | None = None,
         workdir: str | Path | None = None,
+        resume: bool = False,
     ) -> TextClassifier:
         """Fit on `train` (Examples, or texts plus `labels`); `validation` is used for early
-        stopping and nothing else is fitted on it here."""
+        stopping and nothing else is fitted on it here. `resume` continues a neural run from the
+        checkpoint in `workdir` (same data and config)."""
         if not isinstance(train, Examples):
             if labels is None:
                 raise DataError("fit needs labels: pass Examples or (texts, labels)")
@@ -85,8 +88,16 @@ class TextClassifier:
         validation_targets = self.label_map.encode(validation) if validation is not None else None
         cls = model_class(config.type)
         self.model = cls(config, self.label_map, training, self.seed)
+        # A model type may fill unset training keys with its own defaults (pretrained: lr 3e-5, ...);
+        # record what it actually uses, so the saved config reproduces it.
+        self.training = getattr(self.model, "training", training)
+        extra = {}
+        if resume:
+            if "resume" not in inspect.signature(self.model.fit).parameters or workdir is None:
+                raise ConfigError(f"model.type {config.type!r} cannot resume: only neural models checkpoint")
+            extra["resume"] = True
         summary = self.model.fit(
-            train, train_targets, validation, validation_targets, Path(workdir) if workdir else None
+            train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, **extra
         )
         self.info["training_summary"] = summary
         self.info["train_size"] = len(train)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -79,9 +80,14 @@ class TrainResult:
     splits: Splits
 
 
-def train(cfg: Config, log=sys.stderr) -> TrainResult:
-    """Load data, fit on train, evaluate on validation and test, save under cfg.output_dir."""
-    output = Path(cfg.output_dir)
+def train(cfg: Config, log=sys.stderr, resume: str | Path | None = None) -> TrainResult:
+    """Load data, fit on train, evaluate on validation and test, save under cfg.output_dir.
+
+    `resume`: a run directory (the output_dir of an interrupted run with the same config) whose
+    checkpoint training continues from; results are written there."""
+    output = Path(resume) if resume is not None else Path(cfg.output_dir)
+    if resume is not None and not (output / "checkpoints").is_dir():
+        raise ConfigError(f"{output}: no checkpoints to resume from (expected {output / 'checkpoints'})")
     clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
     clf.model_config()  # a config mistake should surface before minutes of data loading
     splits = load_splits(cfg)
@@ -98,7 +104,8 @@ def train(cfg: Config, log=sys.stderr) -> TrainResult:
                                                        "label_delimiter"})
     clf.info["data"] = cfg.data.model_dump(mode="json")
     started = time.perf_counter()
-    clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output)
+    clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output,
+            resume=resume is not None)
     train_seconds = time.perf_counter() - started
     metrics: dict = {"train_seconds": round(train_seconds, 3), "sizes": sizes}
     if audit_summary is not None:
@@ -111,8 +118,10 @@ def train(cfg: Config, log=sys.stderr) -> TrainResult:
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if part is not None:
             metrics[name] = evaluate(clf, part)
-    model_dir = clf.save(output / "model", metrics=metrics)
-    write_json(output / "metrics.json", metrics)
+    model_dir = output / "model"
+    if os.environ.get("RANK", "0") == "0":  # under torchrun every rank gets here with the same weights; one writes
+        clf.save(model_dir, metrics=metrics)
+        write_json(output / "metrics.json", metrics)
     return TrainResult(clf, metrics, model_dir, splits)
 
 
