@@ -114,3 +114,16 @@ def test_fine_tunes_beats_majority_and_reloads_offline(tiny_bert, rt_small, tmp_
     finally:
         for f in tmp_path.glob("moved-*"):
             f.rename(tiny_bert / f.name[len("moved-"):])
+
+
+def test_tensorboard_log_mirrors_numeric_fields_or_stays_silent(tmp_path):
+    from textclf.training.tensorboard import TensorBoardLog
+
+    log = TensorBoardLog(tmp_path)
+    log.write({"event": "epoch", "step": 3, "train_loss": 0.5, "validation_macro_f1": 0.7, "note": "text"})
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert not (tmp_path / "tensorboard").exists()  # the optional extra is absent: nothing written
+    else:
+        assert any((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

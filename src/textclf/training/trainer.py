@@ -36,6 +36,7 @@ from ..config import TrainingConfig
 from ..data.batching import EpochPlan, inference_batches, pad_batch
 from ..errors import ConfigError
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .tensorboard import TensorBoardLog
 
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LOG_FILE = "train_log.jsonl"
@@ -220,6 +221,7 @@ class Trainer:
         self.metric_fn = metric_fn
         self.context = context
         self.fingerprint = fingerprint or {}
+        self.tensorboard = TensorBoardLog(self.workdir) if self.workdir is not None else None
         self.device = resolve_device(training.device)
         self.dtype = resolve_precision(training.precision, self.device)
 
@@ -247,6 +249,7 @@ class Trainer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.workdir / LOG_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        self.tensorboard.write(record)  # a no-op unless the `tensorboard` extra is installed
 
     def _improved(self, value: float, best: float | None) -> bool:
         if best is None:
