@@ -156,12 +156,13 @@ def _fasttext_text(text: str) -> str:
 
 
 def _fasttext_probs(model, texts: list[str], classes: list[str]) -> np.ndarray:
-    # numpy 2: predict takes a list (a single string trips over np.array(copy=False)).
-    labels, probs = model.predict([_fasttext_text(t) for t in texts], k=len(classes))
+    # fasttext-wheel 0.9.2 under numpy 2: predict(str) fails on np.array(copy=False), and
+    # predict(list) returns every row's top probability repeated k times. The binding's own
+    # per-line predict returns correct (probability, label) pairs, so call that.
     index = {f"__label__{name}": j for j, name in enumerate(classes)}
     out = np.zeros((len(texts), len(classes)))
-    for i, (row_labels, row_probs) in enumerate(zip(labels, probs)):
-        for label, p in zip(row_labels, row_probs):
+    for i, text in enumerate(texts):
+        for p, label in model.f.predict(_fasttext_text(text) + "\n", len(classes), 0.0, "strict"):
             out[i, index[label]] = p
     return out
 
