@@ -192,6 +192,7 @@ class NeuralModel:
             stop_after_step: int | None = None) -> dict:
         """Fit the tokenizer on `train` only, then the network. With `resume`, continue the run
         checkpointed in `workdir` (its tokenizer is reloaded, not refitted)."""
+        context = context_from_env(self.training.device)  # DDP under torchrun, else one process
         tokenizer_dir = Path(workdir) / CHECKPOINT_DIR / "tokenizer" if workdir is not None else None
         if resume:
             if tokenizer_dir is None or not tokenizer_dir.is_dir():
@@ -199,7 +200,7 @@ class NeuralModel:
             self.tokenizer = self.load_tokenizer(tokenizer_dir)
         else:
             self.tokenizer = self.build_tokenizer(train.texts)
-            if tokenizer_dir is not None:
+            if tokenizer_dir is not None and context.is_main:
                 tokenizer_dir.mkdir(parents=True, exist_ok=True)
                 self.tokenizer.save(tokenizer_dir)
         with torch.random.fork_rng(devices=[]):  # seeded work must not disturb the caller's RNG
@@ -214,7 +215,7 @@ class NeuralModel:
                 self.net, self.training, build_loss(self.label_map, train_targets, self.training),
                 self.parameter_groups(self.net), pad_id=self.tokenizer.pad_id, seed=self.seed, workdir=workdir,
                 metric_fn=self.validation_metrics, fingerprint=self.fingerprint(),
-                context=context_from_env(self.training.device))  # DDP under torchrun, else 1 process
+                context=context)
             summary = trainer.fit(train_data, validation_data, resume=resume, stop_after_step=stop_after_step)
         summary["vocab_size"] = self.tokenizer.vocab_size
         summary["parameters"] = sum(p.numel() for p in self.net.parameters())

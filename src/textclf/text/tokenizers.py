@@ -44,7 +44,7 @@ class TextTokenizer(Protocol):
 class TokenizerConfig(Section):
     """`model.tokenizer` for models trained from scratch."""
 
-    algorithm: Literal["wordpiece", "bpe"] = "wordpiece"
+    algorithm: Literal["bpe", "wordpiece"] = "bpe"  # bpe fits are bit-reproducible (see fit)
     vocab_size: int = 8000
     min_frequency: int = 2
     lowercase: bool = True
@@ -76,14 +76,14 @@ class SubwordTokenizer:
     @classmethod
     def fit(cls, train_texts: Sequence[str], config: TokenizerConfig) -> SubwordTokenizer:
         specials = [PAD, UNK, CLS]  # PAD first: id 0
-        if config.algorithm == "wordpiece":
-            tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
-            trainer = trainers.WordPieceTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
-                                                special_tokens=specials, show_progress=False)
-        else:
-            tokenizer = Tokenizer(models.BPE(unk_token=UNK))
-            trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
-                                          special_tokens=specials, show_progress=False)
+        # WordPiece vocabularies are learned with the BPE trainer ("##" marks word-inner pieces),
+        # as WordPieceTrainer does internally. Caveat (tokenizers 0.23): with the "##" prefix the
+        # trainer breaks count ties in hash-map order, so two WordPiece fits can differ by a few
+        # tokens; plain BPE is reproducible, which is why it is the default.
+        prefix = {"continuing_subword_prefix": "##"} if config.algorithm == "wordpiece" else {}
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, **prefix))
+        trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
+                                      special_tokens=specials, show_progress=False, **prefix)
         tokenizer.normalizer = _normalizer(config)
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # words and punctuation
         tokenizer.train_from_iterator(list(train_texts), trainer=trainer)
@@ -117,9 +117,8 @@ class SubwordTokenizer:
 
 
 def _canonical_wordpiece(vocab: dict[str, int], specials: list[str]) -> models.WordPiece:
-    """The trainer numbers its initial alphabet in hash-map order, so two fits on the same texts
-    give the same tokens under different ids. Renumbering (specials, then sorted) makes a fit
-    reproducible; WordPiece matching is greedy longest-match, so ids do not change the splits."""
+    """WordPiece over the learned vocabulary, numbered canonically (specials, then sorted);
+    WordPiece matching is greedy longest-match, so ids do not change the splits."""
     ordered = specials + sorted(token for token in vocab if token not in specials)
     return models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token=UNK)
 
