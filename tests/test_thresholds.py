@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 
@@ -148,3 +149,13 @@ def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
     assert main(["tune-thresholds", str(model), "--data", str(binary_files / "val.csv"), "--method", "precision"]) == 2
     assert "needs a target" in capsys.readouterr().err
     assert (model / "thresholds.json").read_text() == before
+
+
+def test_tuning_a_multiclass_model_is_refused_before_training(tmp_path, rt_small):
+    write_frame(examples_frame(rt_small), tmp_path / "three.csv")
+    cfg = load_config(None, [f"data.train={tmp_path / 'three.csv'}", "thresholds.tune=global", "audit=false",
+                             f"output_dir={tmp_path / 'run'}"])
+    log = io.StringIO()
+    with pytest.raises(ConfigError, match="thresholds.tune needs a binary or multi-label task"):
+        train(cfg, log=log)
+    assert "threshold" not in log.getvalue() and not (tmp_path / "run").exists()

@@ -103,6 +103,9 @@ def train(cfg: Config, log=sys.stderr, resume: str | Path | None = None) -> Trai
     clf.info["columns"] = cfg.data.model_dump(include={"text_column", "label_column", "id_column",
                                                        "label_delimiter"})
     clf.info["data"] = cfg.data.model_dump(mode="json")
+    if cfg.thresholds.tune != "none" and cfg.task == "single_label" and len(set(splits.train.labels)) > 2:
+        raise ConfigError("thresholds.tune needs a binary or multi-label task (more than 2 classes use argmax); "
+                          "set thresholds.tune: none")
     started = time.perf_counter()
     clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output,
             resume=resume is not None)
