@@ -88,14 +88,14 @@ def resample_indices(labels: list, method: ResampleMethod, seed: int = 0, ratio:
     picked = []
     if method == "over":
         goal = int(round(ratio * max(sizes.values())))
-        for name, idx in by_label.items():
+        for idx in by_label.values():
             extra = max(goal - len(idx), 0)
             picked.append(idx)
             if extra:
                 picked.append(rng.choice(idx, size=extra, replace=True))
     elif method == "under":
         goal = int(round(min(sizes.values()) / ratio))
-        for name, idx in by_label.items():
+        for idx in by_label.values():
             picked.append(rng.choice(idx, size=min(goal, len(idx)), replace=False) if len(idx) > goal else idx)
     else:
         raise ConfigError(f"training.resample.method: unknown method {method!r}; use over or under")
