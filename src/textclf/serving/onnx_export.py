@@ -104,8 +104,10 @@ class OnnxModel:
         return self
 
     def save(self, directory: Path) -> None:
-        for path in self.directory.iterdir():
-            if path.is_file() and path.name not in _CLASSIFIER_FILES:
+        for path in self.directory.iterdir():  # tokenizers may keep their files in a subfolder
+            if path.is_dir():
+                shutil.copytree(path, Path(directory) / path.name)
+            elif path.name not in _CLASSIFIER_FILES:
                 shutil.copy2(path, Path(directory) / path.name)
 
     @classmethod
@@ -240,7 +242,9 @@ def export_onnx(clf, output: str | Path, quantize: bool = False, opset: int = 18
         exported = TextClassifier(
             model={"type": "onnx", "source": clf.model_params,
                    "tokenizer": f"{type(tokenizer).__module__}:{type(tokenizer).__qualname__}"},
-            task=clf.task, training=clf.training_config(), seed=clf.seed)
+            # The training settings the model really used (a model type may fill in its own
+            # defaults, e.g. max_length 128 for pretrained encoders): tokenization must match.
+            task=clf.task, training=getattr(clf.model, "training", None) or clf.training_config(), seed=clf.seed)
         for name in ("label_map", "calibration", "thresholds", "min_labels", "info"):
             setattr(exported, name, getattr(clf, name))
         exported.model = OnnxModel.load(staging, exported.model_config(), clf.label_map, exported.training, clf.seed)
