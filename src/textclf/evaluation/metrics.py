@@ -67,7 +67,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, label_map: La
 
 
 HEADLINE_METRICS = ("accuracy", "subset_accuracy", "macro_f1", "micro_f1", "weighted_f1", "samples_f1",
-                    "hamming_loss", "roc_auc", "pr_auc", "micro_roc_auc", "micro_pr_auc", "log_loss", "brier", "ece", "ece_equal_mass", "mce")
+                    "hamming_loss", "roc_auc", "pr_auc", "micro_roc_auc", "micro_pr_auc", "log_loss", "brier",
+                    "ece", "ece_equal_mass", "mce")
 
 
 def _cell(value: float | None) -> str:
