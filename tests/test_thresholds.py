@@ -158,3 +158,25 @@ def test_tuning_a_multiclass_model_is_refused_before_training(tmp_path, rt_small
     with pytest.raises(ConfigError, match="thresholds.tune needs a binary or multi-label task"):
         train(cfg, log=log)
     assert "threshold" not in log.getvalue() and not (tmp_path / "run").exists()
+
+
+def test_workflow_reports_a_label_missing_from_validation(tmp_path, rt_small):
+    # Multi-label rows from real reviews: every row has its class; "film" marks texts that say
+    # "film", and the validation file has none of them.
+    def rows(examples, keep_film: bool):
+        out = [(t, [c, "film"] if "film" in t.lower() else [c]) for t, c in zip(examples.texts, examples.labels)]
+        return Examples.from_lists(*zip(*[(t, lab) for t, lab in out if keep_film or "film" not in lab]))
+
+    order = np.random.default_rng(0).permutation(len(rt_small))
+    write_frame(examples_frame(rows(rt_small.subset(order[:400]), True)), tmp_path / "train.csv")
+    write_frame(examples_frame(rows(rt_small.subset(order[400:]), False)), tmp_path / "val.csv")
+    cfg = load_config(None, ["task=multi_label", f"data.train={tmp_path / 'train.csv'}",
+                             f"data.validation={tmp_path / 'val.csv'}", "data.split.test_size=0",
+                             "thresholds.tune=per_label", "audit=false", f"output_dir={tmp_path / 'run'}"])
+    log = io.StringIO()
+    result = train(cfg, log=log)
+    assert "warning: no positive validation example for 1 label(s) ['film']" in log.getvalue()
+    assert result.metrics["thresholds"]["fallback_labels"] == ["film"]
+    index = result.classifier.label_map.index
+    others = [t for name, t in zip(result.classifier.label_map.labels, result.classifier.thresholds) if name != "film"]
+    assert 0.0 < result.classifier.thresholds[index["film"]] < 1.0 and len(others) == 3
