@@ -16,7 +16,7 @@ Semantics, chosen so that N processes reproduce one process (same config, same r
   equally instead, and a batch with fewer rows than ranks is skipped by every rank.
 - Evaluation runs each rank on a share of the batches and gathers logits back in row order, so
   metrics (and early-stopping decisions) are computed on every row once, identically everywhere.
-- Only rank 0 writes (logs, checkpoints, the saved model): `is_main` / `is_main_process()`.
+- Only rank 0 writes (logs, checkpoints, the saved model): `is_main` here, RANK in workflow.train.
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ from .trainer import SINGLE_PROCESS, DistributedContext
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def is_main_process() -> bool:
-    """True unless this is a non-zero rank of a torchrun job (safe to call before init)."""
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def context_from_env(device: str = "auto") -> DistributedContext:
@@ -67,10 +62,6 @@ class TorchDistributedContext(DistributedContext):
             dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
         return cls(rank=rank, world_size=world_size, local_rank=local_rank, backend=backend)
 
-    def device(self, requested: str = "auto") -> str:
-        """This rank's device name: cuda:LOCAL_RANK under nccl, else cpu."""
-        return f"cuda:{self.local_rank}" if self.backend == "nccl" else "cpu"
-
     # -- the trainer's seam -----------------------------------------------------------------
     def shard(self, batches: list) -> list:
         """This rank's rows of every global batch; batches too small to give every rank a row
@@ -96,13 +87,3 @@ class TorchDistributedContext(DistributedContext):
         out: list = [None] * self.world_size
         dist.all_gather_object(out, obj)
         return out
-
-    def broadcast_object(self, obj):
-        """Rank 0's `obj` on every rank."""
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def shutdown(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
