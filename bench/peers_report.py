@@ -136,7 +136,8 @@ def reductions(plan: dict) -> str:
     def text(r: dict) -> str:
         parts = [f"{r['train_rows']} training rows" if r.get("train_rows") else "",
                  f"at most {r['epochs']} epoch(s)" if r.get("epochs") else "",
-                 f"max_length {r['max_length']}" if r.get("max_length") else ""]
+                 f"max_length {r['max_length']}" if r.get("max_length") else "",
+                 f"batch size {r['batch_size']}" if r.get("batch_size") else ""]
         return ", ".join(p for p in parts if p) or "nothing"
 
     return (f"Reduced in this mode: {plan['neural_applies_to']}: {text(plan['neural'])}; "

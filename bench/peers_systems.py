@@ -30,15 +30,17 @@ class Reduction:
     train_rows: int | None = None
     epochs: int | None = None
     max_length: int | None = None
+    batch_size: int | None = None
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.train_rows, self.epochs, self.max_length))
+        return any(v is not None for v in (self.train_rows, self.epochs, self.max_length, self.batch_size))
 
     def describe(self) -> str:
         parts = [f"{self.train_rows} train rows" if self.train_rows else "",
                  f"{self.epochs} epoch(s)" if self.epochs else "",
-                 f"max_length {self.max_length}" if self.max_length else ""]
+                 f"max_length {self.max_length}" if self.max_length else "",
+                 f"batch {self.batch_size}" if self.batch_size else ""]
         return ", ".join(p for p in parts if p)
 
 
@@ -82,6 +84,9 @@ def _reduced_training(cfg, reduction: Reduction, limit: int | None):
         update["epochs"] = min(cfg.training.epochs, reduction.epochs)
     if reduction.max_length is not None:
         update["max_length"] = min(cfg.training.max_length, reduction.max_length)
+    if reduction.batch_size is not None:
+        # Fewer rows at the same batch size would mean a handful of steps: too few to leave the majority class.
+        update["batch_size"] = min(cfg.training.batch_size, reduction.batch_size)
     if limit is not None:
         update["epochs"] = 1
     return cfg.training.model_copy(update=update)
