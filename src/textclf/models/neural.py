@@ -34,6 +34,7 @@ from ..data import Examples, LabelMap
 from ..errors import ConfigError
 from ..evaluation.metrics import classification_metrics
 from ..objectives import decide, probabilities
+from ..text.long import LongTextConfig
 from ..text.tokenizers import SubwordTokenizer, TextTokenizer, TokenizerConfig
 from ..training.checkpoint import CHECKPOINT_DIR
 from ..training.distributed import context_from_env
@@ -70,6 +71,7 @@ class NeuralConfig(Section):
     type: str
     pooling: PoolingName = "mean"
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    long_text: LongTextConfig = LongTextConfig()  # truncation / windows / retrieval (models/long.py)
 
 
 class ScratchConfig(NeuralConfig):
@@ -154,17 +156,32 @@ class NeuralModel:
         return LinearHead(dim, num_outputs, self.config.dropout)
 
     def build_net(self, tokenizer: TextTokenizer) -> NeuralNet:
+        from .long import long_text_net
+
         encoder = self.build_encoder(tokenizer)
-        return NeuralNet(encoder, self.build_pooling(encoder.output_dim),
-                         self.build_head(encoder.output_dim, len(self.label_map)))
+        net = NeuralNet(encoder, self.build_pooling(encoder.output_dim),
+                        self.build_head(encoder.output_dim, len(self.label_map)))
+        return long_text_net(net, self.config.long_text, len(self.label_map))  # windowed: a DocumentNet
 
     def parameter_groups(self, net: NeuralNet) -> list[dict]:
         body = nn.ModuleList([net.encoder, net.pooling])
         return parameter_groups(body, net.head, self.training)
 
     # -- training ------------------------------------------------------------------------------
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tokenizer.encode(list(texts), self.training.max_length)
+    def encode(self, texts: Sequence[str]) -> list:
+        """Ids per text, or windows of ids per text for windowed long_text strategies."""
+        return self.encode_long(texts).sequences
+
+    def encode_long(self, texts: Sequence[str]):
+        """models.long.LongEncoding: what the model sees of each text under `model.long_text`."""
+        from .long import encode_documents
+
+        return encode_documents(self.tokenizer, texts, self.config.long_text, self.training.max_length,
+                                self.label_map.labels)
+
+    def long_text_report(self, texts: Sequence[str]) -> dict:
+        """How much of `texts` the model sees: share truncated, share of content tokens seen."""
+        return self.encode_long(texts).report()
 
     def validation_metrics(self, logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         """Headline numbers (accuracy, macro_f1, ...) of logits against targets, for early stopping."""
@@ -205,9 +222,14 @@ class NeuralModel:
                 self.tokenizer.save(tokenizer_dir)
         with torch.random.fork_rng(devices=[]):  # seeded work must not disturb the caller's RNG
             torch.manual_seed(self.seed)
+            from .long import pad_documents, training_rows
+
             self.net = self.build_net(self.tokenizer)
-            train_data = EncodedData(self.encode(train.texts), train_targets,
-                                     self.sample_weights(train_targets) if self.training.sampler == "weighted" else None)
+            encoded = self.encode_long(train.texts)
+            train_data = EncodedData(*training_rows(
+                encoded.sequences, train_targets,
+                self.sample_weights(train_targets) if self.training.sampler == "weighted" else None,
+                self.config.long_text))
             validation_data = None
             if validation is not None and validation_targets is not None and len(validation):
                 validation_data = EncodedData(self.encode(validation.texts), validation_targets)
@@ -215,9 +237,10 @@ class NeuralModel:
                 self.net, self.training, build_loss(self.label_map, train_targets, self.training),
                 self.parameter_groups(self.net), pad_id=self.tokenizer.pad_id, seed=self.seed, workdir=workdir,
                 metric_fn=self.validation_metrics, fingerprint=self.fingerprint(),
-                context=context)
+                context=context, collate=pad_documents)
             summary = trainer.fit(train_data, validation_data, resume=resume, stop_after_step=stop_after_step)
         summary["vocab_size"] = self.tokenizer.vocab_size
+        summary["long_text"] = encoded.report()
         summary["parameters"] = sum(p.numel() for p in self.net.parameters())
         return summary
 
@@ -226,8 +249,10 @@ class NeuralModel:
         device = resolve_device(self.training.device)
         dtype = resolve_precision(self.training.precision, device)
         self.net.to(device)
+        from .long import pad_documents
+
         logits = predict_logits(self.net, self.encode(texts), self.tokenizer.pad_id,
-                                self.training.eval_batch_size, device, dtype)
+                                self.training.eval_batch_size, device, dtype, collate=pad_documents)
         if logits.size == 0:
             return np.zeros((0, len(self.label_map)), dtype=np.float32)
         return logits

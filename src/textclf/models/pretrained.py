@@ -112,6 +112,33 @@ class PretrainedTokenizer:
                                   return_attention_mask=False, return_token_type_ids=False)
         return [list(ids) for ids in encoded["input_ids"]]
 
+    # -- long documents: content first, then truncate or window, then specials ------------------
+    def encode_content(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids per text without special tokens and untruncated (longer than the encoder's limit
+        is expected here: windows or truncation follow)."""
+        with quiet_transformers():  # no 'sequence longer than the maximum' warning
+            encoded = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, padding=False,
+                                      return_attention_mask=False, return_token_type_ids=False)
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    @property
+    def num_specials(self) -> int:
+        return int(self._tokenizer.num_special_tokens_to_add(pair=False))
+
+    def add_specials(self, ids: Sequence[int]) -> list[int]:
+        """The model's own specials around `ids` ([CLS] ids [SEP] for BERT)."""
+        prefix, suffix = self._special_frame()
+        return [*prefix, *ids, *suffix]
+
+    def _special_frame(self) -> tuple[list[int], list[int]]:
+        # Where the specials go, read off one single-token text encoded with and without them.
+        if not hasattr(self, "_frame"):
+            bare = self._tokenizer("a", add_special_tokens=False)["input_ids"]
+            full = self._tokenizer("a", add_special_tokens=True)["input_ids"]
+            at = next(i for i in range(len(full)) if full[i:i + len(bare)] == bare)
+            self._frame = (list(full[:at]), list(full[at + len(bare):]))
+        return self._frame
+
     def save(self, directory: Path) -> None:
         self._tokenizer.save_pretrained(str(Path(directory) / ENCODER_DIR))
 

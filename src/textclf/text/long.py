@@ -22,24 +22,53 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from ..config import Section
 
 Strategy = Literal["head", "tail", "head_tail", "sliding_window", "hierarchical", "retrieval"]
 
 
+WINDOW_STRATEGIES = ("sliding_window", "hierarchical")
+
+
 class LongTextConfig(Section):
-    """`long_text:` in a model config. Windows are counted in content tokens (specials excluded)."""
+    """`long_text:` in a model config. Windows are counted in content tokens (specials excluded).
+
+    aggregation: sliding_window + mean/max averages (or maxes) the windows' logits, and trains on
+    windows labelled with their document's label; attention (and every hierarchical aggregation)
+    pools the windows' vectors inside the network, trained end to end on whole documents."""
 
     strategy: Strategy = "head"
-    head_tokens: int = 64  # head_tail: tokens kept from the start
-    window: int | None = None  # default: the model's max_length minus special tokens
-    stride: int | None = None  # default: window // 2 (50% overlap)
-    max_windows: int = 16  # memory cap per document; windows beyond it are thinned evenly
-    aggregation: Literal["mean", "max", "attention"] = "mean"  # how window scores become one
-    top_k: int = 3  # retrieval: passages kept
-    passage_words: int = 60  # retrieval: passage size in words
+    head_tokens: int = Field(64, ge=0)  # head_tail: tokens kept from the start
+    window: int | None = Field(None, ge=1)  # default: the model's max_length minus special tokens
+    stride: int | None = Field(None, ge=1)  # default: window // 2 (50% overlap)
+    max_windows: int = Field(16, ge=1)  # memory cap per document; windows beyond it are thinned evenly
+    # default: mean for sliding_window, attention for hierarchical
+    aggregation: Literal["mean", "max", "attention"] | None = None
+    top_k: int = Field(3, ge=1)  # retrieval: passages kept
+    passage_words: int = Field(60, ge=1)  # retrieval: passage size in words
     query: dict[str, str] | None = None  # retrieval: label -> description (default: label names)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> LongTextConfig:
+        if self.window is not None and self.stride is not None and self.stride > self.window:
+            raise ValueError(f"stride ({self.stride}) larger than window ({self.window}) would skip tokens")
+        return self
+
+    @property
+    def windowed(self) -> bool:
+        return self.strategy in WINDOW_STRATEGIES
+
+    @property
+    def pooling(self) -> str:
+        """How a windowed model joins its windows (mean, max or attention)."""
+        return self.aggregation or ("attention" if self.strategy == "hierarchical" else "mean")
+
+    @property
+    def per_window_training(self) -> bool:
+        """True when the model trains on single windows and averages their logits at prediction."""
+        return self.strategy == "sliding_window" and self.pooling != "attention"
 
 
 def truncate(ids: Sequence[int], max_tokens: int, strategy: str = "head", head_tokens: int = 64) -> list[int]:
@@ -74,6 +103,17 @@ def window_spans(n_tokens: int, window: int, stride: int, max_windows: int | Non
         keep = np.unique(np.linspace(0, len(spans) - 1, max_windows).round().astype(int))
         spans = [spans[i] for i in keep]
     return spans
+
+
+def covered_tokens(spans: Sequence[tuple[int, int]]) -> int:
+    """How many distinct tokens a set of [start, end) spans covers."""
+    covered, reach = 0, 0
+    for start, end in sorted(spans):
+        start = max(start, reach)
+        if end > start:
+            covered += end - start
+            reach = end
+    return covered
 
 
 def split_windows(ids: Sequence[int], window: int, stride: int, max_windows: int | None = None) -> list[list[int]]:

@@ -8,6 +8,12 @@ that satisfies `TextTokenizer` works with the batching code and `NeuralModel`:
     tokenizer.vocab_size: int
     tokenizer.save(directory)  /  Cls.load(directory)         # files live in the saved-model dir
 
+Optional, for long documents (text/long.py, models/long.py); both built-in tokenizers have them:
+
+    tokenizer.encode_content(texts) -> list[list[int]]       # untruncated ids, no special tokens
+    tokenizer.add_specials(ids) -> list[int]                 # e.g. [CLS] + ids (+ [SEP])
+    tokenizer.num_specials: int                              # how many add_specials adds
+
 `SubwordTokenizer` is the from-scratch one: a WordPiece or BPE vocabulary learned with the
 `tokenizers` library from the TRAINING texts only (the API takes only those texts), stored as
 `tokenizer.json` beside the weights. Every sequence starts with [CLS], so CLS pooling has a
@@ -104,6 +110,17 @@ class SubwordTokenizer:
 
     def tokens(self, text: str) -> list[str]:
         return self._tokenizer.encode(text).tokens
+
+    # -- long documents: content first, then truncate or window, then specials ------------------
+    num_specials = 1
+
+    def encode_content(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids per text without [CLS] and untruncated; `add_specials(content[:max_length - 1])`
+        equals `encode(texts, max_length)`."""
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def add_specials(self, ids: Sequence[int]) -> list[int]:
+        return [self.cls_id, *ids]
 
     def save(self, directory: Path) -> None:
         self._tokenizer.save(str(Path(directory) / TOKENIZER_FILE))

@@ -39,6 +39,9 @@ from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state
 from .tensorboard import TensorBoardLog
 
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+# Rows of a batch -> the module's inputs (input_ids, attention_mask). pad_batch for token id lists;
+# a model may bring its own (models/long.py pads documents of windows to (B, C, T)).
+Collate = Callable[[list, int], tuple[torch.Tensor, torch.Tensor]]
 LOG_FILE = "train_log.jsonl"
 # Metrics where smaller is better; every other metric is maximised.
 LOWER_IS_BETTER = {"loss", "hamming_loss", "log_loss", "ece", "brier"}
@@ -165,7 +168,7 @@ def schedule_factor(step: int, total_steps: int, warmup_steps: int, kind: str) -
 @torch.no_grad()
 def predict_logits(module: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int,
                    device: torch.device, dtype: torch.dtype | None = None,
-                   context: DistributedContext = SINGLE_PROCESS) -> np.ndarray:
+                   context: DistributedContext = SINGLE_PROCESS, collate: Collate = pad_batch) -> np.ndarray:
     """Logits (n, k) float32 in input order; rows are batched by length to cut padding."""
     was_training = module.training
     module.eval()
@@ -174,7 +177,7 @@ def predict_logits(module: nn.Module, sequences: Sequence[Sequence[int]], pad_id
     mine = batches[context.rank::context.world_size]
     outputs, order = [], []
     for indices in mine:
-        input_ids, mask = pad_batch([sequences[i] for i in indices], pad_id)
+        input_ids, mask = collate([sequences[i] for i in indices], pad_id)
         with autocast(device, dtype):
             logits = module(input_ids.to(device), mask.to(device))
         outputs.append(logits.float().cpu().numpy())
@@ -210,7 +213,8 @@ class TrainState:
 class Trainer:
     def __init__(self, module: nn.Module, training: TrainingConfig, loss_fn: nn.Module, groups: list[dict],
                  pad_id: int, seed: int, workdir: Path | None = None, metric_fn: MetricFn | None = None,
-                 context: DistributedContext = SINGLE_PROCESS, fingerprint: dict | None = None) -> None:
+                 context: DistributedContext = SINGLE_PROCESS, fingerprint: dict | None = None,
+                 collate: Collate = pad_batch) -> None:
         self.module = module
         self.training = training
         self.loss_fn = loss_fn
@@ -221,6 +225,7 @@ class Trainer:
         self.metric_fn = metric_fn
         self.context = context
         self.fingerprint = fingerprint or {}
+        self.collate = collate
         self.tensorboard = TensorBoardLog(self.workdir) if self.workdir is not None else None
         self.device = resolve_device(training.device)
         self.dtype = resolve_precision(training.precision, self.device)
@@ -228,14 +233,14 @@ class Trainer:
     # -- pieces ---------------------------------------------------------------------------------
     def batch_loss(self, module: nn.Module, sequences: list, targets: np.ndarray) -> torch.Tensor:
         """The loss of one batch, computed by `loss_fn` on the module's raw logits."""
-        input_ids, mask = pad_batch(sequences, self.pad_id)
+        input_ids, mask = self.collate(sequences, self.pad_id)
         with autocast(self.device, self.dtype):
             logits = module(input_ids.to(self.device), mask.to(self.device))
         return self.loss_fn(logits.float(), torch.as_tensor(targets).to(self.device))
 
     def evaluate(self, data: EncodedData) -> dict[str, float]:
         logits = predict_logits(self.module, data.sequences, self.pad_id, self.training.eval_batch_size,
-                                self.device, self.dtype, self.context)
+                                self.device, self.dtype, self.context, self.collate)
         with torch.no_grad():
             loss = self.loss_fn(torch.from_numpy(logits).to(self.device), torch.as_tensor(data.targets).to(self.device))
         metrics = {"loss": float(loss)}
