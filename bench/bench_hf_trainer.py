@@ -1,9 +1,11 @@
 """Training throughput: textclf's trainer vs Hugging Face `Trainer`, same model, data and shapes.
 
 Both fine-tune the packaged MiniLM (CLS head) for one epoch on the same Rotten Tomatoes rows,
-same max length, batch size, learning rate, fp32, on CPU, in this one process, one after the
-other. Throughput = training rows / wall seconds of the training call (tokenization included for
-both: textclf tokenizes inside `fit`, so the HF side tokenizes inside the timed block too).
+same max length, batch size, learning rate, fp32, on CPU, in this one process. Throughput =
+training rows / wall seconds from loading the model to the end of training (textclf's `fit` loads
+and tokenizes, so the HF side does both inside its timed block too). On a shared machine the load
+changes from minute to minute, so the two trainers alternate `--repeats` times and the best run of
+each counts.
 
     nice -n 10 python bench/bench_hf_trainer.py --rows 200 --max-length 64 --batch-size 16
 
@@ -49,6 +51,7 @@ def hf_trainer_run(train, labels: list[str], args, workdir: str) -> float:
                               TrainingArguments)
 
     path = resolve_name_or_path(args.model)
+    start = time.perf_counter()  # loading counts on both sides: textclf's fit loads the encoder too
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(labels))
     index = {name: i for i, name in enumerate(labels)}
@@ -58,7 +61,6 @@ def hf_trainer_run(train, labels: list[str], args, workdir: str) -> float:
         report_to=[], logging_strategy="no", use_cpu=True, seed=0, dataloader_num_workers=0,
         disable_tqdm=True,
     )
-    start = time.perf_counter()
     encoded = tokenizer(train.texts, truncation=True, max_length=args.max_length)
     rows = [{"input_ids": ids, "attention_mask": mask, "labels": index[label]}
             for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"], train.labels)]
@@ -75,6 +77,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--model", default="minilm")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     examples = load_bundled("rotten-tomatoes")
@@ -82,20 +85,25 @@ def main() -> None:
     train = examples.subset(rows)
     labels = sorted(set(train.labels))
 
-    torch.manual_seed(0)
-    ours = textclf_run(train, args)
-    with tempfile.TemporaryDirectory() as workdir:
+    ours_runs, theirs_runs = [], []
+    for _ in range(args.repeats):
         torch.manual_seed(0)
-        theirs = hf_trainer_run(train, labels, args, workdir)
+        ours_runs.append(textclf_run(train, args))
+        with tempfile.TemporaryDirectory() as workdir:
+            torch.manual_seed(0)
+            theirs_runs.append(hf_trainer_run(train, labels, args, workdir))
+    ours, theirs = min(ours_runs), min(theirs_runs)
 
     result = {
         "model": args.model, "rows": args.rows, "max_length": args.max_length, "batch_size": args.batch_size,
         "epochs": 1, "precision": "fp32", "device": "cpu", "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "repeats": args.repeats, "textclf_runs_seconds": [round(t, 2) for t in ours_runs],
+        "hf_trainer_runs_seconds": [round(t, 2) for t in theirs_runs],
         "textclf_seconds": round(ours, 2), "textclf_samples_per_s": round(args.rows / ours, 2),
         "hf_trainer_seconds": round(theirs, 2), "hf_trainer_samples_per_s": round(args.rows / theirs, 2),
         "ratio_textclf_over_hf": round(theirs / ours, 3),
-        "note": "one run each, same process, shared 2-core machine: expect +-10% noise",
+        "note": "best of alternating runs, same process, on a 2-core machine shared with other jobs",
     }
     print(f"{'trainer':<14}{'seconds':>10}{'samples/s':>12}")
     print(f"{'textclf':<14}{ours:>10.1f}{args.rows / ours:>12.1f}")
