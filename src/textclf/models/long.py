@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..data.batching import pad_batch
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..text.long import (
     LongTextConfig, covered_tokens, query_terms, retrieve_passages, split_windows, truncate, window_spans,
 )
@@ -186,3 +186,11 @@ def long_text_net(net: NeuralNet, config: LongTextConfig, num_outputs: int) -> N
     if not config.windowed:
         return net
     return DocumentNet(net.encoder, net.pooling, net.head, config.pooling, config.per_window_training, num_outputs)
+
+
+def refuse_export(model, export_format: str) -> None:
+    """Exports read a text's first max_length tokens; refuse models that see documents otherwise."""
+    long_text = getattr(getattr(model, "config", None), "long_text", None)
+    if long_text is not None and long_text.strategy != "head":
+        raise ModelError(f"export --format {export_format}: model.long_text.strategy {long_text.strategy!r} is "
+                         "not exportable (exports truncate to the head); serve the saved model instead")

@@ -301,5 +301,8 @@ class PretrainedModel(NeuralModel):
 
     def export_parts(self) -> tuple[PretrainedEncoder, PretrainedTokenizer, str, nn.Module, int]:
         """(encoder, tokenizer, pooling name, head, max_length): what serving/hf_export.py needs."""
+        from .long import refuse_export
+
+        refuse_export(self, "hf")
         net: NeuralNet = self.net
         return net.encoder, self.tokenizer, self.config.pooling, net.head, self.training.max_length

@@ -134,6 +134,9 @@ def load_onnx_classifier(directory: str | Path, int8: bool = False):
 
 # -- export --------------------------------------------------------------------------------------
 def _torch_net(clf):
+    from ..models.long import refuse_export  # long-text hook (models/long.py)
+
+    refuse_export(clf.model, "onnx")
     net, tokenizer = getattr(clf.model, "net", None), getattr(clf.model, "tokenizer", None)
     if net is None or tokenizer is None:
         raise ModelError(f"ONNX export supports neural models; this is a {clf.model_params.get('type')!r} model "
