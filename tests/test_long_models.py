@@ -144,3 +144,38 @@ def test_saved_long_text_model_predicts_identically_and_reports_coverage(rt_smal
     loaded = load(tmp_path / "model")
     assert loaded.model.config.long_text == clf.model.config.long_text
     np.testing.assert_array_equal(loaded.logits(train.texts[:20]), clf.logits(train.texts[:20]))
+
+
+def test_exports_refuse_long_text_strategies_and_coverage_is_per_text(rt_small, tokenizer):
+    from textclf.errors import ModelError
+    from textclf.models.long import coverage, refuse_export
+
+    model = untrained(rt_small, tokenizer, BagModel, BagConfig, strategy="sliding_window")
+    with pytest.raises(ModelError, match="not exportable"):
+        refuse_export(model, "onnx")
+    refuse_export(untrained(rt_small, tokenizer, BagModel, BagConfig), "onnx")  # head: fine
+    texts = long_texts(rt_small, n=2) + ["short"]
+    summary, shares = coverage(untrained(rt_small, tokenizer, BagModel, BagConfig), texts)
+    assert shares.shape == (3,) and shares[2] == 1.0 and shares[0] < 0.5
+    assert summary["truncated_share"] == pytest.approx(2 / 3)
+    assert coverage(object(), texts) is None
+
+
+def test_pretrained_encoder_reads_documents_as_windows(rt_small):
+    from textclf.models.pretrained import PretrainedConfig, PretrainedModel
+
+    texts = long_texts(rt_small, n=2, sentences=2) + ["A short one."]
+    models = {}
+    for strategy in ("head", "hierarchical"):
+        config = PretrainedConfig(long_text=LongTextConfig(strategy=strategy, window=30, stride=30))
+        model = PretrainedModel(config, LabelMap.fit(rt_small), TrainingConfig(max_length=32), seed=0)
+        model.tokenizer = model.build_tokenizer([])
+        torch.manual_seed(0)
+        model.net = model.build_net(model.tokenizer)
+        models[strategy] = model
+    windows = models["hierarchical"].encode(texts)
+    assert len(windows[0]) > 2 and all(w[0] == 101 and w[-1] == 102 for doc in windows for w in doc)
+    models["hierarchical"].net.load_state_dict(models["head"].net.state_dict(), strict=False)
+    logits = models["hierarchical"].logits(texts)
+    assert logits.shape == (3, 3) and np.isfinite(logits).all()
+    np.testing.assert_allclose(logits[2], models["head"].logits(texts[2:])[0], atol=1e-4)

@@ -194,3 +194,13 @@ def refuse_export(model, export_format: str) -> None:
     if long_text is not None and long_text.strategy != "head":
         raise ModelError(f"export --format {export_format}: model.long_text.strategy {long_text.strategy!r} is "
                          "not exportable (exports truncate to the head); serve the saved model instead")
+
+
+def coverage(clf, texts: Sequence[str]) -> tuple[dict, np.ndarray] | None:
+    """For an evaluation report or error analysis: (summary, per-text share of content tokens the
+    classifier's model sees), or None for models that read whole texts (TF-IDF)."""
+    model = getattr(clf, "model", clf)
+    if not hasattr(model, "encode_long"):
+        return None
+    encoded = model.encode_long(list(texts))
+    return encoded.report(), encoded.seen_share()
