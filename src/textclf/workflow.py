@@ -180,11 +180,7 @@ def saved_splits(clf: TextClassifier) -> Splits:
 
 def saved_test_split(clf: TextClassifier, part: str = "test") -> Examples:
     """Rebuild the held-out split a saved model was trained with (same config, same seed)."""
-    data = clf.info.get("data")
-    if not data:
-        raise DataError("this model does not record its training data; pass --data")
-    cfg = Config.model_validate({"seed": clf.seed, "task": clf.task, "data": data, "model": clf.model_params})
-    split = getattr(load_splits(cfg), part)
+    split = getattr(saved_splits(clf), part)
     if split is None:
         raise DataError(f"the model's data config has no {part} split; pass --data")
     return split
