@@ -1,10 +1,14 @@
-"""Neural models from scratch vs the TF-IDF baseline on a Rotten Tomatoes subset (CPU).
+"""Neural models from scratch vs the TF-IDF baseline on the bundled Rotten Tomatoes data (CPU).
 
-    nice -n 10 python bench/bench_neural.py [--rows 4000] [--epochs 3]
+    nice -n 10 python bench/bench_neural.py [--rows 0] [--epochs N]
 
-A stratified subset keeps the run to minutes on 2 cores: rows are split 70/10/20 (seed 0) into
-train / validation (early stopping) / test. Reports test accuracy, macro-F1, training seconds and
-parameter counts, prints a table and writes bench/results/neural.json.
+The data and split are those of configs/default.yaml (train / validation / test, stratified,
+seed 0); validation drives early stopping. Each neural type is trained with the model and
+training sections of its shipped config, configs/<type>.yaml, so the numbers describe exactly
+what `textclf train --config configs/<type>.yaml` does; the TF-IDF row uses configs/default.yaml.
+`--rows N` benchmarks a stratified subset of N rows instead (70/10/20), `--epochs` overrides the
+configs' epochs. Reports test accuracy, macro-F1, training seconds and parameter counts, prints a
+table and writes bench/results/neural.json.
 """
 
 from __future__ import annotations
@@ -22,48 +26,51 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from textclf.classifier import TextClassifier  # noqa: E402
+from textclf.config import load_config  # noqa: E402
 from textclf.data.bundled import load_bundled  # noqa: E402
 from textclf.data.splits import split_examples  # noqa: E402
-from textclf.workflow import evaluate  # noqa: E402
+from textclf.workflow import evaluate, load_splits  # noqa: E402
 
-TOKENIZER = {"algorithm": "bpe", "vocab_size": 8000}
-MODELS = {
-    "tfidf": {"type": "tfidf"},
-    "bag": {"type": "bag", "embedding_dim": 64, "pooling": "mean", "tokenizer": TOKENIZER},
-    "rnn": {"type": "rnn", "cell": "lstm", "embedding_dim": 64, "hidden_size": 64, "pooling": "attention",
-            "dropout": 0.2, "tokenizer": TOKENIZER},
-    "cnn": {"type": "cnn", "embedding_dim": 64, "num_filters": 64, "kernel_sizes": [3, 4, 5], "pooling": "max",
-            "dropout": 0.3, "tokenizer": TOKENIZER},
-    "transformer": {"type": "transformer", "embedding_dim": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 128,
-                    "pooling": "mean", "tokenizer": TOKENIZER},
-}
-LEARNING_RATES = {"bag": 1e-2, "rnn": 3e-3, "cnn": 3e-3, "transformer": 1e-3}
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+MODELS = {"tfidf": "default", "bag": "bag", "rnn": "rnn", "cnn": "cnn", "transformer": "transformer"}
+
+
+def benchmark_splits(rows: int):
+    """The default config's splits, or (rows > 0) a stratified subset of the bundled data split 70/10/20."""
+    cfg = load_config(CONFIGS / "default.yaml")
+    if not rows:
+        return load_splits(cfg)
+    examples = load_bundled(cfg.data.dataset)
+    subset = np.sort(np.random.default_rng(0).permutation(len(examples))[:rows])
+    return split_examples(examples.subset(subset), "stratified", validation_size=0.1, test_size=0.2, seed=0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--rows", type=int, default=0, help="0: the default config's full split")
+    parser.add_argument("--epochs", type=int, default=None, help="override the configs' epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "neural.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    examples = load_bundled("rotten-tomatoes")
-    subset = np.sort(np.random.default_rng(0).permutation(len(examples))[: args.rows])
-    splits = split_examples(examples.subset(subset), "stratified", validation_size=0.1, test_size=0.2, seed=0)
+    splits = benchmark_splits(args.rows)
     counts = {name: splits.test.labels.count(name) for name in sorted(set(splits.test.labels))}
     majority = max(counts.values()) / len(splits.test)
     print(f"train {len(splits.train)}  validation {len(splits.validation)}  test {len(splits.test)}  "
           f"majority-class accuracy {majority:.4f}")
 
-    rows = []
-    for name, model in MODELS.items():
-        training = {"epochs": args.epochs, "batch_size": 32, "learning_rate": LEARNING_RATES.get(name, 1e-3),
-                    "max_length": args.max_length, "progress": False, "early_stopping_patience": 2,
-                    "device": "cpu"}
-        clf = TextClassifier(model=model, training=training, seed=0)
+    rows, settings = [], {}
+    for name, config_name in MODELS.items():
+        cfg = load_config(CONFIGS / f"{config_name}.yaml")
+        training = cfg.training.model_dump()
+        training.update(progress=False, device="cpu")
+        if args.epochs is not None:
+            training["epochs"] = args.epochs
+        settings[name] = {"config": f"configs/{config_name}.yaml", "model": cfg.model,
+                          **({} if name == "tfidf" else {k: training[k] for k in (
+                              "epochs", "learning_rate", "max_grad_norm", "max_length", "batch_size")})}
+        clf = TextClassifier(model=cfg.model, training=training, seed=cfg.seed)
         started = time.perf_counter()
         clf.fit(splits.train, validation=splits.validation)
         seconds = time.perf_counter() - started
@@ -71,17 +78,20 @@ def main() -> None:
         summary = clf.info.get("training_summary", {})
         rows.append({"model": name, "accuracy": round(metrics["accuracy"], 4),
                      "macro_f1": round(metrics["macro_f1"], 4), "train_seconds": round(seconds, 1),
-                     "parameters": summary.get("parameters"), "best_epoch": summary.get("best_epoch")})
+                     "parameters": summary.get("parameters"), "best_epoch": summary.get("best_epoch"),
+                     "epochs_run": summary.get("epochs")})
         print(f"{name:<12} acc {rows[-1]['accuracy']:.4f}  macro-F1 {rows[-1]['macro_f1']:.4f}  "
               f"train {seconds:7.1f}s  params {summary.get('parameters')}", flush=True)
 
     result = {
-        "benchmark": "neural models from scratch vs TF-IDF, Rotten Tomatoes subset (3 classes)",
-        "rows": args.rows, "epochs": args.epochs, "max_length": args.max_length, "seed": 0,
+        "benchmark": "neural models from scratch vs TF-IDF, bundled Rotten Tomatoes (3 classes: fresh, rotten, plot)",
+        "data": "configs/default.yaml split" if not args.rows else f"stratified subset of {args.rows} rows, 70/10/20",
+        "seed": 0,
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
         "majority_accuracy": round(majority, 4),
         "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "torch": torch.__version__,
                     "note": "2 shared CPU cores, other jobs running: seconds are indicative only"},
+        "settings": settings,
         "results": rows,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

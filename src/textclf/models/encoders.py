@@ -78,7 +78,9 @@ class CnnEncoder(nn.Module):
         outputs = [torch.relu(conv(F.pad(channels, ((k - 1) // 2, k // 2))))
                    for k, conv in zip(self.kernel_sizes, self.convs)]
         hidden = torch.cat(outputs, dim=1).transpose(1, 2)
-        return self.dropout(hidden), attention_mask
+        # No dropout here: before a max over time it inflates the training-time maxima by
+        # 1/(1 - p) relative to inference; the head's dropout regularises the pooled vector.
+        return hidden, attention_mask
 
 
 def sinusoidal_positions(max_positions: int, dim: int) -> torch.Tensor:
