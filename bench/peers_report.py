@@ -7,7 +7,7 @@ import statistics
 METRICS = ("accuracy", "macro_f1", "ece", "train_seconds", "rows_per_second", "peak_rss_mb")
 
 TFIDF_TOLERANCE = 0.005  # accuracy: the same estimator twice must agree to half a point
-FINETUNE_TOLERANCE = 0.02  # macro-F1: different heads/optimisers, same encoder, data and epochs
+FINETUNE_TOLERANCE = 0.02  # macro-F1: same encoder, data, optimisation; different head init and data order
 
 
 def summarise(values: list[float]) -> dict:
@@ -62,8 +62,10 @@ def parity_checks(rows: list[dict], tfidf_system: str | None, finetune_system: s
     tfidf = _parity("tfidf_vs_sklearn", by_name, tfidf_system, "sklearn", "accuracy", TFIDF_TOLERANCE,
                     "textclf TF-IDF baseline vs the same TF-IDF + LogisticRegression written directly in scikit-learn")
     finetune = _parity("finetune_vs_hf_trainer", by_name, finetune_system, "hf_trainer", "macro_f1",
-                       FINETUNE_TOLERANCE, "textclf MiniLM fine-tune vs HF Trainer on the same MiniLM, same rows, "
-                                           "epochs, batch size, learning rate and max length")
+                       FINETUNE_TOLERANCE, "textclf MiniLM fine-tune vs HF Trainer on the same MiniLM: same rows, "
+                                           "epochs, batch size, max length, frozen layers, one learning rate for "
+                                           "all parameters, warmup, linear schedule, weight decay, clipping; "
+                                           "CLS pooling, no class weights, shuffled batches on both sides")
     return [tfidf, finetune]
 
 
@@ -117,6 +119,10 @@ def markdown_report(result: dict) -> str:
     if load:
         lines.append(f"Load average (1 min) at start / end: {load['start']:.1f} / {load['end']:.1f}: on a shared "
                      "machine the time columns are comparable within this run only.")
+    for merge in result.get("merges", []):
+        lines.append(f"Re-run on {merge['created']} and merged into this table: {', '.join(merge['systems'])} "
+                     f"({merge['wall_seconds']:.0f} s, load average {merge['load_average']['start']:.1f} / "
+                     f"{merge['load_average']['end']:.1f}); their time columns come from that run.")
     if result.get("limit"):
         lines.append(f"DEVELOPMENT RUN (--limit {result['limit']}): numbers are meaningless.")
     return "\n".join(lines) + "\n"
@@ -140,6 +146,7 @@ def reductions(plan: dict) -> str:
                  f"batch size {r['batch_size']}" if r.get("batch_size") else ""]
         return ", ".join(p for p in parts if p) or "nothing"
 
+    setfit = f"; {plan['setfit_applies_to']}: {text(plan['setfit'])}" if "setfit" in plan else ""
     return (f"Reduced in this mode: {plan['neural_applies_to']}: {text(plan['neural'])}; "
-            f"{plan['pretrained_applies_to']}: {text(plan['pretrained'])}. The TF-IDF, scikit-learn and fastText "
-            "rows always train on the full training split.")
+            f"{plan['pretrained_applies_to']}: {text(plan['pretrained'])}{setfit}. The TF-IDF, scikit-learn and "
+            "fastText rows always train on the full training split.")

