@@ -173,7 +173,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
+            return await self._refuse(receive, send)
         chunks, total = [], 0
         while True:  # read (at most max_bytes of) the body, then replay it to the app
             message = await receive()
@@ -181,7 +181,7 @@ class BodyLimit:
                 break
             total += len(message.get("body", b""))
             if total > self.max_bytes:
-                return await self._refuse(send)
+                return await self._refuse(receive, send, more_body=message.get("more_body", False))
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
@@ -196,7 +196,16 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, receive, send, more_body: bool = True) -> None:
+        # Closing with an unread body in the socket makes the kernel send a reset, and the client
+        # sees "connection reset" instead of the 413: read and discard a bounded amount first.
+        drained = 0
+        while more_body and drained <= 16 * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            drained += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
         detail = f'{{"detail":"request body over {self.max_bytes} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
