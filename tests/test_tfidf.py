@@ -107,3 +107,10 @@ def test_multi_label_one_vs_rest_with_constant_label():
     thing = clf.label_map.index["thing"]
     assert probs[0, thing] > 0.99  # always present in training: constant, confident score
     assert "thing" in clf.predict(["a new vehicle"])[0]
+
+
+def test_tfidf_cannot_resume(tmp_path, rt_small):
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'tfidf' cannot resume"):
+        TextClassifier().fit(rt_small, workdir=tmp_path, resume=True)

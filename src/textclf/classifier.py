@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,13 +90,10 @@ class TextClassifier:
         # A model type may fill unset training keys with its own defaults (pretrained: lr 3e-5, ...);
         # record what it actually uses, so the saved config reproduces it.
         self.training = getattr(self.model, "training", training)
-        extra = {}
-        if resume:
-            if "resume" not in inspect.signature(self.model.fit).parameters or workdir is None:
-                raise ConfigError(f"model.type {config.type!r} cannot resume: only neural models checkpoint")
-            extra["resume"] = True
+        if resume and workdir is None:
+            raise ConfigError("resuming needs the workdir that holds the checkpoint")
         summary = self.model.fit(
-            train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, **extra
+            train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, resume=resume
         )
         self.info["training_summary"] = summary
         self.info["train_size"] = len(train)

@@ -28,11 +28,13 @@ class ClassifierModel(Protocol):
         validation: Examples | None,
         validation_targets: np.ndarray | None,
         workdir: Path | None = None,
+        resume: bool = False,
     ) -> dict:
         """Fit on `train` only (vocabularies included); `validation` may drive early stopping.
 
         Targets are class ids, shape (n,), or multi-hot float32, shape (n, k). `workdir` receives
-        logs and checkpoints when given. Returns a small JSON-able training summary."""
+        logs and checkpoints when given; `resume` continues from its checkpoint (a model type
+        that does not checkpoint raises ConfigError). Returns a small JSON-able training summary."""
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw scores, float32, shape (n, k): softmax (single-label) or sigmoid (multi-label)

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
+from ..errors import ConfigError
 from ..imbalance import explicit_weights
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
@@ -72,10 +73,10 @@ class TfidfLinearModel:
         return weight
 
     def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
-            workdir: Path | None = None) -> dict:
+            workdir: Path | None = None, resume: bool = False) -> dict:
+        if resume:
+            raise ConfigError("model.type 'tfidf' cannot resume: only neural models checkpoint")
         if not (self.config.word_ngrams or self.config.char_ngrams):
-            from ..errors import ConfigError
-
             raise ConfigError("model: tfidf needs word_ngrams or char_ngrams")
         self.vectorizers = self._new_vectorizers()
         features = sp.hstack([v.fit_transform(train.texts) for v in self.vectorizers], format="csr")
