@@ -38,26 +38,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def _load_labelled(clf, args: argparse.Namespace):
-    """The examples named by --data (a file or bundled name), else the model's own test split."""
-    from .data.bundled import DATASETS, load_bundled
-    from .data.io import Columns, read_examples
-    from .workflow import saved_test_split
+def _load_labelled(clf, args: argparse.Namespace, default_split: str = "test"):
+    """The examples named by --data (a file, bundled name or saved split), else `default_split`."""
+    from .workflow import load_examples
 
-    if args.data is None:
-        return saved_test_split(clf)
-    if args.data in DATASETS and not Path(args.data).exists():
-        return load_bundled(args.data)
-    columns = clf.info.get("columns", {})
-    return read_examples(
-        args.data,
-        Columns(
-            text=args.text_column or columns.get("text_column", "text"),
-            label=args.label_column or columns.get("label_column", "label"),
-            multi_label=clf.multi_label,
-            label_delimiter=columns.get("label_delimiter"),
-        ),
-    )
+    return load_examples(clf, args.data, text_column=getattr(args, "text_column", None),
+                         label_column=getattr(args, "label_column", None), default_split=default_split)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -81,10 +67,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .classifier import TextClassifier
     from .evaluation.calibration import calibrate_classifier
     from .fileio import write_json
-    from .workflow import saved_test_split
 
     clf = TextClassifier.load(args.model)
-    examples = saved_test_split(clf, "validation") if args.data is None else _load_labelled(clf, args)
+    examples = _load_labelled(clf, args, default_split="validation")
     result = calibrate_classifier(clf, examples, args.method)
     # Only calibration.json changes: one atomic file write, the weights are not rewritten.
     write_json(Path(args.model) / "calibration.json", result.calibration)
@@ -133,13 +118,12 @@ def cmd_tune_thresholds(args: argparse.Namespace) -> int:
     from .config import ThresholdsConfig, validate
     from .evaluation.thresholds import tune_classifier_thresholds
     from .fileio import write_json
-    from .workflow import saved_test_split
 
     spec = validate(ThresholdsConfig, {"tune": args.scope, "objective": args.method, "beta": args.beta,
                                        "target": args.target}, "tune-thresholds")
     model = Path(args.model)
     clf = TextClassifier.load(model)
-    examples = saved_test_split(clf, "validation") if args.data is None else _load_labelled(clf, args)
+    examples = _load_labelled(clf, args, default_split="validation")
     result = tune_classifier_thresholds(clf, examples, spec.tune, spec.objective, spec.beta, spec.target)
     # Only thresholds.json and config.json change (each written atomically); the weights stay as they are.
     config = _json.loads((model / "config.json").read_text(encoding="utf-8"))

@@ -184,3 +184,25 @@ def saved_test_split(clf: TextClassifier, part: str = "test") -> Examples:
     if split is None:
         raise DataError(f"the model's data config has no {part} split; pass --data")
     return split
+
+
+SAVED_SPLITS = ("train", "validation", "test")
+
+
+def load_examples(clf: TextClassifier, data: str | None, *, labelled: bool = True, text_column: str | None = None,
+                  label_column: str | None = None, group_column: str | None = None,
+                  time_column: str | None = None, default_split: str = "test") -> Examples:
+    """Examples for a saved model: a file (columns default to the ones it was trained with), a
+    bundled data set name, one of its own splits ("train", "validation", "test"), or None for
+    `default_split`."""
+    if data is None or (data in SAVED_SPLITS and not Path(data).exists()):
+        return saved_test_split(clf, data or default_split)
+    if data in DATASETS and not Path(data).exists():
+        return load_bundled(data)
+    columns = clf.info.get("columns", {})
+    return read_examples(data, Columns(
+        text=text_column or columns.get("text_column", "text"),
+        label=(label_column or columns.get("label_column", "label")) if labelled else None,
+        group=group_column, time=time_column, multi_label=clf.multi_label,
+        label_delimiter=columns.get("label_delimiter"),
+    ), labelled=labelled)

@@ -15,35 +15,17 @@ from ..errors import DataError
 from .errors import ErrorReport, ErrorSettings, analyze_errors, errors_html, format_report, mistakes_frame
 from .shift import ShiftReport, ShiftSettings, analyze_shift, format_shift, shift_html
 
-SAVED_SPLITS = ("train", "validation", "test")
+def load_data(clf, data: str | None, *, default_split: str = "test", **columns) -> Examples:
+    """workflow.load_examples, except that a model trained without a validation split is compared
+    against its test split when the validation split is the default."""
+    from ..workflow import load_examples
 
-
-def load_data(clf, data: str | None, *, labelled: bool = True, text_column: str | None = None,
-              label_column: str | None = None, group_column: str | None = None,
-              time_column: str | None = None, default_split: str = "test") -> Examples:
-    """Examples named by `data`: a file, a bundled data set name, one of the model's own saved
-    splits ("train", "validation", "test"), or None for `default_split`."""
-    from ..data.bundled import DATASETS, load_bundled
-    from ..data.io import Columns, read_examples
-    from ..workflow import saved_test_split
-
-    if data is None or (data in SAVED_SPLITS and not Path(data).exists()):
-        part = data or default_split
-        try:
-            return saved_test_split(clf, part)
-        except DataError:
-            if data is None and part == "validation":  # a model trained without a validation split
-                return saved_test_split(clf, "test")
-            raise
-    if data in DATASETS and not Path(data).exists():
-        return load_bundled(data)
-    columns = clf.info.get("columns", {})
-    return read_examples(data, Columns(
-        text=text_column or columns.get("text_column", "text"),
-        label=(label_column or columns.get("label_column", "label")) if labelled else None,
-        group=group_column, time=time_column, multi_label=clf.multi_label,
-        label_delimiter=columns.get("label_delimiter"),
-    ), labelled=labelled)
+    try:
+        return load_examples(clf, data, default_split=default_split, **columns)
+    except DataError:
+        if data is None and default_split == "validation":
+            return load_examples(clf, "test", **columns)
+        raise
 
 
 def slice_columns(examples: Examples, names: list[str]) -> dict[str, list[str]]:
