@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data import Examples
 from ..errors import DataError
+from ..evaluation.bootstrap import percentile_interval
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 NEGATION = re.compile(
@@ -298,14 +299,8 @@ def bootstrap(outcomes: Outcomes, idx: np.ndarray, n_resamples: int, rng: np.ran
               level: float = 0.95) -> tuple[tuple[float, float], tuple[float, float]]:
     """Percentile intervals of accuracy and F1 over resamples of the rows `idx`."""
     draws = idx[rng.integers(0, len(idx), size=(n_resamples, len(idx)))]
-    accuracy = outcomes.correct[draws].mean(axis=1)
-    f1 = outcomes.f1(draws)
-    tail = (1.0 - level) / 2.0 * 100.0
-
-    def interval(values):
-        return float(np.percentile(values, tail)), float(np.percentile(values, 100.0 - tail))
-
-    return interval(accuracy), interval(f1)
+    return (percentile_interval(outcomes.correct[draws].mean(axis=1), level),
+            percentile_interval(outcomes.f1(draws), level))
 
 
 def slice_metrics(outcomes: Outcomes, tags: dict[str, list[str]], min_size: int = 1, n_resamples: int = 1000,

@@ -32,9 +32,13 @@ def bootstrap_intervals(statistics: dict[str, Statistic], n: int, n_resamples: i
             value = statistic(idx)
             if value is not None:
                 values[name].append(value)
+    return {name: list(percentile_interval(v, level)) if v else None for name, v in values.items()}
+
+
+def percentile_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """The central `level` range of bootstrap draws: (low, high) percentiles."""
     tail = (1.0 - level) / 2.0 * 100.0
-    return {name: [float(np.percentile(v, tail)), float(np.percentile(v, 100.0 - tail))] if v else None
-            for name, v in values.items()}
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100.0 - tail))
 
 
 def _f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
