@@ -16,7 +16,7 @@ from textclf.config import load_config
 from textclf.data.bundled import load_bundled
 from textclf.data.io import Columns, examples_frame, write_frame
 from textclf.data.splits import split_examples
-from textclf.workflow import train
+from textclf.jobs.train import train
 
 from conftest import stratified_sample
 
@@ -106,7 +106,7 @@ def test_train_runs_fast_audit_and_stores_it(tmp_path, group_split):
     assert "audit warning: exact duplicates across splits" in log.getvalue()
     saved = json.loads((result.model_dir / "metrics.json").read_text()) if (result.model_dir / "metrics.json").exists() else None
     assert saved is None or saved["audit"]["problems"]["duplicates"] == 4
-    assert result.classifier.info["audit"]["problems"]["duplicates"] == 4
+    assert result.classifier.card.audit["problems"]["duplicates"] == 4
 
     quiet = io.StringIO()
     result = train(load_config(None, overrides + ["audit=false", f"output_dir={tmp_path / 'run2'}"]), log=quiet)

@@ -16,10 +16,10 @@ from textclf.config import load_config
 from textclf.data.io import examples_frame, write_frame
 from textclf.data.splits import split_examples
 from textclf.errors import ConfigError, ModelError
-from textclf.evaluation.calibration import calibrate_classifier, calibrated_probabilities, fit_calibration
+from textclf.evaluation.calibration import calibrated_probabilities, fit_calibration
 from textclf.evaluation.metrics import confidence_and_outcome, expected_calibration_error, log_loss
 from textclf.objectives import sigmoid, softmax
-from textclf.workflow import train
+from textclf.jobs.train import train
 
 
 def synthetic(n=4000, k=3, overconfidence=3.0, seed=0):
@@ -105,7 +105,7 @@ def test_temperature_on_bundled_data_lowers_test_ece_without_changing_prediction
     test_targets = clf.label_map.encode(splits.test)
     before_labels = clf.predict(splits.test)
     before = ece(test_targets, clf.predict_proba(splits.test))
-    result = calibrate_classifier(clf, splits.validation, "temperature")  # validation only
+    result = clf.calibrate(splits.validation, "temperature")  # validation only
     after = ece(test_targets, clf.predict_proba(splits.test))
     assert result.calibration["temperature"] > 1.0  # over-confident: logits get softened
     assert after < before * 0.6
@@ -118,7 +118,7 @@ def test_train_with_calibration_config_saves_it_and_cli_recalibrates(rt_small, t
     cfg = load_config(None, [f"data.train={data}", f"output_dir={tmp_path / 'run'}", "model.type=tfidf", "model.C=50",
                              "calibration.method=temperature", "data.split.validation_size=0.25"])
     result = train(cfg)
-    saved = json.loads((result.model_dir / "calibration.json").read_text())
+    saved = json.loads((result.model_dir / "policy.json").read_text())["calibration"]
     assert saved["method"] == "temperature" and saved["n_fitted"] == len(result.splits.validation)
     assert result.metrics["calibration"]["validation_ece_after"] < result.metrics["calibration"]["validation_ece_before"]
     loaded = TextClassifier.load(result.model_dir)
@@ -130,7 +130,7 @@ def test_train_with_calibration_config_saves_it_and_cli_recalibrates(rt_small, t
     assert main(["calibrate", str(result.model_dir), "--method", "isotonic"]) == 0
     out = capsys.readouterr().out
     assert f"fitted on {len(result.splits.validation)} examples" in out and "ECE after" in out
-    assert json.loads((result.model_dir / "calibration.json").read_text())["method"] == "isotonic"
+    assert json.loads((result.model_dir / "policy.json").read_text())["calibration"]["method"] == "isotonic"
     assert TextClassifier.load(result.model_dir).calibration["method"] == "isotonic"
 
     no_validation = load_config(None, [f"data.train={data}", f"output_dir={tmp_path / 'r2'}", "model.type=tfidf",

@@ -17,7 +17,7 @@ from textclf.data.splits import split_examples
 from textclf.errors import ConfigError
 from textclf.evaluation.metrics import single_label_metrics
 from textclf.imbalance import class_weights, pos_weights, resample, resample_indices
-from textclf.workflow import train
+from textclf.jobs.train import train
 
 
 def test_balanced_class_weights_are_hand_computed():
@@ -76,7 +76,7 @@ def test_workflow_resamples_training_split_only(tmp_path, rt_small):
     log = io.StringIO()
     result = train(cfg, log=log)
     train_counts = Counter(splits.train.subset(skew).labels)
-    assert result.classifier.info["train_size"] == 3 * max(train_counts.values())
+    assert result.classifier.card.train_size == 3 * max(train_counts.values())
     assert result.metrics["validation"]["n"] == len(splits.validation)
     assert result.metrics["test"]["n"] == len(splits.test)
     assert f"resample over: {len(skew)} -> {3 * max(train_counts.values())}" in log.getvalue()

@@ -27,8 +27,8 @@ def tokenizer(rt_small):
 
 def untrained(rt_small, tokenizer, model_cls, config_cls, seed=0, **long_text):
     """A model with a built (randomly initialised) network: enough to test shapes and masks."""
-    config = config_cls(embedding_dim=16, long_text=LongTextConfig(**long_text))
-    model = model_cls(config, LabelMap.fit(rt_small), TrainingConfig(max_length=MAX_LENGTH), seed)
+    config = config_cls(embedding_dim=16, max_length=MAX_LENGTH, long_text=LongTextConfig(**long_text))
+    model = model_cls(config, LabelMap.fit(rt_small), TrainingConfig(), seed)
     model.tokenizer = tokenizer
     torch.manual_seed(seed)
     model.net = model.build_net(tokenizer)
@@ -137,7 +137,7 @@ def test_saved_long_text_model_predicts_identically_and_reports_coverage(rt_smal
                                 "tokenizer": {"vocab_size": 500}},
                          training={"max_length": 32, "epochs": 1, "batch_size": 16, "progress": False})
     clf.fit(train)
-    report = clf.info["training_summary"]["long_text"]
+    report = clf.card.training_summary["long_text"]
     assert report["strategy"] == long_text["strategy"] and report["windows_mean"] > 1
     assert report["seen_share_mean"] == pytest.approx(1.0)
     save_classifier(clf, tmp_path / "model")
@@ -167,8 +167,8 @@ def test_pretrained_encoder_reads_documents_as_windows(rt_small):
     texts = long_texts(rt_small, n=2, sentences=2) + ["A short one."]
     models = {}
     for strategy in ("head", "hierarchical"):
-        config = PretrainedConfig(long_text=LongTextConfig(strategy=strategy, window=30, stride=30))
-        model = PretrainedModel(config, LabelMap.fit(rt_small), TrainingConfig(max_length=32), seed=0)
+        config = PretrainedConfig(max_length=32, long_text=LongTextConfig(strategy=strategy, window=30, stride=30))
+        model = PretrainedModel(config, LabelMap.fit(rt_small), TrainingConfig(), seed=0)
         model.tokenizer = model.build_tokenizer([])
         torch.manual_seed(0)
         model.net = model.build_net(model.tokenizer)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textclf.text.long import (
-    aggregate_window_logits, documents_to_windows, passages, retrieve_passages, truncate, window_spans,
+    passages, retrieve_passages, truncate, window_spans,
 )
 
 
@@ -32,8 +32,7 @@ def test_windows_cover_every_token_with_the_given_stride(n, window, stride):
 
 
 def test_short_document_is_one_window_equal_to_itself():
-    windows = documents_to_windows([[5, 6, 7]], window=8, stride=4)
-    assert windows.windows == [[5, 6, 7]] and windows.doc_index.tolist() == [0]
+    assert window_spans(3, 8, 4) == [(0, 3)]
 
 
 def test_window_cap_keeps_first_and_last():
@@ -44,15 +43,6 @@ def test_window_cap_keeps_first_and_last():
 def test_stride_larger_than_window_is_refused():
     with pytest.raises(ValueError, match="skip tokens"):
         window_spans(10, 4, 5)
-
-
-def test_aggregation_uses_only_each_documents_own_windows():
-    logits = np.array([[1.0, 0.0], [3.0, 2.0], [10.0, -10.0]], dtype=np.float32)
-    doc_index = np.array([0, 0, 1])
-    np.testing.assert_allclose(aggregate_window_logits(logits, doc_index, 2, "mean"), [[2.0, 1.0], [10.0, -10.0]])
-    np.testing.assert_allclose(aggregate_window_logits(logits, doc_index, 2, "max"), [[3.0, 2.0], [10.0, -10.0]])
-    # A single window aggregates to itself: short documents behave like the plain model.
-    np.testing.assert_allclose(aggregate_window_logits(logits[2:], np.array([0]), 1, "mean"), logits[2:])
 
 
 def test_retrieval_keeps_relevant_passages_in_order():

@@ -8,7 +8,7 @@ import torch
 from textclf.data.batching import pad_batch
 from textclf.models.encoders import BagEncoder, CnnEncoder, RnnEncoder, TransformerEncoder
 from textclf.models.heads import LinearHead
-from textclf.models.neural import NeuralNet
+from textclf.models.net import NeuralNet
 from textclf.models.pooling import build_pooling
 
 VOCAB, PAD = 50, 0

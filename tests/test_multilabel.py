@@ -18,7 +18,7 @@ from textclf.data.io import examples_frame, write_frame
 from textclf.data.kaomoji import SYNONYMS, concepts, curated_labels
 from textclf.evaluation.metrics import multi_label_metrics, probability_metrics
 from textclf.objectives import decide
-from textclf.workflow import train
+from textclf.jobs.train import train
 
 # Tags derived from the words of a review, on top of its Rotten Tomatoes class: a small English
 # multi-label set where a row carries one to four labels.
@@ -108,7 +108,7 @@ def test_tfidf_multilabel_end_to_end_with_tuned_thresholds(ml_files):
     # save / load keeps thresholds, min_labels and the probabilities
     loaded = TextClassifier.load(tuned.model_dir)
     assert loaded.min_labels == 1 and loaded.thresholds.tolist() == clf.thresholds.tolist()
-    assert loaded.info["thresholds"]["scope"] == "per_label"
+    assert loaded.policy.provenance["thresholds"]["scope"] == "per_label"
     np.testing.assert_allclose(loaded.predict_proba(tuned.splits.test), clf.predict_proba(tuned.splits.test),
                                rtol=1e-5, atol=1e-6)
     assert loaded.predict(tuned.splits.test) == clf.predict(tuned.splits.test)
@@ -126,7 +126,7 @@ def test_cli_predict_and_evaluate_multilabel(ml_files, capsys):
     metrics = json.loads((ml_files / "m.json").read_text())
     assert metrics["n"] == 100 and "hamming_loss" in metrics and "samples_f1" in metrics
     assert main(["tune-thresholds", str(model), "--data", str(ml_files / "val.csv"), "--scope", "global"]) == 0
-    thresholds = json.loads((model / "thresholds.json").read_text())["thresholds"]
+    thresholds = json.loads((model / "policy.json").read_text())["thresholds"]
     assert len(set(thresholds)) == 1  # one global cut for every label
     assert main(["predict", str(model), str(ml_files / "test.csv"), "-o", str(ml_files / "p.jsonl")]) == 0
     rows = [json.loads(line) for line in (ml_files / "p.jsonl").read_text().splitlines()]

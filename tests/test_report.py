@@ -19,7 +19,6 @@ from textclf.cli import main
 from textclf.data import Examples
 from textclf.data.io import examples_frame, write_frame
 from textclf.data.splits import split_examples
-from textclf.evaluation.calibration import calibrate_classifier
 from textclf.evaluation.report import Section, build_report, write_report
 
 IMG = re.compile(r"<img\b[^>]*>")
@@ -48,7 +47,7 @@ def splits(rt_small):
 @pytest.fixture(scope="module")
 def calibrated(splits):
     clf = TextClassifier(model={"type": "tfidf", "C": 20.0}).fit(splits.train)
-    calibrate_classifier(clf, splits.validation, "temperature")
+    clf.calibrate(splits.validation, "temperature")
     return clf
 
 

@@ -14,11 +14,11 @@ from textclf.config import TrainingConfig
 
 torch.set_num_threads(2)
 
-MODEL = TransformerConfig(embedding_dim=16, num_heads=2, num_layers=1, ff_dim=32, dropout=0.3,
+MODEL = TransformerConfig(embedding_dim=16, num_heads=2, num_layers=1, ff_dim=32, dropout=0.3, max_length=48,
                           tokenizer={"vocab_size": 500})
 # 96 rows / 16 = 6 batches; accumulation 2 -> 3 optimizer steps per epoch, 9 in all.
 TRAINING = TrainingConfig(epochs=3, batch_size=16, gradient_accumulation_steps=2, learning_rate=5e-3,
-                          max_length=48, progress=False, early_stopping_patience=None, checkpoint_every_steps=1)
+                          progress=False, early_stopping_patience=None, checkpoint_every_steps=1)
 
 
 @pytest.fixture(scope="module")

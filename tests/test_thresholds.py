@@ -16,7 +16,7 @@ from textclf.data.splits import split_examples
 from textclf.errors import ConfigError
 from textclf.evaluation.thresholds import ThresholdWarning, binary_curve, best_cut, tune_thresholds
 from textclf.objectives import decide
-from textclf.workflow import train
+from textclf.jobs.train import train
 
 # Label a: scores 0.9 0.8 0.6 0.4 0.2 with truths 1 1 0 1 0. Label b: no positive at all.
 PROBS = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.3], [0.4, 0.3], [0.2, 0.7]])
@@ -121,7 +121,7 @@ def test_thresholds_are_identical_whatever_the_test_set_contains(binary_files, c
     moved = train(_config(binary_files, "test.csv", "moved", validation="planted_test.csv"))
     assert moved.classifier.thresholds.tolist() != honest.classifier.thresholds.tolist()
     assert honest.metrics["thresholds"]["n_validation"] == 120
-    saved = json.loads((binary_files / "honest" / "model" / "thresholds.json").read_text())
+    saved = json.loads((binary_files / "honest" / "model" / "policy.json").read_text())
     assert saved["thresholds"] == honest.classifier.thresholds.tolist()
 
 
@@ -135,7 +135,7 @@ def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
     from textclf.classifier import TextClassifier
 
     clf = TextClassifier.load(model)
-    assert clf.info["thresholds"]["objective"] == "recall" and clf.info["thresholds"]["target"] == 0.95
+    assert clf.policy.provenance["thresholds"]["objective"] == "recall" and clf.policy.provenance["thresholds"]["target"] == 0.95
     from textclf.data.io import Columns, read_examples
 
     validation = read_examples(binary_files / "val.csv", Columns())
@@ -144,10 +144,10 @@ def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
     rotten = [p for p, t in zip(predicted, truth) if t == "rotten"]
     assert sum(p == "rotten" for p in rotten) / len(rotten) >= 0.95  # the target holds on validation
     # A user mistake is one line and exit code 2, and the saved thresholds are untouched.
-    before = (model / "thresholds.json").read_text()
+    before = (model / "policy.json").read_text()
     assert main(["tune-thresholds", str(model), "--data", str(binary_files / "val.csv"), "--method", "precision"]) == 2
     assert "needs a target" in capsys.readouterr().err
-    assert (model / "thresholds.json").read_text() == before
+    assert (model / "policy.json").read_text() == before
 
 
 def test_tuning_a_multiclass_model_is_refused_before_training(tmp_path, rt_small):

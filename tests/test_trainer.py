@@ -14,7 +14,7 @@ from textclf.data.batching import EpochPlan
 from textclf.errors import ConfigError
 from textclf.models.encoders import TransformerEncoder
 from textclf.models.heads import LinearHead
-from textclf.models.neural import NeuralNet
+from textclf.models.net import NeuralNet
 from textclf.models.pooling import build_pooling
 from textclf.training.trainer import parameter_groups, resolve_device, resolve_precision, schedule_factor
 
@@ -40,7 +40,7 @@ def fit(model: dict, training: dict, data, workdir=None, seed: int = 0) -> TextC
 def test_same_seed_gives_identical_metrics_and_weights(tiny):
     first = fit(TINY_TRANSFORMER, FAST, tiny)
     second = fit(TINY_TRANSFORMER, FAST, tiny)
-    assert first.info["training_summary"]["history"] == second.info["training_summary"]["history"]
+    assert first.card.training_summary["history"] == second.card.training_summary["history"]
     for (name, a), (_, b) in zip(first.model.net.state_dict().items(), second.model.net.state_dict().items()):
         assert torch.equal(a, b), name
     other = fit(TINY_TRANSFORMER, FAST, tiny, seed=1)
@@ -74,7 +74,7 @@ def test_early_stopping_stops_when_the_metric_stops_improving_and_logs_epochs(ti
     # A learning rate this small leaves every prediction unchanged: no epoch beats the first.
     training = dict(FAST, epochs=10, learning_rate=1e-12, early_stopping_patience=2, log_every_steps=2)
     clf = fit({"type": "bag", "embedding_dim": 8, "tokenizer": {"vocab_size": 300}}, training, tiny, tmp_path)
-    summary = clf.info["training_summary"]
+    summary = clf.card.training_summary
     assert summary["epochs"] == 3 and summary["best_epoch"] == 1
     lines = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     epochs = [r for r in lines if r["event"] == "epoch"]
@@ -87,13 +87,13 @@ def test_early_stopping_stops_when_the_metric_stops_improving_and_logs_epochs(ti
 def test_gradient_accumulation_counts_optimizer_steps(tiny):
     training = dict(FAST, gradient_accumulation_steps=4)  # 6 batches per epoch -> steps of 4 + 2
     clf = fit({"type": "bag", "embedding_dim": 8, "tokenizer": {"vocab_size": 300}}, training, tiny)
-    assert clf.info["training_summary"]["steps"] == 2 * 2
+    assert clf.card.training_summary["steps"] == 2 * 2
 
 
 def test_bf16_autocast_trains_on_cpu(tiny):
     clf = fit({"type": "cnn", "embedding_dim": 8, "num_filters": 4, "tokenizer": {"vocab_size": 300}},
               dict(FAST, epochs=1, precision="bf16", device="cpu"), tiny)
-    assert clf.info["training_summary"]["precision"] == "bfloat16"
+    assert clf.card.training_summary["precision"] == "bfloat16"
     assert np.isfinite(clf.logits(tiny[1].texts)).all()
 
 

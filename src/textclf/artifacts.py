@@ -1,30 +1,45 @@
-"""The saved-model format: one directory, written atomically.
+"""The saved-model format, version 2: one directory, and the only code that writes it.
 
-    config.json        format name and version, task, model / training config, columns, info
-    labels.json        the LabelMap (class names in id order)
+    config.json        format name and version, task, seed, model and training config, model card
+    labels.json        the LabelMap (class names in sorted id order)
+    policy.json        the decision policy: calibration, thresholds, min_labels and what they were
+                       fitted on (optional; absent means argmax / 0.5, uncalibrated)
     model files        written by the model type (model.safetensors, tokenizer files, ...)
-    calibration.json   optional, fitted on validation data
-    thresholds.json    optional, tuned on validation data
-    metrics.json       optional, evaluation results at save time
+    metrics.json       optional, evaluation results at training time
+    leaderboard.json   optional, the candidates `auto` compared
 
-A directory from an unknown format version, or with a missing or corrupt file, raises ModelError.
+A whole model is written into a temporary directory that replaces the old one; a policy change
+rewrites only policy.json, in one atomic rename, so a crash leaves the old policy or the new one,
+never a mix. Version 1 directories (calibration.json, thresholds.json, min_labels and
+training.max_length in config.json) are migrated when read. Every part is checked against the
+others on load: a mismatch is a ModelError that names the file, never a silent wrong answer.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .card import ModelCard
+from .config import migrate_max_length
 from .data import LabelMap
 from .errors import ConfigError, ModelError, TextclfError
-from .fileio import atomic_directory
+from .fileio import atomic_directory, write_json
+from .models import model_class
+from .policy import DecisionPolicy
 
 FORMAT = "textclf-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+POLICY_FILE = "policy.json"
+CLASSIFIER_FILES = ("config.json", "labels.json", POLICY_FILE, "metrics.json", "leaderboard.json",
+                    "calibration.json", "thresholds.json")  # the last two: format 1
+PROBE_TEXT = "a short probe text to check the saved model's outputs"
 
 
 def _dump(path: Path, obj: Any) -> None:
@@ -37,7 +52,14 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def save_classifier(clf, directory: Path, metrics: dict | None = None) -> Path:
+def policy_json(policy: DecisionPolicy) -> dict:
+    return {"calibration": policy.calibration,
+            "thresholds": None if policy.thresholds is None else policy.thresholds.tolist(),
+            "min_labels": policy.min_labels, "provenance": policy.provenance}
+
+
+def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write the whole fitted classifier; `extra` maps further JSON files (leaderboard.json) to content."""
     with atomic_directory(directory) as tmp:
         _dump(tmp / "config.json", {
             "format": FORMAT,
@@ -47,20 +69,27 @@ def save_classifier(clf, directory: Path, metrics: dict | None = None) -> Path:
             "seed": clf.seed,
             "model": clf.model_config().model_dump(mode="json"),
             "training": clf.training_config().model_dump(mode="json"),
-            "min_labels": clf.min_labels,
-            "info": clf.info,
+            "info": clf.card.to_json(),
         })
         _dump(tmp / "labels.json", clf.label_map.to_json())
+        _dump(tmp / POLICY_FILE, policy_json(clf.policy))
         clf.model.save(tmp)
-        if clf.calibration is not None:
-            _dump(tmp / "calibration.json", clf.calibration)
-        if clf.thresholds is not None:
-            _dump(tmp / "thresholds.json", {"thresholds": np.asarray(clf.thresholds).tolist()})
         if metrics is not None:
             _dump(tmp / "metrics.json", metrics)
+        for name, content in (extra or {}).items():
+            _dump(tmp / name, content)
     return directory
 
 
+def save_policy(clf, directory: Path) -> None:
+    """Replace the saved decision policy of the model in `directory` (one atomic file write)."""
+    read_config(directory)  # refuse to write into something that is not a textclf model
+    write_json(directory / POLICY_FILE, policy_json(clf.policy))
+    for legacy in ("calibration.json", "thresholds.json"):  # format 1 files would now be stale
+        (directory / legacy).unlink(missing_ok=True)
+
+
+# -- reading -------------------------------------------------------------------------------------
 def _read_json(path: Path, required: bool = True) -> Any:
     if not path.is_file():
         if required:
@@ -70,42 +99,127 @@ def _read_json(path: Path, required: bool = True) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ModelError(f"{path}: corrupt JSON ({err})") from None
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
 
 
-def load_classifier(directory: Path):
-    from .classifier import TextClassifier
-    from .models import model_class
-
+def read_config(directory: Path) -> dict:
+    """config.json of a model directory, checked and migrated to the current format."""
     if not directory.is_dir():
         raise ModelError(f"{directory}: model directory not found")
-    config = _read_json(directory / "config.json")
+    path = directory / "config.json"
+    config = _read_json(path)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelError(f"{directory / 'config.json'}: not a textclf model config")
+        raise ModelError(f"{path}: not a textclf model config")
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelError(
             f"{directory}: saved with model format {version} (textclf {config.get('textclf_version')}); "
-            f"this textclf ({__version__}) reads format {FORMAT_VERSION}"
+            f"this textclf ({__version__}) reads formats {', '.join(map(str, READABLE_VERSIONS))}"
         )
-    clf = TextClassifier(model=config["model"], task=config["task"], training=config["training"],
-                         seed=config.get("seed", 0))
-    clf.label_map = LabelMap.from_json(_read_json(directory / "labels.json"), str(directory / "labels.json"))
-    if clf.label_map.multi_label != clf.multi_label:
-        raise ModelError(f"{directory}: labels.json and config.json disagree on the task")
-    clf.info = config.get("info", {})
-    clf.min_labels = int(config.get("min_labels", 0))
-    clf.calibration = _read_json(directory / "calibration.json", required=False)
-    thresholds = _read_json(directory / "thresholds.json", required=False)
+    missing = [key for key in ("task", "model", "training") if not isinstance(config.get(key), dict | str)]
+    if missing:
+        raise ModelError(f"{path}: missing {', '.join(missing)}")
+    if config["task"] not in ("single_label", "multi_label"):
+        raise ModelError(f"{path}: task must be single_label or multi_label, got {config['task']!r}")
+    if not isinstance(config["model"], dict) or not isinstance(config["training"], dict):
+        raise ModelError(f"{path}: model and training must be JSON objects")
+    if version == 1:
+        config["model"], config["training"] = migrate_max_length(config["model"], config["training"])
+    return config
+
+
+def _read_policy(directory: Path, config: dict) -> DecisionPolicy:
+    if config["format_version"] == 1:
+        thresholds = _read_json(directory / "thresholds.json", required=False)
+        info = config.get("info") or {}
+        raw = {"calibration": _read_json(directory / "calibration.json", required=False),
+               "thresholds": thresholds.get("thresholds") if isinstance(thresholds, dict) else thresholds,
+               "min_labels": config.get("min_labels", 0),
+               "provenance": {"thresholds": info["thresholds"]} if isinstance(info, dict) and "thresholds" in info
+               else {}}
+        where = str(directory / "thresholds.json")
+    else:
+        raw = _read_json(directory / POLICY_FILE, required=False) or {}
+        where = str(directory / POLICY_FILE)
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where}: expected a JSON object")
+    thresholds = raw.get("thresholds")
     if thresholds is not None:
-        clf.thresholds = np.asarray(thresholds["thresholds"], dtype=np.float64)
+        try:
+            thresholds = np.asarray(thresholds, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: thresholds must be a list of numbers") from None
+    min_labels = raw.get("min_labels", 0)
+    if min_labels not in (0, 1):
+        raise ModelError(f"{where}: min_labels must be 0 or 1, got {min_labels!r}")
+    provenance = raw.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise ModelError(f"{where}: provenance must be a JSON object")
+    return DecisionPolicy(raw.get("calibration"), thresholds, int(min_labels), provenance)
+
+
+@dataclass
+class SavedModel:
+    """A model directory read and checked, ready for TextClassifier to assemble."""
+
+    directory: Path
+    task: str
+    seed: int
+    model_params: dict
+    training: dict
+    label_map: LabelMap
+    policy: DecisionPolicy
+    card: ModelCard
+
+    def build_model(self, model_config, training) -> Any:
+        """The fitted model, loaded by its type and checked to give one output per label."""
+        try:
+            model = model_class(model_config.type).load(self.directory, model_config, self.label_map, training,
+                                                        self.seed)
+        except TextclfError as err:
+            raise ModelError(f"{self.directory}: {err}") from None
+        except Exception as err:  # a truncated or mismatched weight file surfaces as many library errors
+            raise ModelError(f"{self.directory}: cannot load model weights "
+                             f"({type(err).__name__}: {_first_line(err)})") from None
+        try:
+            outputs = np.asarray(model.logits([PROBE_TEXT]))
+        except Exception as err:
+            raise ModelError(f"{self.directory}: the model fails on a probe text "
+                             f"({type(err).__name__}: {_first_line(err)})") from None
+        if outputs.shape != (1, len(self.label_map)):
+            raise ModelError(f"{self.directory}: labels.json has {len(self.label_map)} labels but the model "
+                             f"gives {outputs.shape[-1] if outputs.ndim == 2 else outputs.shape} outputs")
+        return model
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def read_model_directory(directory: Path) -> SavedModel:
+    config = read_config(directory)
+    label_map = LabelMap.from_json(_read_json(directory / "labels.json"), str(directory / "labels.json"))
+    if label_map.multi_label != (config["task"] == "multi_label"):
+        raise ModelError(f"{directory}: labels.json and config.json disagree on the task")
+    policy = _read_policy(directory, config)
+    policy.check(len(label_map), label_map.multi_label, str(directory / POLICY_FILE))
+    card = ModelCard.from_json(config.get("info"), str(directory / "config.json"))
+    seed = config.get("seed", 0)
+    if not isinstance(seed, int):
+        raise ModelError(f"{directory / 'config.json'}: seed must be an integer")
+    saved = SavedModel(directory, config["task"], seed, config["model"], config["training"], label_map, policy, card)
+    _check_configs(saved)
+    return saved
+
+
+def _check_configs(saved: SavedModel) -> None:
+    from .config import TrainingConfig, validate
+
     try:
-        model_config, training = clf.model_config(), clf.training_config()
+        validate(model_class(saved.model_params.get("type", "tfidf")).config_class, saved.model_params,
+                 "model config", prefix="model")
+        validate(TrainingConfig, saved.training, "training config", prefix="training")
     except ConfigError as err:
-        raise ModelError(f"{directory}: saved config is invalid ({err})") from None
-    try:
-        clf.model = model_class(model_config.type).load(directory, model_config, clf.label_map, training, clf.seed)
-    except TextclfError:
-        raise
-    except Exception as err:  # a truncated weight file surfaces as many library-specific errors
-        raise ModelError(f"{directory}: cannot load model weights ({type(err).__name__}: {err})") from None
-    return clf
+        raise ModelError(f"{saved.directory}: saved config is invalid ({err})") from None

@@ -1,19 +1,27 @@
-"""TextClassifier: the one estimator users hold, whatever model type sits inside it."""
+"""TextClassifier: the one estimator users hold, whatever model type sits inside it.
+
+It owns three things: the fitted model (texts -> logits), the label map, and the decision policy
+(calibration, thresholds, min_labels) that turns logits into labels. The policy changes only
+through its methods here, and `artifacts` is the only module that writes any of it to disk.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from .config import Task, TrainingConfig, validate
+from .card import ModelCard
+from .config import Task, TrainingConfig, migrate_max_length, validate
 from .data import Examples, LabelMap
 from .errors import ConfigError, DataError, ModelError
+from .imbalance import skewed_class_weight
 from .models import model_class
-from .objectives import decide, probabilities
+from .policy import DecisionPolicy
 
 Texts = Sequence[str] | Examples
 
@@ -24,6 +32,16 @@ def as_texts(texts: Texts) -> list[str]:
     if isinstance(texts, str):
         raise DataError("expected a list of texts, got a single string (wrap it in a list)")
     return [str(t) for t in texts]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One inference result: every path (predict, streaming, HTTP) builds it the same way."""
+
+    logits: np.ndarray  # (n, k) float32, as the model returned them
+    probabilities: np.ndarray  # (n, k), calibrated when the policy has a calibration
+    decisions: np.ndarray  # class ids (n,) or a 0/1 matrix (n, k)
+    labels: list  # class names, or tuples of names for multi-label
 
 
 class TextClassifier:
@@ -41,15 +59,15 @@ class TextClassifier:
         seed: int = 0,
     ) -> None:
         self.model_params = model.model_dump() if isinstance(model, BaseModel) else dict(model or {"type": "tfidf"})
+        if isinstance(training, dict) and "max_length" in training:  # the first-wave place of a model key
+            self.model_params, training = migrate_max_length(self.model_params, training)
         self.task = task
         self.training = training
         self.seed = seed
         self.label_map: LabelMap | None = None
         self.model = None  # a fitted models.base.ClassifierModel
-        self.calibration: dict | None = None  # fitted on validation by evaluation.calibration
-        self.thresholds: np.ndarray | None = None  # tuned on validation by evaluation.thresholds
-        self.min_labels: int = 0
-        self.info: dict[str, Any] = {}  # columns, data source, training summary: saved in config.json
+        self.policy = DecisionPolicy()
+        self.card = ModelCard()
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -61,9 +79,59 @@ class TextClassifier:
         return validate(cls.config_class, self.model_params, "model config", prefix="model")
 
     def training_config(self) -> TrainingConfig:
-        if isinstance(self.training, TrainingConfig):
-            return self.training
-        return validate(TrainingConfig, dict(self.training or {}), "training config", prefix="training")
+        """The training settings in force: the user's, with the model type's own defaults
+        (`default_training`) for every key the user left unset."""
+        training = self.training
+        if not isinstance(training, TrainingConfig):
+            training = validate(TrainingConfig, dict(training or {}), "training config", prefix="training")
+        defaults = getattr(model_class(self.model_params.get("type", "tfidf")), "default_training", {})
+        unset = {k: v for k, v in defaults.items() if k not in training.model_fields_set}
+        return training.model_copy(update=unset) if unset else training
+
+    # -- the decision policy -----------------------------------------------------------------
+    @property
+    def calibration(self) -> dict | None:
+        return self.policy.calibration
+
+    @property
+    def thresholds(self) -> np.ndarray | None:
+        return self.policy.thresholds
+
+    @property
+    def min_labels(self) -> int:
+        return self.policy.min_labels
+
+    def calibrate(self, validation: Examples, method: str = "temperature"):
+        """Fit a calibration on labelled `validation` data (never the test split) and adopt it.
+        Returns evaluation.calibration.CalibrationResult (ECE before / after)."""
+        from .evaluation.calibration import calibrate
+
+        if validation is None or len(validation) == 0:
+            raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
+                              "or data.validation")
+        result = calibrate(self.logits(validation), self.label_map.encode(validation), method, self.multi_label)
+        record = {"method": method, "fitted_on": validation.source, "rows": len(validation),
+                  "validation_ece_before": result.ece_before, "validation_ece_after": result.ece_after}
+        self.policy = self.policy.with_calibration(result.calibration, record)
+        return result
+
+    def tune_thresholds(self, validation: Examples, scope: str = "per_label", objective: str = "f1",
+                        beta: float = 1.0, target: float | None = None):
+        """Tune decision thresholds on labelled `validation` data (never the test split) and adopt
+        them. Returns evaluation.thresholds.ThresholdResult."""
+        from .evaluation.thresholds import tune_thresholds
+
+        if validation is None or len(validation) == 0:
+            raise ConfigError("threshold tuning needs a validation split: set data.split.validation_size > 0 "
+                              "or data.validation")
+        result = tune_thresholds(self.predict_proba(validation), self.label_map.encode(validation),
+                                 self.multi_label, scope, objective, beta, target, list(self.label_map.labels))
+        record = {key: value for key, value in result.to_json().items() if key != "thresholds"}
+        self.policy = self.policy.with_thresholds(result.thresholds, {**record, "fitted_on": validation.source})
+        return result
+
+    def set_min_labels(self, min_labels: int) -> None:
+        self.policy = self.policy.with_min_labels(min_labels)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
@@ -75,31 +143,41 @@ class TextClassifier:
         resume: bool = False,
     ) -> TextClassifier:
         """Fit on `train` (Examples, or texts plus `labels`); `validation` is used for early
-        stopping and nothing else is fitted on it here. `resume` continues a neural run from the
-        checkpoint in `workdir` (same data and config)."""
+        stopping and model choice, nothing else is fitted on it here. `resume` continues a neural
+        run from the checkpoint in `workdir` (same data and config)."""
         if not isinstance(train, Examples):
             if labels is None:
                 raise DataError("fit needs labels: pass Examples or (texts, labels)")
             train = Examples.from_lists(as_texts(train), labels)
+        if resume and workdir is None:
+            raise ConfigError("resuming needs the workdir that holds the checkpoint")
         config, training = self.model_config(), self.training_config()
         self.label_map = LabelMap.fit(train, multi_label=self.multi_label)
         train_targets = self.label_map.encode(train)
         validation_targets = self.label_map.encode(validation) if validation is not None else None
-        cls = model_class(config.type)
-        self.model = cls(config, self.label_map, training, self.seed)
-        # A model type may fill unset training keys with its own defaults (pretrained: lr 3e-5, ...);
-        # record what it actually uses, so the saved config reproduces it.
-        self.training = getattr(self.model, "training", training)
-        if resume and workdir is None:
-            raise ConfigError("resuming needs the workdir that holds the checkpoint")
+        training, self.card.imbalance = skewed_class_weight(training, train_targets, self.label_map)
+        self.training = training
+        self.model = model_class(config.type)(config, self.label_map, training, self.seed)
         summary = self.model.fit(
             train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, resume=resume
         )
-        self.info["training_summary"] = summary
-        self.info["train_size"] = len(train)
+        choice = self.model.selected() if hasattr(self.model, "selected") else None
+        if choice is not None:  # `auto` chose a model: that is what gets saved and served
+            chosen_config, self.model = choice
+            self.model_params = chosen_config.model_dump(mode="json")
+        self.card.training_summary = summary
+        self.card.train_size = len(train)
         return self
 
-    # -- inference ---------------------------------------------------------------------------
+    def derived(self, model_params: dict, build: Callable[[BaseModel, TrainingConfig], Any]) -> TextClassifier:
+        """A classifier with this one's labels, policy and card around another model (an export):
+        `build(config, training)` returns the fitted model."""
+        other = TextClassifier(model=model_params, task=self.task, training=self.training_config(), seed=self.seed)
+        other.label_map, other.policy, other.card = self.label_map, self.policy, self.card
+        other.model = build(other.model_config(), other.training_config())
+        return other
+
+    # -- inference: prepare (logits) -> decide ------------------------------------------------
     def _fitted(self):
         if self.model is None or self.label_map is None:
             raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
@@ -109,20 +187,26 @@ class TextClassifier:
         """Raw model scores, float32, shape (n, k)."""
         return self._fitted().logits(as_texts(texts))
 
-    def probabilities_from_logits(self, logits: np.ndarray) -> np.ndarray:
-        if self.calibration is None:
-            return probabilities(logits, self.multi_label)
-        from .evaluation.calibration import calibrated_probabilities
+    def from_logits(self, logits: np.ndarray) -> Predictions:
+        """Apply the decision policy to logits (n, k)."""
+        self._fitted()
+        probs = self.policy.probabilities(logits, self.multi_label)
+        decisions = self.policy.decide(probs, self.multi_label)
+        return Predictions(logits, probs, decisions, self.labels_from_decisions(decisions))
 
-        return calibrated_probabilities(logits, self.calibration, self.multi_label)
+    def infer(self, texts: Texts) -> Predictions:
+        return self.from_logits(self.logits(texts))
+
+    def probabilities_from_logits(self, logits: np.ndarray) -> np.ndarray:
+        return self.policy.probabilities(logits, self.multi_label)
 
     def predict_proba(self, texts: Texts) -> np.ndarray:
         """Probabilities, shape (n, k), calibrated when a calibration was fitted."""
-        return self.probabilities_from_logits(self.logits(texts))
+        return self.infer(texts).probabilities
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Class ids (n,) or a 0/1 matrix (n, k), using tuned thresholds when present."""
-        return decide(probs, self.multi_label, self.thresholds, self.min_labels)
+        return self.policy.decide(probs, self.multi_label)
 
     def labels_from_decisions(self, decisions: np.ndarray) -> list:
         names = self.label_map.labels
@@ -132,17 +216,29 @@ class TextClassifier:
 
     def predict(self, texts: Texts) -> list:
         """Class names (single-label) or tuples of names (multi-label; possibly empty)."""
-        return self.labels_from_decisions(self.decide(self.predict_proba(texts)))
+        return self.infer(texts).labels
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, directory: str | Path, metrics: dict | None = None) -> Path:
+    def save(self, directory: str | Path, metrics: dict | None = None, extra: dict | None = None) -> Path:
+        """Write the model directory (atomically); `extra` maps more JSON files to their content."""
         from .artifacts import save_classifier
 
         self._fitted()
-        return save_classifier(self, Path(directory), metrics)
+        return save_classifier(self, Path(directory), metrics, extra)
+
+    def save_policy(self, directory: str | Path) -> None:
+        """Rewrite only the decision policy of the saved model in `directory` (weights untouched)."""
+        from .artifacts import save_policy
+
+        self._fitted()
+        save_policy(self, Path(directory))
 
     @classmethod
     def load(cls, directory: str | Path) -> TextClassifier:
-        from .artifacts import load_classifier
+        from .artifacts import read_model_directory
 
-        return load_classifier(Path(directory))
+        saved = read_model_directory(Path(directory))
+        clf = cls(model=saved.model_params, task=saved.task, training=saved.training, seed=saved.seed)
+        clf.label_map, clf.policy, clf.card = saved.label_map, saved.policy, saved.card
+        clf.model = saved.build_model(clf.model_config(), clf.training_config())
+        return clf

@@ -83,7 +83,6 @@ class TrainingConfig(Section):
     gradient_accumulation_steps: int = Field(1, ge=1)
     precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     device: str = "auto"  # cpu, cuda, cuda:1, auto
-    max_length: int = Field(256, ge=8)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weight: Literal["balanced"] | dict[str, float] | None = None
     pos_weight: Literal["balanced"] | dict[str, float] | None = None
@@ -133,16 +132,38 @@ class ThresholdsConfig(Section):
         return self
 
 
+def migrate_max_length(model: dict[str, Any], training: dict[str, Any]) -> tuple[dict, dict]:
+    """Format-1 configs kept `max_length` under training; it sizes the model, so it lives in the
+    model config now. Returns copies with the key moved (the model's own value wins)."""
+    training = dict(training or {})
+    model = dict(model or {})
+    if "max_length" in training:
+        value = training.pop("max_length")
+        if model.get("type", "tfidf") != "tfidf":
+            model.setdefault("max_length", value)
+    return model, training
+
+
 class Config(Section):
     seed: int = 0
     task: Task = "single_label"
     data: DataConfig
     model: dict[str, Any] = Field(default_factory=lambda: {"type": "tfidf"})
     training: TrainingConfig = TrainingConfig()
-    calibration: CalibrationConfig | None = None  # e.g. {method: temperature}; null for none
+    calibration: CalibrationConfig | None = CalibrationConfig()  # fitted on validation; null for none
     thresholds: ThresholdsConfig = ThresholdsConfig()
     output_dir: str = "runs/default"
     audit: AuditConfig = AuditConfig()  # or `audit: false`
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_max_length(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("training"), dict) and isinstance(
+                values.get("model", {}), dict):
+            values = dict(values)
+            values["model"], values["training"] = migrate_max_length(values.get("model", {"type": "tfidf"}),
+                                                                     values["training"])
+        return values
 
     @model_validator(mode="after")
     def _model_has_type(self) -> Config:

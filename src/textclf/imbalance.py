@@ -108,3 +108,23 @@ def resample(train, method: ResampleMethod, seed: int = 0, ratio: float = 1.0):
     if train.labels is None:
         raise ConfigError("training.resample needs labelled training data")
     return train.subset(resample_indices(list(train.labels), method, seed, ratio))
+
+
+# -- the default for skewed data -----------------------------------------------------------------
+SKEW_RATIO = 1 / 3  # rarest / largest class below this: balanced class weights by default
+
+
+def skewed_class_weight(training, train_targets: np.ndarray, label_map: LabelMap):
+    """(training, record): when the user's config leaves `class_weight` unset and the rarest
+    single-label class has under a third of the largest class's rows, `class_weight: balanced`
+    (otherwise a model on a 90/10 split can maximise accuracy by never predicting the rare class).
+    `record` says what was applied and why (None when nothing was), for the model card."""
+    if label_map.multi_label or "class_weight" in training.model_fields_set or training.class_weight is not None:
+        return training, None
+    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=len(label_map))
+    ratio = float(counts.min() / max(counts.max(), 1))
+    if ratio >= SKEW_RATIO:
+        return training, None
+    record = {"class_weight": "balanced", "rarest_to_largest": round(ratio, 4),
+              "reason": f"rarest class has {ratio:.0%} of the largest class's rows (< {SKEW_RATIO:.0%})"}
+    return training.model_copy(update={"class_weight": "balanced"}), record

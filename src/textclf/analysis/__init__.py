@@ -15,19 +15,6 @@ from ..errors import DataError
 from .errors import ErrorReport, ErrorSettings, analyze_errors, errors_html, format_report, mistakes_frame
 from .shift import ShiftReport, ShiftSettings, analyze_shift, format_shift, shift_html
 
-def load_data(clf, data: str | None, *, default_split: str = "test", **columns) -> Examples:
-    """workflow.load_examples, except that a model trained without a validation split is compared
-    against its test split when the validation split is the default."""
-    from ..workflow import load_examples
-
-    try:
-        return load_examples(clf, data, default_split=default_split, **columns)
-    except DataError:
-        if data is None and default_split == "validation":
-            return load_examples(clf, "test", **columns)
-        raise
-
-
 def slice_columns(examples: Examples, names: list[str]) -> dict[str, list[str]]:
     """User slice columns read from the file the examples came from (aligned by data row)."""
     from .slices import read_columns
@@ -42,5 +29,5 @@ def slice_columns(examples: Examples, names: list[str]) -> dict[str, list[str]]:
 
 __all__ = [
     "ErrorReport", "ErrorSettings", "ShiftReport", "ShiftSettings", "analyze_errors", "analyze_shift",
-    "errors_html", "format_report", "format_shift", "load_data", "mistakes_frame", "shift_html", "slice_columns",
+    "errors_html", "format_report", "format_shift", "mistakes_frame", "shift_html", "slice_columns",
 ]

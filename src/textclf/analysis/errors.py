@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..data import Examples
 from .slices import (
-    Outcomes, SliceMetrics, label_name_tags, length_tags, max_length_of, negation_tags, slice_metrics,
+    Outcomes, SliceMetrics, label_name_tags, length_tags, negation_tags, slice_metrics,
     time_tags, token_counts, training_vocabulary, truncation_tags, vocabulary_tags, worst_slices,
 )
 
@@ -70,19 +70,19 @@ def _label_text(label) -> str:
     return "|".join(sorted(label)) if isinstance(label, tuple) else str(label)
 
 
-def slice_tags(clf, examples: Examples,
-               extra: dict[str, list[str]] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+def slice_tags(clf, examples: Examples, extra: dict[str, list[str]] | None = None,
+               train: Examples | None = None) -> tuple[dict[str, list[str]], list[str]]:
     """One tag list per slice family, plus notes on families that could not be computed."""
     notes: list[str] = []
     lengths, unit = token_counts(clf, examples.texts)
     tags: dict[str, list[str]] = {"length": length_tags(lengths, unit=unit)}
-    max_length = max_length_of(clf)
+    max_length = clf.model.max_tokens()
     if max_length is None:
         notes.append("truncation: the model reads whole texts (no max length)")
     else:
         tags["truncation"] = truncation_tags(lengths, max_length)
     tags["negation"] = negation_tags(examples.texts)
-    vocab = training_vocabulary(clf)
+    vocab = training_vocabulary(clf, train)
     if vocab is None:
         notes.append("vocabulary: no training vocabulary available (model keeps none, no training data recorded)")
     else:
@@ -108,9 +108,10 @@ def mistake_kind(p_pred: float, margin: float, settings: ErrorSettings) -> str:
 
 
 def analyze_errors(clf, examples: Examples, extra_slices: dict[str, list[str]] | None = None,
-                   settings: ErrorSettings = ErrorSettings()) -> ErrorReport:
+                   settings: ErrorSettings = ErrorSettings(), train: Examples | None = None) -> ErrorReport:
     """Predict on labelled `examples` and group the mistakes. `extra_slices` maps a column name
-    to one value per example (e.g. from `--slice-col`)."""
+    to one value per example (e.g. from `--slice-col`); `train` (the training split) supplies the
+    vocabulary for rare-term slices when the model keeps none."""
     targets = clf.label_map.encode(examples)
     probs = np.asarray(clf.predict_proba(examples), dtype=float)
     decisions = np.asarray(clf.decide(probs))
@@ -119,7 +120,7 @@ def analyze_errors(clf, examples: Examples, extra_slices: dict[str, list[str]] |
     outcomes = Outcomes(targets, decisions, len(names), multi)
     correct = outcomes.correct
     predicted = clf.labels_from_decisions(decisions)
-    tags, notes = slice_tags(clf, examples, extra_slices)
+    tags, notes = slice_tags(clf, examples, extra_slices, train)
 
     ordered = np.sort(probs, axis=1)
     if multi:

@@ -163,7 +163,8 @@ def _predicted_counts(clf, probs: np.ndarray) -> np.ndarray:
     return np.bincount(decisions.astype(int), minlength=k)
 
 
-def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettings = ShiftSettings()) -> ShiftReport:
+def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettings = ShiftSettings(),
+                  train: Examples | None = None) -> ShiftReport:
     """Compare `new` with `reference` (held-out data like the training data); labels not needed."""
     s = settings
     notes: list[str] = []
@@ -176,7 +177,7 @@ def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettin
     new_len, _ = token_counts(clf, new.texts)
 
     checks = []
-    vocab = training_vocabulary(clf)
+    vocab = training_vocabulary(clf, train)
     new_oov = np.zeros(len(new))
     oov_cut = np.inf
     if vocab is None:

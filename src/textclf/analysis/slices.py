@@ -49,38 +49,6 @@ class Vocabulary:
         return sum(t not in self.doc_freq for t in tokens) / len(tokens) if tokens else 0.0
 
 
-def _tfidf_vocabulary(model, n_docs: int | None) -> Vocabulary | None:
-    for vec in getattr(model, "vectorizers", None) or []:
-        if vec.get_params().get("analyzer") != "word":
-            continue
-        unigrams = {t: i for t, i in vec.vocabulary_.items() if " " not in t}
-        idf = np.asarray(vec.idf_, dtype=float)
-        doc_freq: dict[str, int | None] = {t: None for t in unigrams}
-        if n_docs:
-            # invert idf = ln((1 + n) / (1 + df)) + 1 (smooth_idf) or ln(n / df) + 1
-            smooth = vec.get_params().get("smooth_idf", True)
-            for term, i in unigrams.items():
-                scale = math.exp(idf[i] - 1.0)
-                doc_freq[term] = max(1, round((1 + n_docs) / scale - 1 if smooth else n_docs / scale))
-        preprocess, tokenize = vec.build_preprocessor(), vec.build_tokenizer()
-        return Vocabulary(doc_freq, lambda text: tokenize(preprocess(text)), "TF-IDF vocabulary")
-    return None
-
-
-def _tokenizer_vocabulary(model) -> Vocabulary | None:
-    tokenizer = getattr(model, "tokenizer", None)
-    vocab = None
-    if tokenizer is not None and callable(getattr(tokenizer, "get_vocab", None)):
-        vocab = tokenizer.get_vocab()
-    elif isinstance(getattr(tokenizer, "vocab", None), dict):
-        vocab = tokenizer.vocab
-    if not vocab:
-        return None
-    # Word-piece continuations ("##ing") are not words; a word absent as a whole token is OOV.
-    terms = {str(t).lower(): None for t in vocab if not str(t).startswith("##")}
-    return Vocabulary(terms, words, "tokenizer vocabulary")
-
-
 def vocabulary_from_examples(train: Examples) -> Vocabulary:
     doc_freq: dict[str, int | None] = {}
     for text in train.texts:
@@ -89,54 +57,21 @@ def vocabulary_from_examples(train: Examples) -> Vocabulary:
     return Vocabulary(doc_freq, words, "training split")
 
 
-def training_vocabulary(clf) -> Vocabulary | None:
-    """The vocabulary the model was trained with: TF-IDF vectorizer, else tokenizer, else rebuilt
-    from the model's saved training split; None when none of these is available."""
-    found = _tfidf_vocabulary(clf.model, clf.info.get("train_size")) or _tokenizer_vocabulary(clf.model)
-    if found is not None:
-        return found
-    if not clf.info.get("data"):
-        return None
-    from ..workflow import saved_test_split
-
-    try:
-        return vocabulary_from_examples(saved_test_split(clf, "train"))
-    except DataError:
-        return None
+def training_vocabulary(clf, train: Examples | None = None) -> Vocabulary | None:
+    """The vocabulary the model was trained with (the model's own, e.g. TF-IDF's with document
+    frequencies), else rebuilt from `train`; None when neither is available."""
+    known = clf.model.vocabulary()
+    if known is not None:
+        kind = "TF-IDF vocabulary" if any(v is not None for v in known.values()) else "tokenizer vocabulary"
+        return Vocabulary(known, words, kind)
+    return vocabulary_from_examples(train) if train is not None else None
 
 
 # -- lengths and truncation ------------------------------------------------------------------------
-def max_length_of(clf) -> int | None:
-    """Tokens the model reads per text, or None when it reads everything (TF-IDF)."""
-    if getattr(clf.model, "vectorizers", None) is not None or clf.model_params.get("type") == "tfidf":
-        return None
-    max_length = clf.model_params.get("max_length")
-    if not isinstance(max_length, int):
-        max_length = clf.training_config().max_length
-    long_text = clf.model_params.get("long_text") or {}
-    if long_text.get("strategy") in ("sliding_window", "hierarchical"):
-        # Covering windows read everything up to the window cap (text/long.py defaults).
-        window = long_text.get("window") or max_length
-        stride = long_text.get("stride") or max(window // 2, 1)
-        return (int(long_text.get("max_windows", 16)) - 1) * stride + window
-    return max_length
-
-
 def token_counts(clf, texts: Sequence[str]) -> tuple[np.ndarray, str]:
-    """Per-text length in the model's own tokens when it has a tokenizer, else in words."""
-    tokenizer = getattr(clf.model, "tokenizer", None)
-    if tokenizer is not None:
-        try:
-            if hasattr(tokenizer, "pad_id"):  # text/tokenizers.TextTokenizer: encode(texts, max_length)
-                return np.array([len(x) for x in tokenizer.encode(list(texts), 1 << 30)]), "tokens"
-            if callable(tokenizer) and hasattr(tokenizer, "get_vocab"):  # Hugging Face style
-                ids = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-                return np.array([len(x) for x in ids]), "tokens"
-            if callable(getattr(tokenizer, "encode", None)):
-                return np.array([len(tokenizer.encode(t)) for t in texts]), "tokens"
-        except Exception:  # an unfamiliar tokenizer interface: words are a fair stand-in
-            pass
-    return np.array([len(t.split()) for t in texts]), "words"
+    """Per-text length in the model's own tokens, or in words for models that read whole texts."""
+    unit = "words" if clf.model.max_tokens() is None else "tokens"
+    return np.asarray(clf.model.token_lengths(list(texts))), unit
 
 
 # -- tag functions: one value per example ----------------------------------------------------------

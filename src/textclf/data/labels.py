@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,15 +75,6 @@ class LabelMap:
                     targets[i] = index[name]
         return targets
 
-    def decode(self, ids: Sequence[int]) -> list[str]:
-        return [self.labels[int(i)] for i in ids]
-
-    def counts(self, examples: Examples) -> dict[str, int]:
-        counter: Counter[str] = Counter()
-        for label in examples.labels or []:
-            counter.update(_as_tuple(label))
-        return {name: counter.get(name, 0) for name in self.labels}
-
     def to_json(self) -> dict:
         return {"labels": list(self.labels), "multi_label": self.multi_label}
 
@@ -95,9 +84,12 @@ class LabelMap:
             labels = obj["labels"]
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                 raise TypeError
-            return cls(tuple(labels), bool(obj.get("multi_label", False)))
+            label_map = cls(tuple(labels), bool(obj.get("multi_label", False)))
         except (KeyError, TypeError):
             raise ModelError(f"{source}: not a label map (expected {{'labels': [names], ...}})") from None
+        if list(labels) != sorted(labels):  # ids are sorted positions: another order would remap every class
+            raise ModelError(f"{source}: labels are not in sorted order, so ids would not match the model's outputs")
+        return label_map
 
 
 def _as_tuple(label: Label) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ predictions; temperature scaling cannot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
@@ -164,7 +164,7 @@ def calibrated_probabilities(logits: np.ndarray, calibration: dict, multi_label:
     return _assemble(probs, calibrated, multi_label)
 
 
-# -- whole-classifier helper ---------------------------------------------------------------------
+# -- from logits and targets to a fitted calibration ----------------------------------------------
 @dataclass
 class CalibrationResult:
     calibration: dict
@@ -172,16 +172,40 @@ class CalibrationResult:
     ece_after: float
 
 
-def calibrate_classifier(clf, examples, method: Method) -> CalibrationResult:
-    """Fit `method` on labelled `examples` (the validation split), set `clf.calibration`."""
-    targets = clf.label_map.encode(examples)
-    logits = clf.logits(examples)
-    multi = clf.multi_label
-    calibration = fit_calibration(logits, targets, method, multi)
-    before = probabilities(np.asarray(logits, dtype=np.float64), multi)
-    after = calibrated_probabilities(logits, calibration, multi)
-    ece_before = expected_calibration_error(*confidence_and_outcome(targets, before, multi))
-    ece_after = expected_calibration_error(*confidence_and_outcome(targets, after, multi))
+def calibrate(logits: np.ndarray, targets: np.ndarray, method: Method, multi_label: bool) -> CalibrationResult:
+    """Fit `method` on validation logits and targets and measure its ECE before and after. The
+    classifier stores the result in its decision policy (TextClassifier.calibrate)."""
+    calibration = fit_calibration(logits, targets, method, multi_label)
+    before = probabilities(np.asarray(logits, dtype=np.float64), multi_label)
+    after = calibrated_probabilities(logits, calibration, multi_label)
+    ece_before = expected_calibration_error(*confidence_and_outcome(targets, before, multi_label))
+    ece_after = expected_calibration_error(*confidence_and_outcome(targets, after, multi_label))
     calibration["ece_before"], calibration["ece_after"] = round(ece_before, 6), round(ece_after, 6)
-    clf.calibration = calibration
     return CalibrationResult(calibration, ece_before, ece_after)
+
+
+_PARAMETERS = {"temperature": ("temperature",), "platt": ("columns", "a", "b"), "isotonic": ("columns", "x", "y")}
+
+
+def check_calibration(calibration: Any, k: int, multi_label: bool, where: str) -> None:
+    """Refuse a calibration dict that cannot apply to a k-output model, naming `where` it came from."""
+    if not isinstance(calibration, dict):
+        raise ModelError(f"{where}: calibration must be a JSON object")
+    try:
+        _check(calibration, k, multi_label)
+    except ModelError as err:
+        raise ModelError(f"{where}: {str(err).removeprefix('calibration.json: ')}") from None
+    method = calibration["method"]
+    missing = [key for key in _PARAMETERS[method] if key not in calibration]
+    if missing:
+        raise ModelError(f"{where}: {method} calibration lacks {', '.join(missing)}")
+    if method == "temperature":
+        t = calibration["temperature"]
+        if not isinstance(t, (int, float)) or not np.isfinite(t) or t <= 0:
+            raise ModelError(f"{where}: temperature must be a positive number, got {t!r}")
+        return
+    columns = calibration["columns"]
+    lists = [calibration[key] for key in _PARAMETERS[method][1:]]
+    if not isinstance(columns, list) or any(not isinstance(c, int) or not 0 <= c < k for c in columns) or any(
+            not isinstance(v, list) or len(v) != len(columns) for v in lists):
+        raise ModelError(f"{where}: {method} calibration parameters do not match the model's {k} outputs")

@@ -9,10 +9,9 @@ confident mistakes, then any extra sections.
 
 The seam for other features: a `Section(title, html)` holds a trusted HTML fragment (its author
 escapes its own text). Pass them as `build_report(..., extra_sections=[...])`; they are appended
-after the built-in sections and listed in the table of contents. `optional_sections` collects the
-fragments that the data audit (`textclf.audit.audit_html`) and error analysis
-(`textclf.analysis.errors.errors_html`) provide when those modules are installed; a new feature
-adds itself there with one `_try_section(...)` line.
+after the built-in sections and listed in the table of contents. The jobs layer
+(`textclf.jobs.inspect.report`) collects the fragments other features provide (error analysis, data
+audit, leaderboard), each through `try_section` so one failing add-on never costs the whole report.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from ..fileio import atomic_file
 from ..objectives import probabilities
 from . import plots
 from .calibration import fit_calibration, calibrated_probabilities
+from .scoring import metrics_from_probabilities
 from .metrics import (HEADLINE_METRICS, calibration_bins, confidence_and_outcome, expected_calibration_error,
                       one_hot, probability_metrics)
 
@@ -141,8 +141,6 @@ def build_report(clf, examples, *, validation=None, extra_sections: Sequence[Sec
     Probabilities are the model's own (calibrated when it carries a calibration). The reliability
     diagram compares them with the uncalibrated ones; for a model without a calibration, a
     temperature scaling fitted on `validation` (when given) is shown as a preview, not saved."""
-    from ..workflow import metrics_from_probabilities
-
     names = list(clf.label_map.labels)
     multi = clf.multi_label
     targets = clf.label_map.encode(examples)
@@ -241,7 +239,7 @@ def render(title: str, sections: Sequence[Section], subtitle: str = "") -> str:
 
 
 # -- optional sections from other features --------------------------------------------------------
-def _try_section(title: str, make: Callable[[], str], log=sys.stderr) -> Section | None:
+def try_section(title: str, make: Callable[[], str], log=sys.stderr) -> Section | None:
     """Run a fragment producer; a missing feature is skipped, a failing one becomes a note
     (the report is still written: one broken add-on must not cost the user the whole report)."""
     try:
@@ -252,24 +250,6 @@ def _try_section(title: str, make: Callable[[], str], log=sys.stderr) -> Section
         print(f"textclf: warning: report section {title!r} failed: {type(err).__name__}: {err}", file=log)
         return Section(title, f"<p class='note'>This section could not be built: {esc(type(err).__name__)}: "
                               f"{esc(str(err))}</p>")
-
-
-def optional_sections(clf, examples, splits=None, log=sys.stderr) -> list[Section]:
-    """Fragments other features provide. Error analysis runs on the report's examples; the data
-    audit needs the train/validation/test `splits` (a data.splits.Splits) and is skipped without."""
-
-    def errors() -> str:
-        from ..analysis.errors import analyze_errors, errors_html
-
-        return errors_html(analyze_errors(clf, examples))
-
-    def data_audit() -> str:
-        from ..audit import FAST, audit, audit_html
-
-        return audit_html(audit(splits, FAST))
-
-    makers = [("Error analysis", errors)] + ([("Data audit", data_audit)] if splits is not None else [])
-    return [s for s in (_try_section(title, make, log) for title, make in makers) if s is not None]
 
 
 # -- writing --------------------------------------------------------------------------------------

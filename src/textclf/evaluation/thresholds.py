@@ -197,19 +197,3 @@ def tune_thresholds(
         )
     return ThresholdResult(thresholds, scope, objective, float(beta), target, per_score, fallback, unreached,
                            int(len(validation_probs)))
-
-
-def tune_classifier_thresholds(clf, validation, scope: Scope = "per_label", objective: Objective = "f1",
-                               beta: float = 1.0, target: float | None = None) -> ThresholdResult:
-    """Tune on `validation` (Examples with labels) and set them on `clf` (thresholds + metadata in
-    clf.info['thresholds']). The caller passes the validation split; the function sees nothing else."""
-    if validation is None or len(validation) == 0:
-        raise ConfigError("threshold tuning needs a validation split: set data.split.validation_size > 0 "
-                          "or data.validation")
-    targets = clf.label_map.encode(validation)
-    probs = clf.predict_proba(validation)
-    result = tune_thresholds(probs, targets, clf.multi_label, scope, objective, beta, target,
-                             list(clf.label_map.labels))
-    clf.thresholds = result.thresholds
-    clf.info["thresholds"] = {key: value for key, value in result.to_json().items() if key != "thresholds"}
-    return result

@@ -7,20 +7,31 @@ import importlib
 
 from ..errors import ConfigError
 
-# type name -> "module:Class"; each class implements base.ClassifierModel.
-MODEL_TYPES: dict[str, str] = {
+# type name -> "module:Class" (imported on first use) or the class itself (registered at run time).
+MODEL_TYPES: dict[str, str | type] = {
     "tfidf": "textclf.models.linear:TfidfLinearModel",
     "bag": "textclf.models.neural:BagModel",
     "rnn": "textclf.models.neural:RnnModel",
     "cnn": "textclf.models.neural:CnnModel",
     "transformer": "textclf.models.neural:TransformerModel",
     "pretrained": "textclf.models.pretrained:PretrainedModel",
-    "onnx": "textclf.serving.onnx_export:OnnxModel",  # inference only: written by `textclf export`
+    "onnx": "textclf.models.onnx_runtime:OnnxModel",  # inference only: written by `textclf export`
 }
+
+
+def register_model_type(name: str, cls: str | type, *, replace: bool = False) -> None:
+    """Make `model.type: name` build `cls` (a class following models.base.ClassifierModel, or a
+    "module:Class" path imported on first use). Built-in names are refused unless `replace`."""
+    if name in MODEL_TYPES and not replace:
+        raise ConfigError(f"model type {name!r} is already registered")
+    MODEL_TYPES[name] = cls
 
 
 def model_class(type_name: str):
     if type_name not in MODEL_TYPES:
         raise ConfigError(f"model.type {type_name!r} is not one of: {', '.join(MODEL_TYPES)}")
-    module_name, class_name = MODEL_TYPES[type_name].split(":")
+    target = MODEL_TYPES[type_name]
+    if not isinstance(target, str):
+        return target
+    module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)

@@ -1,10 +1,16 @@
-"""The contract every model type fulfils; the TextClassifier facade only talks to this."""
+"""The contract every model type fulfils; the TextClassifier facade only talks to this.
+
+A model type is a class with a pydantic `config_class` (its `type` key is the registry name)
+that implements `fit`, `logits`, `save` and `load`. `ModelBase` supplies the introspection other
+parts of textclf ask about (analysis, export, reports) with honest defaults, so a third-party
+type only overrides what it knows better. Register one with `models.register_model_type`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -17,6 +23,8 @@ class ClassifierModel(Protocol):
     """Texts in, logits out. Probabilities, thresholds and calibration live outside the model."""
 
     config_class: ClassVar[type[BaseModel]]
+    # Training keys this type uses when the user's config leaves them unset (pretrained: lr 3e-5, ...).
+    default_training: ClassVar[dict[str, Any]]
 
     def __init__(self, config: BaseModel, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         """Store parameters only; nothing is fitted or allocated until `fit` or `load`."""
@@ -46,3 +54,36 @@ class ClassifierModel(Protocol):
     @classmethod
     def load(cls, directory: Path, config: BaseModel, label_map: LabelMap, training: TrainingConfig, seed: int):
         """Rebuild a fitted model from what `save` wrote."""
+
+    def max_tokens(self) -> int | None:
+        """Tokens per text the model reads before truncating; None when it reads everything."""
+
+    def vocabulary(self) -> dict[str, int | None] | None:
+        """Lower-cased words the model knows, each mapped to the number of training documents that
+        contain it (None where the model keeps no count, e.g. a subword vocabulary); None when the
+        model has no word vocabulary."""
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Length of each text in the model's own tokens (before truncation), int64, shape (n,)."""
+
+    def selected(self) -> tuple[BaseModel, ClassifierModel] | None:
+        """For types that choose another model while fitting (`auto`): (config, fitted model) of
+        the choice, which the classifier saves in its place. None for every other type."""
+
+
+class ModelBase:
+    """Defaults for the introspection half of `ClassifierModel`."""
+
+    default_training: ClassVar[dict[str, Any]] = {}
+
+    def max_tokens(self) -> int | None:
+        return None
+
+    def vocabulary(self) -> dict[str, int | None] | None:
+        return None
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        return np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+
+    def selected(self):
+        return None

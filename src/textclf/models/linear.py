@@ -7,6 +7,7 @@ coefficients as safetensors, so a saved model does not depend on scikit-learn's 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError
 from ..imbalance import explicit_weights
+from .base import ModelBase
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
@@ -40,7 +42,7 @@ class TfidfConfig(Section):
     solver: Literal["lbfgs", "liblinear", "saga"] = "lbfgs"  # liblinear: often faster for one-vs-rest on sparse data
 
 
-class TfidfLinearModel:
+class TfidfLinearModel(ModelBase):
     config_class = TfidfConfig
 
     def __init__(self, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
@@ -51,6 +53,7 @@ class TfidfLinearModel:
         self.vectorizers: list[TfidfVectorizer] = []
         self.coef: np.ndarray | None = None  # (k or 1, d)
         self.intercept: np.ndarray | None = None
+        self.train_size: int | None = None  # documents the vectorizers were fitted on
 
     def _new_vectorizers(self) -> list[TfidfVectorizer]:
         c = self.config
@@ -62,6 +65,23 @@ class TfidfLinearModel:
         if c.char_ngrams:
             out.append(TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(c.char_ngrams), **common))
         return out
+
+    def vocabulary(self) -> dict[str, int | None] | None:
+        """Word unigrams with their training document frequency, recovered from the idf weights
+        (idf = ln((1 + n) / (1 + df)) + 1 with smoothing, ln(n / df) + 1 without)."""
+        n_docs = self.train_size
+        for vec in self.vectorizers:
+            if vec.get_params().get("analyzer") != "word":
+                continue
+            unigrams = {t: i for t, i in vec.vocabulary_.items() if " " not in t}
+            if not n_docs:
+                return {t: None for t in unigrams}
+            idf = np.asarray(vec.idf_, dtype=float)
+            smooth = vec.get_params().get("smooth_idf", True)
+            scales = {t: math.exp(idf[i] - 1.0) for t, i in unigrams.items()}
+            return {t: max(1, round((1 + n_docs) / scale - 1 if smooth else n_docs / scale))
+                    for t, scale in scales.items()}
+        return None
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
@@ -79,6 +99,7 @@ class TfidfLinearModel:
         if not (self.config.word_ngrams or self.config.char_ngrams):
             raise ConfigError("model: tfidf needs word_ngrams or char_ngrams")
         self.vectorizers = self._new_vectorizers()
+        self.train_size = len(train)
         features = sp.hstack([v.fit_transform(train.texts) for v in self.vectorizers], format="csr")
         if self.label_map.multi_label:
             self.coef, self.intercept = self._fit_one_vs_rest(features, train_targets)
@@ -123,7 +144,7 @@ class TfidfLinearModel:
         state = [
             {"params": {k: v for k, v in vec.get_params().items() if k in _SAVED_PARAMS},
              "vocabulary": {term: int(i) for term, i in vec.vocabulary_.items()},
-             "idf": vec.idf_.tolist()}
+             "idf": vec.idf_.tolist(), "n_documents": self.train_size}
             for vec in self.vectorizers
         ]
         (directory / "tfidf.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
@@ -142,6 +163,7 @@ class TfidfLinearModel:
             vec.vocabulary_ = entry["vocabulary"]
             vec.idf_ = np.asarray(entry["idf"], dtype=np.float32)
             model.vectorizers.append(vec)
+            model.train_size = entry.get("n_documents")
         weights = load_file(str(directory / "model.safetensors"))
         model.coef, model.intercept = weights["coef"], weights["intercept"]
         return model

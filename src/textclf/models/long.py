@@ -37,7 +37,7 @@ from ..errors import ConfigError, ModelError
 from ..text.long import (
     LongTextConfig, covered_tokens, query_terms, retrieve_passages, split_windows, truncate, window_spans,
 )
-from .neural import NeuralNet
+from .net import NeuralNet
 from .pooling import build_pooling
 
 
@@ -83,7 +83,7 @@ def window_size(tokenizer, config: LongTextConfig, max_length: int) -> tuple[int
     window = config.window or budget
     if window > budget:
         raise ConfigError(f"model.long_text.window: {window} content tokens + {tokenizer.num_specials} special "
-                          f"tokens exceed training.max_length ({max_length})")
+                          f"tokens exceed model.max_length ({max_length})")
     stride = config.stride or max(1, window // 2)
     if stride > window:
         raise ConfigError(f"model.long_text.stride ({stride}) larger than window ({window}) would skip tokens")

@@ -25,7 +25,8 @@ from pydantic import Field
 from torch import nn
 
 from ..errors import ConfigError, ModelError
-from .neural import WEIGHTS_FILE, NeuralConfig, NeuralModel, NeuralNet
+from .net import NeuralNet
+from .neural import WEIGHTS_FILE, NeuralConfig, NeuralModel
 from .pooling import PoolingName
 
 PACKAGED_MODEL = "minilm"
@@ -105,6 +106,9 @@ class PretrainedTokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self._tokenizer)
+
+    def vocabulary(self) -> list[str]:
+        return list(self._tokenizer.get_vocab())
 
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
         """Ids per text, special tokens included, at most `max_length` long."""
@@ -234,9 +238,8 @@ class PretrainedEncoder(nn.Module):
 
 # -- the model type ------------------------------------------------------------------------------
 # Fine-tuning defaults, used for every training key the user's config leaves unset: the
-# from-scratch defaults (lr 1e-3, 5 epochs, 256 tokens) would wreck a pretrained encoder.
-FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "max_length": 128, "warmup_ratio": 0.1,
-                        "weight_decay": 0.01}
+# from-scratch defaults (lr 1e-3, 5 epochs) would wreck a pretrained encoder.
+FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "warmup_ratio": 0.1, "weight_decay": 0.01}
 
 
 class PretrainedConfig(NeuralConfig):
@@ -245,21 +248,17 @@ class PretrainedConfig(NeuralConfig):
     pooling: PoolingName = "cls"  # only cls exports to a Hugging Face directory
     freeze_encoder: bool = False  # train the head (and attention pooling) only
     freeze_layers: int = Field(0, ge=0)  # freeze the embeddings and the lowest N transformer layers
-
-
-def with_fine_tuning_defaults(training):
-    """`training` with FINE_TUNING_DEFAULTS for the keys that were not given explicitly."""
-    unset = {k: v for k, v in FINE_TUNING_DEFAULTS.items() if k not in training.model_fields_set}
-    return training.model_copy(update=unset) if unset else training
+    max_length: int = Field(128, ge=8)
 
 
 class PretrainedModel(NeuralModel):
     """A Hugging Face encoder + the project's pooling and head, fine-tuned by the project's trainer."""
 
     config_class = PretrainedConfig
+    default_training = FINE_TUNING_DEFAULTS
 
     def __init__(self, config: PretrainedConfig, label_map, training, seed: int) -> None:
-        super().__init__(config, label_map, with_fine_tuning_defaults(training), seed)
+        super().__init__(config, label_map, training, seed)
         self._architecture_dir: Path | None = None  # set by `load`: no pretrained weights needed
 
     def source(self) -> str:
@@ -305,4 +304,4 @@ class PretrainedModel(NeuralModel):
 
         refuse_export(self, "hf")
         net: NeuralNet = self.net
-        return net.encoder, self.tokenizer, self.config.pooling, net.head, self.training.max_length
+        return net.encoder, self.tokenizer, self.config.pooling, net.head, self.config.max_length

@@ -18,26 +18,19 @@ The int8 model is measured (max difference, argmax agreement) but not required t
 from __future__ import annotations
 
 import contextlib
-import importlib
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 
-from ..config import Section, TrainingConfig
-from ..data import LabelMap
-from ..errors import ModelError, TextclfError
-from .predict import chunk_logits
+from ..classifier import TextClassifier
+from ..errors import ModelError
+from ..models.onnx_runtime import FP32_FILE, INT8_FILE, OnnxModel
 
-FP32_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
 PARITY_FILE = "parity.json"
 PARITY_TOLERANCE = 1e-3  # max |logit difference| between PyTorch and ONNX Runtime (fp32)
-# The classifier's own files: written by save_classifier, never copied with the model files.
-_CLASSIFIER_FILES = {"config.json", "labels.json", "calibration.json", "thresholds.json", "metrics.json"}
 PROBE_TEXTS = [
     "a gripping, beautifully shot film",
     "dull.",
@@ -46,83 +39,8 @@ PROBE_TEXTS = [
 ]
 
 
-class OnnxConfig(Section):
-    type: Literal["onnx"] = "onnx"
-    source: dict[str, Any]  # the exported model's own config (type, pooling, ...)
-    tokenizer: str  # "module:Class" with a `load(directory)` classmethod
-    file: str = FP32_FILE
-
-
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """input_ids and attention_mask, both int64 (B, T), T the longest sequence (at least 1)."""
-    width = max([1, *map(len, sequences)])
-    ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(sequences), width), dtype=np.int64)
-    for i, seq in enumerate(sequences):
-        ids[i, :len(seq)] = seq
-        mask[i, :len(seq)] = 1
-    return ids, mask
-
-
-class OnnxModel:
-    """ClassifierModel (models/base.py) backed by an ONNX Runtime session; inference only."""
-
-    config_class = OnnxConfig
-
-    def __init__(self, config: OnnxConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
-        self.config = config
-        self.label_map = label_map
-        self.training = training
-        self.seed = seed
-        self.directory: Path | None = None
-        self.tokenizer = None
-        self.session = None
-
-    def fit(self, *args, **kwargs) -> dict:
-        raise ModelError("an ONNX model is exported from a trained model (textclf export), not trained")
-
-    def _batch_logits(self, texts: Sequence[str]) -> np.ndarray:
-        ids, mask = pad_batch(self.tokenizer.encode(list(texts), self.training.max_length), self.tokenizer.pad_id)
-        return self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
-
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Float32 logits (n, k), on length-sorted batches of training.eval_batch_size."""
-        if not len(texts):
-            return np.zeros((0, len(self.label_map)), dtype=np.float32)
-        return chunk_logits(self._batch_logits, list(texts), self.training.eval_batch_size)
-
-    def use(self, file: str) -> OnnxModel:
-        """Switch to another graph in the same directory (e.g. the int8 one)."""
-        import onnxruntime as ort
-
-        path = self.directory / file
-        if not path.is_file():
-            raise ModelError(f"{path}: missing (export with --quantize to get the int8 model)")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return self
-
-    def save(self, directory: Path) -> None:
-        for path in self.directory.iterdir():  # tokenizers may keep their files in a subfolder
-            if path.is_dir():
-                shutil.copytree(path, Path(directory) / path.name)
-            elif path.name not in _CLASSIFIER_FILES:
-                shutil.copy2(path, Path(directory) / path.name)
-
-    @classmethod
-    def load(cls, directory: Path, config: OnnxConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
-        model = cls(config, label_map, training, seed)
-        model.directory = Path(directory)
-        module_name, class_name = config.tokenizer.split(":")
-        model.tokenizer = getattr(importlib.import_module(module_name), class_name).load(model.directory)
-        return model.use(config.file)
-
-
 def load_onnx_classifier(directory: str | Path, int8: bool = False):
     """A TextClassifier over an ONNX export (the int8 graph when `int8`)."""
-    from ..classifier import TextClassifier
-
     clf = TextClassifier.load(directory)
     if not isinstance(clf.model, OnnxModel):
         raise ModelError(f"{directory}: not an ONNX export; run `textclf export --format onnx {directory} OUT_DIR` "
@@ -201,15 +119,6 @@ def quiet_logging():
         logging.disable(logging.NOTSET)
 
 
-def _held_out_texts(clf, limit: int) -> list[str]:
-    from ..workflow import saved_test_split
-
-    try:
-        return saved_test_split(clf).texts[:limit]
-    except (TextclfError, KeyError, TypeError):
-        return []
-
-
 def parity_report(reference: np.ndarray, candidate: np.ndarray) -> dict:
     """How closely `candidate` logits (n, k) follow `reference`."""
     diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
@@ -219,19 +128,17 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray) -> dict:
             "argmax_agreement": float(agree.mean()) if len(agree) else 1.0, "identical_argmax": bool(agree.all())}
 
 
-def export_onnx(clf, output: str | Path, quantize: bool = False, opset: int = 18,
-                sample_texts: Sequence[str] | None = None, sample_size: int = 256) -> dict:
+def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False, opset: int = 18,
+                sample_texts: Sequence[str] = ()) -> dict:
     """Export `clf` (a neural TextClassifier) to `output`; returns the parity report (also in parity.json).
 
-    `sample_texts` default: probe texts plus up to `sample_size` texts of the model's test split."""
-    from ..artifacts import save_classifier
-    from ..classifier import TextClassifier
+    Parity is checked on the probe texts plus `sample_texts` (the jobs layer passes held-out texts)."""
     from ..fileio import write_json
 
     net, tokenizer = _torch_net(clf)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    texts = list(sample_texts) if sample_texts is not None else PROBE_TEXTS + _held_out_texts(clf, sample_size)
+    texts = PROBE_TEXTS + list(sample_texts)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.onnx-", dir=output.parent))
     try:
         tokenizer.save(staging)
@@ -242,15 +149,10 @@ def export_onnx(clf, output: str | Path, quantize: bool = False, opset: int = 18
             with warnings_silenced(), quiet_logging():
                 quantize_dynamic(str(staging / FP32_FILE), str(staging / INT8_FILE), weight_type=QuantType.QInt8)
 
-        exported = TextClassifier(
-            model={"type": "onnx", "source": clf.model_params,
-                   "tokenizer": f"{type(tokenizer).__module__}:{type(tokenizer).__qualname__}"},
-            # The training settings the model really used (a model type may fill in its own
-            # defaults, e.g. max_length 128 for pretrained encoders): tokenization must match.
-            task=clf.task, training=getattr(clf.model, "training", None) or clf.training_config(), seed=clf.seed)
-        for name in ("label_map", "calibration", "thresholds", "min_labels", "info"):
-            setattr(exported, name, getattr(clf, name))
-        exported.model = OnnxModel.load(staging, exported.model_config(), clf.label_map, exported.training, clf.seed)
+        exported = clf.derived(
+            {"type": "onnx", "source": clf.model_params, "max_length": clf.model.max_tokens(),
+             "tokenizer": f"{type(tokenizer).__module__}:{type(tokenizer).__qualname__}"},
+            lambda config, training: OnnxModel.load(staging, config, clf.label_map, training, clf.seed))
         # Batches of the training eval size, then one text at a time: a graph that baked in the
         # traced batch or sequence size fails here rather than in production.
         try:
@@ -273,7 +175,7 @@ def export_onnx(clf, output: str | Path, quantize: bool = False, opset: int = 18
                              f"{fp32['max_abs_logit_diff']:.2e}, argmax agreement {fp32['argmax_agreement']:.3f}); "
                              "nothing written")
         write_json(staging / PARITY_FILE, parity)
-        save_classifier(exported, output)
+        exported.save(output)
         return parity
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -119,41 +118,6 @@ def covered_tokens(spans: Sequence[tuple[int, int]]) -> int:
 def split_windows(ids: Sequence[int], window: int, stride: int, max_windows: int | None = None) -> list[list[int]]:
     ids = list(ids)
     return [ids[s:e] for s, e in window_spans(len(ids), window, stride, max_windows)]
-
-
-@dataclass(frozen=True)
-class Windows:
-    """A flat list of windows from many documents; `doc_index[i]` says whose window i is."""
-
-    windows: list[list[int]]
-    doc_index: np.ndarray  # (n_windows,) int64
-
-    @property
-    def n_docs(self) -> int:
-        return int(self.doc_index.max()) + 1 if len(self.doc_index) else 0
-
-
-def documents_to_windows(docs: Sequence[Sequence[int]], window: int, stride: int,
-                         max_windows: int | None = None) -> Windows:
-    flat, owner = [], []
-    for d, ids in enumerate(docs):
-        for w in split_windows(ids, window, stride, max_windows):
-            flat.append(w)
-            owner.append(d)
-    return Windows(flat, np.asarray(owner, dtype=np.int64))
-
-
-def aggregate_window_logits(logits: np.ndarray, doc_index: np.ndarray, n_docs: int, how: str = "mean") -> np.ndarray:
-    """Per-document scores (n_docs, k) from per-window scores (n_windows, k): the mean or the max
-    of each document's own windows only."""
-    out = np.full((n_docs, logits.shape[1]), -np.inf if how == "max" else 0.0, dtype=np.float64)
-    if how == "max":
-        np.maximum.at(out, doc_index, logits)
-    else:
-        np.add.at(out, doc_index, logits)
-        counts = np.bincount(doc_index, minlength=n_docs).astype(np.float64)
-        out /= np.maximum(counts, 1.0)[:, None]
-    return out.astype(np.float32)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -44,6 +44,10 @@ class TextTokenizer(Protocol):
 
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]: ...
 
+    def encode_content(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def vocabulary(self) -> list[str]: ...
+
     def save(self, directory: Path) -> None: ...
 
 
@@ -110,6 +114,9 @@ class SubwordTokenizer:
 
     def tokens(self, text: str) -> list[str]:
         return self._tokenizer.encode(text).tokens
+
+    def vocabulary(self) -> list[str]:
+        return list(self._tokenizer.get_vocab())
 
     # -- long documents: content first, then truncate or window, then specials ------------------
     num_specials = 1

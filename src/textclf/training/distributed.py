@@ -16,7 +16,7 @@ Semantics, chosen so that N processes reproduce one process (same config, same r
   equally instead, and a batch with fewer rows than ranks is skipped by every rank.
 - Evaluation runs each rank on a share of the batches and gathers logits back in row order, so
   metrics (and early-stopping decisions) are computed on every row once, identically everywhere.
-- Only rank 0 writes (logs, checkpoints, the saved model): `is_main` here, RANK in workflow.train.
+- Only rank 0 writes (logs, checkpoints, the saved model): `is_main` here, RANK in jobs.train.
 """
 
 from __future__ import annotations
@@ -78,9 +78,6 @@ class TorchDistributedContext(DistributedContext):
 
         device_ids = [self.local_rank] if self.backend == "nccl" else None
         return DistributedDataParallel(module, device_ids=device_ids)
-
-    def barrier(self) -> None:
-        dist.barrier()
 
     # -- helpers ----------------------------------------------------------------------------
     def all_gather_objects(self, obj) -> list:

@@ -86,9 +86,6 @@ class DistributedContext:
         """The module to call for forward/backward (e.g. DistributedDataParallel(module))."""
         return module
 
-    def barrier(self) -> None:
-        """Wait for every process (e.g. before the main one reads a checkpoint)."""
-
 
 SINGLE_PROCESS = DistributedContext()
 

@@ -1,0 +1,31 @@
+"""`textclf VERB ...`: parse the arguments, call one job (textclf.jobs), print its result.
+
+User mistakes (TextclfError) print one line on stderr and exit with code 2; nothing is printed
+before that line, and nothing is left half-written because every output is written atomically."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import TextclfError
+from .parser import build_parser
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TextclfError as err:
+        message = " ".join(str(err).split("\n"))  # always one line
+        print(f"textclf: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("textclf: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `textclf predict ... | head`
+        return 0
+
+
+__all__ = ["EXIT_USER_ERROR", "build_parser", "main"]

@@ -1,0 +1,279 @@
+"""One handler per verb: build the job's typed options from argparse, call it, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..data.sources import ColumnOverrides
+from ..errors import ConfigError
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz", ".bz2", ".xz")
+
+
+def _data_choice(args: argparse.Namespace):
+    from ..jobs.inspect import DataChoice
+
+    return DataChoice(args.data, ColumnOverrides(
+        text=args.text_column, label=args.label_column, group=args.group_column, time=args.time_column,
+        id=args.id_column))
+
+
+def _done(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- train -----------------------------------------------------------------------------------------
+def classify_train_arguments(items: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """(config, data file, overrides) from `textclf train` positionals, each recognised by its
+    form: a YAML file, a data file, or key=value."""
+    config = data = None
+    overrides = []
+    for item in items:
+        if "=" in item and not Path(item).exists():
+            overrides.append(item)
+        elif item.lower().endswith(CONFIG_SUFFIXES) and config is None and data is None:
+            config = item
+        elif item.lower().endswith(DATA_SUFFIXES) and config is None and data is None:
+            data = item
+        else:
+            raise ConfigError(f"train: {item!r} is not a YAML config (.yaml), a data file "
+                              f"({', '.join(DATA_SUFFIXES)}) or a key=value override")
+    return config, data, overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..evaluation.leaderboard import format_leaderboard
+    from ..evaluation.metrics import format_metrics
+    from ..jobs.train import config_for_data, train
+
+    config_path, data, overrides = classify_train_arguments(args.arguments)
+    if data is not None or args.data is not None:
+        columns = {"text_column": args.text_column, "label_column": args.label_column,
+                   "group_column": args.group_column, "time_column": args.time_column, "id_column": args.id_column}
+        cfg = config_for_data(data or args.data, columns, args.time_budget, args.output_dir, overrides)
+    else:
+        if args.time_budget is not None:
+            overrides.append(f"model.time_budget={args.time_budget}")
+        if args.output_dir is not None:
+            overrides.append(f"output_dir={args.output_dir}")
+        cfg = load_config(config_path, overrides)
+    result = train(cfg, resume=args.resume)
+    leaderboard = result.classifier.card.training_summary.get("leaderboard")
+    if leaderboard:
+        print("== model choice (validation) ==\n" + format_leaderboard(leaderboard))
+    for name in ("validation", "test"):
+        if name in result.metrics:
+            print(f"\n== {name} ==")
+            print(format_metrics(result.metrics[name], result.classifier.label_map))
+    print(f"\nmodel saved to {result.model_dir}")
+    return 0
+
+
+# -- evaluate, report, errors, shift ----------------------------------------------------------------
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation.metrics import format_metrics
+    from ..jobs.inspect import evaluate
+
+    result = evaluate(args.model, _data_choice(args), args.output, overwrite=args.overwrite)
+    print(format_metrics(result.metrics, result.classifier.label_map))
+    if result.output is not None:
+        print(f"\nmetrics written to {result.output}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..jobs.inspect import ReportOptions, report
+
+    written = report(args.model, ReportOptions(_data_choice(args), args.output, args.audit, args.sections,
+                                               args.bootstrap))
+    print(f"report written to {written[0]} (+ {len(written) - 1} PNG figures beside it)")
+    return 0
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    from ..analysis import errors_html, format_report, format_shift, mistakes_frame, shift_html
+    from ..data.io import write_frame
+    from ..fileio import write_json
+    from ..jobs.inspect import ErrorsOptions, errors, write_html_page
+
+    result = errors(args.model, ErrorsOptions(
+        _data_choice(args), args.slice_column or [], args.reference, args.quantile, args.confident, args.margin,
+        args.min_slice_size, args.bootstrap, args.seed, args.top))
+    report, shift = result.report, result.shift
+    print(format_report(report))
+    if shift is not None:
+        print("\n" + format_shift(shift))
+    if args.mistakes:
+        write_frame(mistakes_frame(report), args.mistakes)
+        _done(f"\n{len(report.mistakes)} mistakes written to {args.mistakes}")
+    if args.json:
+        write_json(args.json, {**report.to_dict(), **({"shift": shift.to_dict()} if shift else {})})
+        _done(f"report written to {args.json}")
+    if args.html:
+        write_html_page(args.html, "textclf errors", errors_html(report), *([shift_html(shift)] if shift else []))
+        _done(f"HTML written to {args.html}")
+    return 0
+
+
+def cmd_shift(args: argparse.Namespace) -> int:
+    from ..analysis import format_shift, shift_html
+    from ..fileio import write_json
+    from ..jobs.inspect import shift, write_html_page
+
+    report = shift(args.model, _data_choice(args), args.reference, args.quantile)
+    print(format_shift(report))
+    if args.json:
+        write_json(args.json, report.to_dict())
+        _done(f"report written to {args.json}")
+    if args.html:
+        write_html_page(args.html, "textclf shift", shift_html(report))
+        _done(f"HTML written to {args.html}")
+    return 1 if args.fail_on_shift and report.shifted else 0
+
+
+# -- the decision policy ---------------------------------------------------------------------------
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..jobs.policy import calibrate
+
+    result = calibrate(args.model, args.method, _data_choice(args))
+    details = result.details
+    print(f"calibration {args.method} fitted on {result.examples_used} examples ({result.source})")
+    if "temperature" in details.calibration:
+        print(f"temperature     {details.calibration['temperature']:.4f}")
+    print(f"ECE before      {details.ece_before:.4f}")
+    print(f"ECE after       {details.ece_after:.4f}")
+    print(f"saved to {Path(args.model) / 'policy.json'}")
+    for note in result.warnings:
+        _done(f"note: {note}")
+    return 0
+
+
+def cmd_tune_thresholds(args: argparse.Namespace) -> int:
+    from ..jobs.policy import tune_thresholds
+
+    spec = {"tune": args.scope, "objective": args.objective, "beta": args.beta, "target": args.target}
+    result = tune_thresholds(args.model, spec, _data_choice(args), args.min_labels)
+    for warning in result.warnings:
+        _done(f"textclf: warning: {warning}")
+    clf, tuned = result.classifier, result.details
+    print(f"thresholds ({args.scope}, {args.objective}) tuned on {result.examples_used} examples ({result.source})")
+    names = clf.label_map.labels if clf.multi_label else clf.label_map.labels[1:2]
+    for name, cut, score in zip(names, tuned.thresholds, tuned.validation_scores):
+        shown = "-" if score is None else f"{score:.4f}"
+        print(f"{name:<24}{cut:>10.4f}   validation {args.objective} {shown}")
+    print(f"saved to {Path(args.model) / 'policy.json'}")
+    return 0
+
+
+# -- predict, serve, export --------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..jobs.ship import predict
+    from ..serving.predict import PredictOptions
+
+    options = PredictOptions(
+        text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
+        batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
+        progress=args.progress if args.progress is not None else sys.stderr.isatty(),
+    )
+    summary = predict(args.model, args.input, args.output, options, backend=args.backend)
+    if summary.output is not None:
+        resumed = f" ({summary.resumed_rows} kept from an earlier run)" if summary.resumed_rows else ""
+        _done(f"{summary.rows} predictions written to {summary.output}{resumed}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..jobs.ship import serve
+    from ..serving.http import ServiceConfig
+
+    config = ServiceConfig(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
+                           max_text_chars=args.max_text_chars, max_batch=args.max_batch,
+                           max_wait_ms=args.max_wait_ms, batch_size=args.batch_size)
+    serve(args.model, args.host, args.port, config, backend=args.backend)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..jobs.ship import export
+
+    result = export(args.model, args.output, args.format, args.quantize, args.opset)
+    if result.parity is not None:
+        _done(json.dumps(result.parity, indent=2))
+    kind = "ONNX" if args.format == "onnx" else "Hugging Face"
+    _done(f"{kind} model written to {result.output}")
+    return 0
+
+
+# -- audit, split, data ------------------------------------------------------------------------------
+def _data_file(args: argparse.Namespace):
+    from ..jobs.audit import DataFile
+
+    source = args.data or args.source
+    if source is None:
+        raise ConfigError(f"{args.verb}: give DATA (a labelled file or a bundled data set name)")
+    return DataFile(source, args.text_column or "text", args.label_column or "label", args.group_column,
+                    args.time_column, args.id_column, args.multi_label, args.label_delimiter)
+
+
+def _split_sizes(args: argparse.Namespace):
+    from ..jobs.audit import SplitSizes
+
+    return SplitSizes(args.split, args.validation_size, args.test_size, args.seed)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ..audit.core import AuditOptions
+    from ..audit.report import audit_dict, audit_html, format_summary
+    from ..fileio import write_json
+    from ..jobs.audit import AuditJob, audit
+    from ..jobs.inspect import write_html_page
+
+    options = AuditOptions(
+        near_threshold=args.threshold, shingle=args.shingle, shingle_size=args.shingle_size,
+        label_noise=not args.no_label_noise, tokenizer=args.tokenizer, max_length=args.max_length,
+        seed=args.seed, shortcut_min_count=args.min_count,
+    )
+    fail_on = [c.strip() for c in (args.fail_on or "").split(",") if c.strip()]
+    job = AuditJob(_data_file(args), args.validation, args.test, _split_sizes(args), fail_on)
+    result, failed = audit(job, options)
+    print(format_summary(result))
+    if args.json:
+        write_json(args.json, audit_dict(result))
+        _done(f"\naudit written to {args.json}")
+    if args.html:
+        write_html_page(args.html, "textclf audit", audit_html(result))
+    if failed:
+        _done(f"textclf: audit failed: {', '.join(failed)}")
+        return 1  # the audit ran and found a problem named in --fail-on (2 is a user error)
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from ..jobs.audit import SplitJob, split
+
+    written, removed = split(SplitJob(_data_file(args), args.out_dir, _split_sizes(args), args.format,
+                                      args.keep_duplicates, args.exact_only, args.threshold))
+    for name, (rows, path) in written.items():
+        _done(f"{name:<11}{rows:>8} rows -> {path}")
+    _done(f"cross-split duplicates {'reported (kept)' if args.keep_duplicates else 'removed'}: {removed}")
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from ..data.bundled import DATASETS
+
+    for dataset in DATASETS.values():
+        print(f"{dataset.name:<18}{dataset.task:<14}{dataset.description}")
+    return 0
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    from ..jobs.audit import export_dataset
+
+    _done(f"{export_dataset(args.name, args.output, args.raw)} rows written to {args.output}")
+    return 0

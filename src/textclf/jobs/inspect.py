@@ -1,0 +1,185 @@
+"""Jobs that look at a saved model: evaluate, report, errors, shift."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ..classifier import TextClassifier
+from ..data import Examples
+from ..data.sources import ColumnOverrides, ModelData, load_examples
+from ..errors import DataError
+from ..fileio import atomic_file, check_output, write_json
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """--data (a file, a bundled set, or train/validation/test of the model) and the column flags."""
+
+    source: str | None = None
+    columns: ColumnOverrides = ColumnOverrides()
+
+
+def examples_for(clf: TextClassifier, choice: DataChoice, default_split: str = "test",
+                 labelled: bool = True) -> Examples:
+    return load_examples(ModelData.of(clf), choice.source, choice.columns, labelled=labelled,
+                         default_split=default_split)
+
+
+def _train_split(clf: TextClassifier) -> Examples | None:
+    """The model's training split, for analyses of models that keep no vocabulary of their own."""
+    if clf.model.vocabulary() is not None or not clf.card.data:
+        return None
+    try:
+        return ModelData.of(clf).split("train")
+    except DataError:
+        return None
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+@dataclass
+class EvaluateResult:
+    classifier: TextClassifier
+    metrics: dict
+    examples: Examples
+    output: Path | None
+
+
+def evaluate(model: str | Path, data: DataChoice = DataChoice(), output: str | Path | None = None,
+             overwrite: bool = False) -> EvaluateResult:
+    """Metrics of a saved model on labelled data (default: its own test split), written to
+    `output` when given. The model's training metrics.json is never touched unless `output` names it."""
+    from ..evaluation.scoring import evaluate as score
+
+    if output is not None:
+        check_output(output, overwrite=overwrite or Path(output).name == "metrics.json")
+    clf = TextClassifier.load(model)
+    examples = examples_for(clf, data)
+    metrics = score(clf, examples)
+    if output is not None:
+        write_json(output, metrics)
+    return EvaluateResult(clf, metrics, examples, Path(output) if output else None)
+
+
+# -- report ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportOptions:
+    data: DataChoice = DataChoice()
+    output: str | Path | None = None  # default: report.html beside the model directory
+    audit: bool = False
+    sections: bool = True
+    bootstrap: int = 1000
+    overwrite: bool = True  # a report is derived output: regenerating it is the normal case
+
+
+def report(model: str | Path, options: ReportOptions = ReportOptions(), log: TextIO = sys.stderr) -> list[Path]:
+    """Write the HTML report (+ PNG figures beside it); returns the written paths."""
+    from ..evaluation.report import build_report, write_report
+
+    output = Path(options.output) if options.output else Path(model).parent / "report.html"
+    check_output(output, overwrite=options.overwrite)
+    clf = TextClassifier.load(model)
+    splits = None
+    try:  # the model's own splits: test by default, validation for the calibration preview, audit
+        splits = ModelData.of(clf).splits()
+    except DataError:
+        if options.data.source is None:
+            raise
+    examples = splits.test if options.data.source is None else examples_for(clf, options.data)
+    if examples is None:
+        raise DataError("the model's data config has no test split; pass --data")
+    extra = report_sections(clf, examples, splits if options.audit else None, Path(model), log) \
+        if options.sections else []
+    built = build_report(clf, examples, validation=splits.validation if splits else None, extra_sections=extra,
+                         n_resamples=options.bootstrap)
+    return write_report(built, output)
+
+
+def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: Path, log: TextIO) -> list:
+    """Fragments other features add to the report: error analysis, leaderboard, data audit."""
+    from ..evaluation.report import try_section
+
+    def errors() -> str:
+        from ..analysis.errors import analyze_errors, errors_html
+
+        return errors_html(analyze_errors(clf, examples, train=_train_split(clf)))
+
+    def leaderboard() -> str:
+        from ..evaluation.leaderboard import leaderboard_html, read_leaderboard
+
+        return leaderboard_html(read_leaderboard(model_dir))
+
+    def data_audit() -> str:
+        from ..audit import FAST, audit, audit_html
+
+        return audit_html(audit(splits, FAST))
+
+    makers = [("Error analysis", errors)]
+    if (model_dir / "leaderboard.json").is_file():
+        makers.append(("Model choice", leaderboard))
+    if splits is not None:
+        makers.append(("Data audit", data_audit))
+    return [s for s in (try_section(title, make, log) for title, make in makers) if s is not None]
+
+
+# -- errors and shift ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ErrorsOptions:
+    data: DataChoice = DataChoice()
+    slice_columns: list[str] = field(default_factory=list)
+    reference: str | None = None  # also check shift against this data
+    quantile: float = 0.99
+    confident: float = 0.8
+    margin: float = 0.1
+    min_slice_size: int = 20
+    bootstrap: int = 1000
+    seed: int = 0
+    top: int = 10
+
+
+@dataclass
+class ErrorsResult:
+    report: object  # analysis.errors.ErrorReport
+    shift: object | None  # analysis.shift.ShiftReport
+
+
+def errors(model: str | Path, options: ErrorsOptions = ErrorsOptions()) -> ErrorsResult:
+    from ..analysis import ErrorSettings, analyze_errors, slice_columns
+
+    clf = TextClassifier.load(model)
+    examples = examples_for(clf, options.data)
+    settings = ErrorSettings(confident=options.confident, ambiguous_margin=options.margin,
+                             min_slice_size=options.min_slice_size, n_resamples=options.bootstrap,
+                             seed=options.seed, top=options.top)
+    train = _train_split(clf)
+    report_ = analyze_errors(clf, examples, slice_columns(examples, options.slice_columns), settings, train=train)
+    shift_ = None
+    if options.reference:
+        shift_ = _shift(clf, options.reference, examples, options.quantile, options.data.columns, train)
+    return ErrorsResult(report_, shift_)
+
+
+def _shift(clf: TextClassifier, reference: str | None, new: Examples, quantile: float,
+           columns: ColumnOverrides, train: Examples | None):
+    from ..analysis import ShiftSettings, analyze_shift
+
+    ref = examples_for(clf, DataChoice(reference, columns), default_split="validation", labelled=False)
+    return analyze_shift(clf, ref, new, ShiftSettings(flag_quantile=quantile), train=train)
+
+
+def shift(model: str | Path, data: DataChoice = DataChoice(), reference: str | None = None,
+          quantile: float = 0.99):
+    """analysis.shift.ShiftReport of new data (default: the model's test split) against reference
+    data (default: its validation split)."""
+    clf = TextClassifier.load(model)
+    new = examples_for(clf, data, labelled=False)
+    return _shift(clf, reference, new, quantile, data.columns, _train_split(clf))
+
+
+def write_html_page(path: str | Path, title: str, *sections: str) -> None:
+    body = "\n".join(sections)
+    with atomic_file(path) as handle:
+        handle.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+                     f"<body>\n{body}\n</body></html>\n")

@@ -1,0 +1,66 @@
+"""Jobs that put a saved model to use: predict, serve, export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..classifier import TextClassifier
+from ..data.sources import ModelData
+from ..errors import DataError, TextclfError
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def load_for_inference(model: str | Path, backend: str = "torch") -> TextClassifier:
+    """The saved classifier; for the onnx backends, MODEL is an ONNX export's directory."""
+    if backend in ("onnx", "onnx-int8"):
+        from ..serving.onnx_export import load_onnx_classifier
+
+        return load_onnx_classifier(model, int8=backend == "onnx-int8")
+    return TextClassifier.load(model)
+
+
+def predict(model: str | Path, input_path: str, output: str | None, options, backend: str = "torch"):
+    """serving.predict.PredictSummary of streaming `input_path` ("-": stdin) through the model."""
+    from ..serving.predict import predict_file
+
+    if options.resume and output is None:
+        raise DataError("--resume needs -o OUTPUT (a partial output file to continue)")
+    clf = load_for_inference(model, backend)
+    return predict_file(clf, input_path, output, options, model_path=model)
+
+
+def serve(model: str | Path, host: str, port: int, config, backend: str = "torch") -> None:
+    from ..serving.http import serve as run_server
+
+    run_server(model, host=host, port=port, config=config, backend=backend)
+
+
+@dataclass
+class ExportResult:
+    output: Path
+    parity: dict | None  # ONNX only: logits of the export against PyTorch
+
+
+def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: bool = False,
+           opset: int = 18, sample_size: int = 256) -> ExportResult:
+    """ONNX (with a parity check on probe texts plus held-out texts of the model's test split) or
+    a Hugging Face directory."""
+    clf = TextClassifier.load(model)
+    if fmt == "hf":
+        from ..serving.hf_export import export_hf
+
+        export_hf(clf, output)
+        return ExportResult(Path(output), None)
+    from ..serving.onnx_export import export_onnx
+
+    parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size))
+    return ExportResult(Path(output), parity)
+
+
+def _held_out(clf: TextClassifier, limit: int) -> list[str]:
+    try:
+        return ModelData.of(clf).split("test").texts[:limit]
+    except TextclfError:
+        return []

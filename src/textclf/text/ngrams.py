@@ -1,0 +1,175 @@
+"""Hashed token n-grams for the bag model (`model.type: bag`, `word_ngrams >= 2`), fastText style.
+
+A bag of subword embeddings cannot tell "not good" from "good not". Adding one embedding row per
+n-gram of adjacent tokens fixes that; as in fastText, n-grams are not stored as strings but hashed
+into a fixed number of buckets:
+
+    n-gram of token ids (a, b)  ->  FNV-1a (64-bit) over the ids as 4-byte little-endian words
+                                ->  bucket = hash % buckets
+
+The hash is plain integer arithmetic (never Python's salted `hash()`), so a bucket is the same in
+every process and on every platform. N-grams are taken over the subword tokens of one text (or one
+window of it), so they never cross a text boundary; frequent words are single tokens of the
+vocabulary, where these are word n-grams, while a rare word's pieces add n-grams inside the word.
+
+Unlike fastText, the embedding table does not hold a row for every bucket (2,000,000 x 100 floats
+is fastText's 1.1 GB): `NgramTokenizer.fit` keeps only the buckets that occur in the TRAINING
+texts (at least `min_count` times) and numbers them; an n-gram whose bucket has no row is left out
+of the bag, just as an untrained fastText bucket would only add noise.
+
+`NgramTokenizer` wraps the subword tokenizer and satisfies the same `TextTokenizer` contract
+(text/tokenizers.py), so truncation, long-document windows, batching and ONNX export need nothing
+new: a sequence is `[CLS] + subword ids + n-gram ids`, where n-gram row r has id
+`subword vocab_size + r`. `max_length` still counts subword tokens only ([CLS] included); the
+n-gram ids of the kept tokens come on top (at most `word_ngrams - 1` per token).
+
+Files beside `tokenizer.json`: `ngrams.safetensors` (the kept buckets, int64, and the settings).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from ..errors import ModelError
+from .tokenizers import SubwordTokenizer
+
+NGRAMS_FILE = "ngrams.safetensors"
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+MASK64 = (1 << 64) - 1
+FORMAT = "1"
+HASH_NAME = "fnv1a64"  # token: FNV-1a over its id's 4 LE bytes; n-gram: FNV-1a over token hashes
+
+
+# -- pure functions -----------------------------------------------------------------------------------
+def token_hash(token_id: int) -> int:
+    """FNV-1a (64-bit) over the id's 4 little-endian bytes."""
+    if not 0 <= token_id < 1 << 32:
+        raise ValueError(f"token id {token_id} outside [0, 2**32)")
+    h = FNV_OFFSET
+    for byte in token_id.to_bytes(4, "little"):
+        h = ((h ^ byte) * FNV_PRIME) & MASK64
+    return h
+
+
+def ngram_hashes(token_hashes: Sequence[int], max_n: int) -> list[int]:
+    """Hashes of the n-grams (n = 2..max_n) of one sequence, given its tokens' `token_hash`es:
+    FNV-1a again, over the token hashes (one 64-bit step per token), so order matters and n-grams
+    of different n differ. Order: all bigrams by position, then all trigrams, ...; an n-gram
+    never reaches past the end of the sequence."""
+    states = [((FNV_OFFSET ^ t) * FNV_PRIME) & MASK64 for t in token_hashes]  # after each n-gram's first token
+    out: list[int] = []
+    for n in range(2, max_n + 1):
+        states = [((h ^ t) * FNV_PRIME) & MASK64 for h, t in zip(states, token_hashes[n - 1:])]
+        out += states
+    return out
+
+
+def ngram_buckets(sequences: Sequence[Sequence[int]], max_n: int, buckets: int) -> list[list[int]]:
+    """For each id sequence, the buckets (`hash % buckets`) of its n-grams, n = 2..max_n, in
+    `ngram_hashes` order. Each sequence is hashed alone: no n-gram crosses into the next text."""
+    table: dict[int, int] = {}
+    out = []
+    for ids in sequences:
+        hashes = [table[i] if i in table else table.setdefault(i, token_hash(i)) for i in ids]
+        out.append([h % buckets for h in ngram_hashes(hashes, max_n)])
+    return out
+
+
+def fit_rows(bucket_lists: Sequence[Sequence[int]], min_count: int = 1) -> list[int]:
+    """The buckets seen at least `min_count` times in `bucket_lists` (the training texts), sorted:
+    bucket `rows[r]` gets n-gram embedding row r."""
+    counts = Counter(b for found in bucket_lists for b in found)
+    return sorted(b for b, c in counts.items() if c >= min_count)
+
+
+# -- the tokenizer --------------------------------------------------------------------------------------
+class NgramTokenizer:
+    """Subword ids plus hashed n-gram ids (see the module docstring). Construct with `fit` or `load`."""
+
+    num_specials = SubwordTokenizer.num_specials
+
+    def __init__(self, subwords: SubwordTokenizer, word_ngrams: int, buckets: int, rows: Sequence[int],
+                 min_count: int = 1) -> None:
+        if word_ngrams < 2:
+            raise ValueError("word_ngrams must be at least 2 (1 is the plain subword tokenizer)")
+        self.subwords = subwords
+        self.word_ngrams = word_ngrams
+        self.buckets = buckets
+        self.min_count = min_count
+        self.rows = [int(b) for b in rows]  # sorted buckets; bucket rows[r] has n-gram row r
+        self.pad_id = subwords.pad_id
+        self.cls_id = subwords.cls_id
+        self._row_of = {bucket: r for r, bucket in enumerate(self.rows)}
+        self._token_hashes = [token_hash(i) for i in range(subwords.vocab_size)]
+
+    @classmethod
+    def fit(cls, subwords: SubwordTokenizer, train_texts: Sequence[str], word_ngrams: int, buckets: int,
+            min_count: int = 1) -> NgramTokenizer:
+        """Number the n-gram buckets that occur in `train_texts` (at least `min_count` times)."""
+        found = ngram_buckets(subwords.encode_content(train_texts), word_ngrams, buckets)
+        return cls(subwords, word_ngrams, buckets, fit_rows(found, min_count), min_count)
+
+    @property
+    def subword_vocab_size(self) -> int:
+        return self.subwords.vocab_size
+
+    @property
+    def vocab_size(self) -> int:
+        """Embedding rows the model needs: subword vocabulary + kept n-gram buckets."""
+        return self.subword_vocab_size + len(self.rows)
+
+    def ngram_ids(self, ids: Sequence[int]) -> list[int]:
+        """Ids of the n-grams of one content sequence whose bucket has a row (`ngram_hashes` order)."""
+        table, row_of, buckets, offset = self._token_hashes, self._row_of, self.buckets, self.subword_vocab_size
+        found = [row_of.get(h % buckets) for h in ngram_hashes([table[i] for i in ids], self.word_ngrams)]
+        return [offset + r for r in found if r is not None]
+
+    # -- the TextTokenizer contract ------------------------------------------------------------------
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        """[CLS] + at most `max_length - 1` subword ids + the n-gram ids of those subwords."""
+        budget = max(0, max_length - self.num_specials)
+        return [self.add_specials(ids[:budget]) for ids in self.encode_content(texts)]
+
+    def encode_content(self, texts: Sequence[str]) -> list[list[int]]:
+        """Subword ids without [CLS], untruncated. N-grams are added by `add_specials`, after
+        truncation or windowing, so they cover exactly the tokens the model sees."""
+        return self.subwords.encode_content(texts)
+
+    def add_specials(self, ids: Sequence[int]) -> list[int]:
+        """The model's sequence for content ids: [CLS], the ids, their n-gram ids."""
+        return [*self.subwords.add_specials(ids), *self.ngram_ids(ids)]
+
+    def tokens(self, text: str) -> list[str]:
+        return self.subwords.tokens(text)
+
+    def vocabulary(self) -> list[str]:
+        return self.subwords.vocabulary()
+
+    # -- files ------------------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        self.subwords.save(directory)
+        metadata = {"format": FORMAT, "hash": HASH_NAME, "word_ngrams": str(self.word_ngrams),
+                    "buckets": str(self.buckets), "min_count": str(self.min_count)}
+        save_file({"rows": np.asarray(self.rows, dtype=np.int64)}, str(Path(directory) / NGRAMS_FILE),
+                  metadata=metadata)
+
+    @classmethod
+    def load(cls, directory: Path) -> NgramTokenizer:
+        path = Path(directory) / NGRAMS_FILE
+        if not path.is_file():
+            raise ModelError(f"{path}: n-gram file missing (the model was saved with word_ngrams >= 2)")
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            rows = handle.get_tensor("rows")
+        if metadata.get("format") != FORMAT or metadata.get("hash") != HASH_NAME:
+            raise ModelError(f"{path}: unknown n-gram file (format {metadata.get('format')!r}, "
+                             f"hash {metadata.get('hash')!r})")
+        return cls(SubwordTokenizer.load(directory), int(metadata["word_ngrams"]), int(metadata["buckets"]),
+                   rows.tolist(), int(metadata["min_count"]))
