@@ -41,27 +41,13 @@ from ..training.distributed import context_from_env
 from ..training.losses import build_loss
 from ..training.trainer import EncodedData, Trainer, parameter_groups, predict_logits, resolve_device, resolve_precision
 from .encoders import BagEncoder, CnnEncoder, RnnEncoder, TransformerEncoder
+from .base import ModelBase
 from .heads import LinearHead
+from .long import encode_documents, long_text_net, pad_documents, training_rows, window_size
+from .net import NeuralNet
 from .pooling import PoolingName, build_pooling
 
 WEIGHTS_FILE = "model.safetensors"
-
-
-class NeuralNet(nn.Module):
-    def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.pooling = pooling
-        self.head = head
-
-    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One vector per text, (B, H): useful as an embedding."""
-        hidden, mask = self.encoder(input_ids, attention_mask.bool())
-        return self.pooling(hidden, mask)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits (B, K)."""
-        return self.head(self.pooled(input_ids, attention_mask))
 
 
 # -- configs -------------------------------------------------------------------------------------
@@ -71,6 +57,7 @@ class NeuralConfig(Section):
     type: str
     pooling: PoolingName = "mean"
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    max_length: int = Field(256, ge=8)  # tokens per text (per window with long_text windows); sizes positions
     long_text: LongTextConfig = LongTextConfig()  # truncation / windows / retrieval (models/long.py)
 
 
@@ -82,8 +69,14 @@ class ScratchConfig(NeuralConfig):
 
 
 class BagConfig(ScratchConfig):
+    """fastText-style: the mean of subword embeddings and of hashed token n-gram embeddings
+    (text/ngrams.py), then a linear head. `word_ngrams: 1` is the plain bag of subwords."""
+
     type: Literal["bag"] = "bag"
     pooling: PoolingName = "mean"
+    word_ngrams: int = Field(2, ge=1, le=5)  # longest n-gram of adjacent subword tokens
+    buckets: int = Field(2_000_000, ge=1, le=1 << 40)  # n-gram hash space (fastText's default)
+    ngram_min_count: int = Field(1, ge=1)  # buckets seen fewer times in TRAIN get no embedding row
 
 
 class RnnConfig(ScratchConfig):
@@ -126,7 +119,7 @@ class TransformerConfig(ScratchConfig):
 
 
 # -- the model -----------------------------------------------------------------------------------
-class NeuralModel:
+class NeuralModel(ModelBase):
     """A ClassifierModel (models/base.py) around a NeuralNet. Subclasses pick the encoder."""
 
     config_class: ClassVar[type[NeuralConfig]] = NeuralConfig
@@ -156,8 +149,6 @@ class NeuralModel:
         return LinearHead(dim, num_outputs, self.config.dropout)
 
     def build_net(self, tokenizer: TextTokenizer) -> NeuralNet:
-        from .long import long_text_net
-
         encoder = self.build_encoder(tokenizer)
         net = NeuralNet(encoder, self.build_pooling(encoder.output_dim),
                         self.build_head(encoder.output_dim, len(self.label_map)))
@@ -174,10 +165,24 @@ class NeuralModel:
 
     def encode_long(self, texts: Sequence[str]):
         """models.long.LongEncoding: what the model sees of each text under `model.long_text`."""
-        from .long import encode_documents
-
-        return encode_documents(self.tokenizer, texts, self.config.long_text, self.training.max_length,
+        return encode_documents(self.tokenizer, texts, self.config.long_text, self.config.max_length,
                                 self.label_map.labels)
+
+    def max_tokens(self) -> int | None:
+        """Tokens read per text: max_length, or for covering windows as many as the window cap reaches."""
+        long_text = self.config.long_text
+        if not long_text.windowed:
+            return self.config.max_length
+        window, stride = window_size(self.tokenizer, long_text, self.config.max_length)
+        return (long_text.max_windows - 1) * stride + window
+
+    def vocabulary(self) -> dict[str, int | None] | None:
+        # Word-piece continuations ("##ing") are not words; a word absent as a whole token is out of vocabulary.
+        return {token.lower(): None for token in self.tokenizer.vocabulary() if not token.startswith("##")}
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([len(ids) + self.tokenizer.num_specials for ids in self.tokenizer.encode_content(texts)],
+                        dtype=np.int64)
 
     def long_text_report(self, texts: Sequence[str]) -> dict:
         """How much of `texts` the model sees: share truncated, share of content tokens seen."""
@@ -222,8 +227,6 @@ class NeuralModel:
                 self.tokenizer.save(tokenizer_dir)
         with torch.random.fork_rng(devices=[]):  # seeded work must not disturb the caller's RNG
             torch.manual_seed(self.seed)
-            from .long import pad_documents, training_rows
-
             self.net = self.build_net(self.tokenizer)
             encoded = self.encode_long(train.texts)
             train_data = EncodedData(*training_rows(
@@ -249,8 +252,6 @@ class NeuralModel:
         device = resolve_device(self.training.device)
         dtype = resolve_precision(self.training.precision, device)
         self.net.to(device)
-        from .long import pad_documents
-
         logits = predict_logits(self.net, self.encode(texts), self.tokenizer.pad_id,
                                 self.training.eval_batch_size, device, dtype, collate=pad_documents)
         if logits.size == 0:
@@ -275,7 +276,33 @@ class NeuralModel:
 
 # -- the from-scratch types ------------------------------------------------------------------------
 class BagModel(NeuralModel):
+    """With `word_ngrams >= 2` its tokenizer is a text.ngrams.NgramTokenizer: subword ids plus the
+    ids of the n-gram buckets seen in training, all rows of one embedding table."""
+
     config_class = BagConfig
+
+    def build_tokenizer(self, train_texts: Sequence[str]) -> TextTokenizer:
+        subwords = super().build_tokenizer(train_texts)
+        c = self.config
+        if c.word_ngrams < 2:
+            return subwords
+        from ..text.ngrams import NgramTokenizer
+
+        return NgramTokenizer.fit(subwords, train_texts, c.word_ngrams, c.buckets, c.ngram_min_count)
+
+    def load_tokenizer(self, directory: Path) -> TextTokenizer:
+        if self.config.word_ngrams < 2:
+            return super().load_tokenizer(directory)
+        from ..errors import ModelError
+        from ..text.ngrams import NgramTokenizer
+
+        tokenizer = NgramTokenizer.load(directory)
+        c = self.config
+        saved = (tokenizer.word_ngrams, tokenizer.buckets, tokenizer.min_count)
+        if saved != (c.word_ngrams, c.buckets, c.ngram_min_count):
+            raise ModelError(f"{directory}: n-gram files were written with (word_ngrams, buckets, ngram_min_count) "
+                             f"= {saved}, the config says {(c.word_ngrams, c.buckets, c.ngram_min_count)}")
+        return tokenizer
 
     def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
         c = self.config
@@ -306,5 +333,5 @@ class TransformerModel(NeuralModel):
     def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
         c = self.config
         return TransformerEncoder(tokenizer.vocab_size, c.embedding_dim, c.num_heads, c.num_layers, c.ff_dim,
-                                  max_positions=self.training.max_length, positions=c.positions,
+                                  max_positions=c.max_length, positions=c.positions,
                                   dropout=c.dropout, pad_id=tokenizer.pad_id)

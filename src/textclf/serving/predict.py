@@ -5,12 +5,20 @@ so that a neural model pads each batch to similar lengths, and the results are p
 order before they are written. Output goes to `OUTPUT.partial` and is renamed to `OUTPUT` only
 when the whole input has been predicted, so a reader never sees a half-written file; after an
 interruption `resume=True` keeps the complete rows of the `.partial` file and continues.
+
+One writer per output: the job holds `fileio.output_lock(OUTPUT)` from its start to the rename,
+so a second run on the same OUTPUT fails at once with one line, and a finished OUTPUT is replaced
+only with `overwrite=True`. Beside the `.partial` file lies `OUTPUT.partial.manifest`, recording
+what the rows were computed from: the model's fingerprint, the input file's identity (absolute
+path, size, modification time) and every option that changes the rows. A resume whose model,
+input or options differ is refused with one line naming the difference.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -22,7 +30,9 @@ from typing import IO
 import numpy as np
 
 from ..data import Examples
-from ..errors import DataError
+from ..data.lengths import chunk_logits, length_sorted_batches  # noqa: F401 (re-exported)
+from ..errors import DataError, TextclfError
+from ..fileio import check_output, os_error, output_lock, write_json
 
 LogitsFn = Callable[[Sequence[str]], np.ndarray]  # texts -> float32 logits (n, k)
 
@@ -37,6 +47,8 @@ class PredictOptions:
     batch_size: int = 64  # texts per model call, after sorting a chunk by length
     resume: bool = False
     progress: bool = True
+    overwrite: bool = False  # replace a finished OUTPUT (otherwise: an error before any work)
+    backend: str = "torch"  # recorded in the resume manifest: torch / onnx / onnx-int8 rows differ
 
 
 @dataclass(frozen=True)
@@ -44,24 +56,6 @@ class PredictSummary:
     rows: int  # rows in the finished output
     resumed_rows: int  # rows kept from an earlier `.partial` file
     output: str | None
-
-
-# -- batching ------------------------------------------------------------------------------------
-def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
-    """Index batches that cover `texts`, each holding texts of similar length (longest first)."""
-    order = np.argsort([-len(t) for t in texts], kind="stable")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def chunk_logits(logits_fn: LogitsFn, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """Logits (n, k) for `texts` in their original order, computed on length-sorted batches."""
-    out: np.ndarray | None = None
-    for idx in length_sorted_batches(texts, batch_size):
-        part = np.asarray(logits_fn([texts[i] for i in idx]), dtype=np.float32)
-        if out is None:
-            out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
-        out[idx] = part  # scatter back: restores input order
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 # -- rows ----------------------------------------------------------------------------------------
@@ -176,47 +170,188 @@ def partial_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".partial")
 
 
+def manifest_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".partial.manifest")
+
+
+# -- the resume manifest -------------------------------------------------------------------------
+MANIFEST_FORMAT = "textclf-predict-partial"
+_HASHED_FILE_BYTES = 64 << 20  # model files up to this size are hashed; larger: size and mtime
+
+
+def _digest(obj) -> str:
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=lambda v: getattr(v, "tolist", str)())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_fingerprint(clf, model_path: str | Path | None = None) -> str:
+    """A short hash of what decides the rows: task, model config, labels, calibration, thresholds,
+    `min_labels`, and the saved files of `model_path` (content hash; size and mtime for files over
+    64 MB). Without a directory, the logits of a fixed probe text stand in for the weights."""
+    state: dict = {
+        "task": clf.task, "model": clf.model_params, "labels": list(clf.label_map.labels),
+        "calibration": clf.calibration, "min_labels": clf.min_labels,
+        "thresholds": None if clf.thresholds is None else np.asarray(clf.thresholds).tolist(),
+        "model_class": type(clf.model).__name__,
+    }
+    if model_path is not None and Path(model_path).is_dir():
+        root, files = Path(model_path), {}
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            stat = path.stat()
+            key = str(path.relative_to(root))
+            files[key] = _file_digest(path) if stat.st_size <= _HASHED_FILE_BYTES else [stat.st_size, stat.st_mtime_ns]
+        state["files"] = files
+    else:
+        probe = np.asarray(clf.logits(["textclf resume probe: a plain sentence."]))
+        state["probe"] = np.round(probe.astype(np.float64), 4).tolist()
+    return _digest(state)
+
+
+def input_identity(input_path: str | Path) -> dict:
+    """Absolute path, size and modification time of the input (stdin: just "-")."""
+    if str(input_path) == "-":
+        return {"path": "-"}
+    path = Path(input_path).resolve()
+    try:
+        stat = path.stat()
+    except OSError:  # reading it will say what is wrong
+        return {"path": str(path)}
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def build_manifest(clf, input_path, options: PredictOptions, text_column: str, fmt: str,
+                   model_path: str | Path | None = None) -> dict:
+    """What a `.partial` file's rows were computed from (see `manifest_difference`)."""
+    return {
+        "format": MANIFEST_FORMAT, "version": 1,
+        "model": model_fingerprint(clf, model_path),
+        "input": input_identity(input_path),
+        "options": {"text_column": text_column, "id_column": options.id_column, "output_format": fmt,
+                    "backend": options.backend},
+    }
+
+
+def manifest_difference(saved: dict, current: dict) -> str | None:
+    """What differs between the manifest of a `.partial` file and the run that would resume it."""
+    if saved.get("model") != current["model"]:
+        return "the model differs (other weights, labels, calibration or thresholds)"
+    old, new = saved.get("input") or {}, current["input"]
+    if old.get("path") != new["path"]:
+        return f"the input differs ({old.get('path')} then, {new['path']} now)"
+    if old != new:
+        return f"the input file {new['path']} changed since (size or modification time)"
+    old_options = saved.get("options") or {}
+    for key, value in current["options"].items():
+        if old_options.get(key) != value:
+            return f"option {key} differs ({old_options.get(key)!r} then, {value!r} now)"
+    return None
+
+
+def _read_manifest(path: Path, partial: Path) -> dict:
+    hint = "delete it or run without --resume"
+    if not path.is_file():
+        raise DataError(f"{partial}: cannot resume: no manifest {path.name} beside it (written by an older "
+                        f"textclf or by hand); {hint}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise DataError(f"{partial}: cannot resume: {path.name} is not a textclf manifest; {hint}")
+    return manifest
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+            path.unlink()
+
+
+def _remove_if_empty(partial: Path, manifest: Path) -> None:
+    with contextlib.suppress(OSError):
+        if partial.is_file() and partial.stat().st_size == 0:
+            _remove(partial, manifest)
+
+
+def check_predict_output(output: str | Path, options: PredictOptions = PredictOptions()) -> Path:
+    """The checks `predict_file` makes before any work, for callers that load a model first:
+    OUTPUT is not a directory, can be written, and is not a finished output (unless overwrite)."""
+    output = Path(output)
+    check_output(output, overwrite=options.overwrite)
+    for sidecar in (partial_path(output), manifest_path(output)):
+        if sidecar.is_dir():
+            raise DataError(f"{sidecar}: is a directory; remove it or choose another output")
+    return output
+
+
 # -- the whole job -------------------------------------------------------------------------------
 def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
-                 options: PredictOptions = PredictOptions(), logits_fn: LogitsFn | None = None) -> PredictSummary:
+                 options: PredictOptions = PredictOptions(), logits_fn: LogitsFn | None = None,
+                 model_path: str | Path | None = None) -> PredictSummary:
     """Predict every text of `input_path` ("-" reads stdin, one text per line) into `output`
     (JSONL, CSV or TSV by suffix; None writes JSONL to stdout).
 
-    A DataError (a bad row) removes the `.partial` file: nothing is left half-written. Any other
-    interruption keeps it, so that `resume=True` can continue from the last complete row."""
+    `model_path`, the directory `clf` was loaded from, lets the resume manifest fingerprint the
+    saved files. A user error (a bad row, a locked or finished output, a resume that does not
+    match) leaves no `.partial` file behind and an earlier OUTPUT untouched. Any other
+    interruption keeps the `.partial` file, so that `resume=True` can continue from the last
+    complete row."""
     from ..data.io import stream_texts
 
-    columns = clf.info.get("columns", {})
-    chunks = stream_texts(
-        input_path,
-        text_column=options.text_column or columns.get("text_column", "text"),
-        id_column=options.id_column,
-        chunk_size=options.chunk_size,
-    )
+    text_column = options.text_column or clf.card.text_column
+
+    def chunks_of_input():
+        return stream_texts(input_path, text_column=text_column, id_column=options.id_column,
+                            chunk_size=options.chunk_size)
+
     fmt = output_format(output)
     if output is None:
-        count = _run(clf, chunks, RowWriter(sys.stdout, fmt), options, logits_fn, done=0)
+        count = _run(clf, chunks_of_input(), RowWriter(sys.stdout, fmt), options, logits_fn, done=0)
         return PredictSummary(rows=count, resumed_rows=0, output=None)
 
-    output, partial = Path(output), partial_path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done, header = 0, False
-    if options.resume and partial.exists():
-        done, end, header = complete_records(partial, fmt)
-        with open(partial, "r+b") as handle:
-            handle.truncate(end)  # drop a record cut off mid-write
-        chunks = skip_rows(chunks, done)
-    mode = "a" if options.resume and partial.exists() else "w"
-    try:
-        with open(partial, mode, encoding="utf-8", newline="") as handle:
-            count = _run(clf, chunks, RowWriter(handle, fmt, header_written=header), options, logits_fn, done)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except DataError:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-        raise
-    os.replace(partial, output)
+    output = check_predict_output(output, options)
+    partial, manifest_file = partial_path(output), manifest_path(output)
+    with output_lock(output):
+        check_predict_output(output, options)  # again, now that no other writer can race us
+        manifest = build_manifest(clf, input_path, options, text_column, fmt, model_path)
+        resuming = options.resume and partial.exists()
+        if resuming:
+            difference = manifest_difference(_read_manifest(manifest_file, partial), manifest)
+            if difference is not None:
+                raise DataError(f"{partial}: cannot resume: {difference}; delete it or run without --resume")
+        chunks, done, header = chunks_of_input(), 0, False
+        try:
+            if resuming:
+                done, end, header = complete_records(partial, fmt)
+                with open(partial, "r+b") as handle:
+                    handle.truncate(end)  # drop a record cut off mid-write
+                chunks = skip_rows(chunks, done)
+            else:
+                write_json(manifest_file, manifest)
+            with open(partial, "a" if resuming else "w", encoding="utf-8", newline="") as handle:
+                count = _run(clf, chunks, RowWriter(handle, fmt, header_written=header), options, logits_fn, done)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, output)
+        except TextclfError:
+            _remove(partial, manifest_file)  # a user error: resuming would only meet it again
+            raise
+        except OSError as err:  # disk full, read-only: the rows so far stay resumable
+            _remove_if_empty(partial, manifest_file)
+            raise os_error(output, err) from None
+        except BaseException:  # interrupted: keep what is resumable, never an empty file
+            _remove_if_empty(partial, manifest_file)
+            raise
+        _remove(manifest_file)
     return PredictSummary(rows=count, resumed_rows=done, output=str(output))
 
 
