@@ -74,10 +74,11 @@ class ReportOptions:
     overwrite: bool = True  # a report is derived output: regenerating it is the normal case
 
 
-def report(model: str | Path, options: ReportOptions = ReportOptions(), log: TextIO = sys.stderr) -> list[Path]:
+def report(model: str | Path, options: ReportOptions = ReportOptions(), log: TextIO | None = None) -> list[Path]:
     """Write the HTML report (+ PNG figures beside it); returns the written paths."""
     from ..evaluation.report import build_report, write_report
 
+    log = sys.stderr if log is None else log
     output = Path(options.output) if options.output else Path(model).parent / "report.html"
     check_output(output, overwrite=options.overwrite)
     clf = TextClassifier.load(model)

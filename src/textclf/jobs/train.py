@@ -49,12 +49,13 @@ def config_for_data(path: str, columns: dict[str, str | None], time_budget: floa
     return cfg
 
 
-def train(cfg: Config, log: TextIO = sys.stderr, resume: str | Path | None = None) -> TrainResult:
+def train(cfg: Config, log: TextIO | None = None, resume: str | Path | None = None) -> TrainResult:
     """Load data, fit on train, fit the decision policy on validation, evaluate on validation and
     test, save under cfg.output_dir (model/, metrics.json, leaderboard.json for `auto`).
 
     `resume`: a run directory (the output_dir of an interrupted run with the same config) whose
     checkpoint training continues from; results are written there."""
+    log = sys.stderr if log is None else log
     output = Path(resume) if resume is not None else Path(cfg.output_dir)
     if resume is not None and not (output / "checkpoints").is_dir():
         raise ConfigError(f"{output}: no checkpoints to resume from (expected {output / 'checkpoints'})")
@@ -131,10 +132,11 @@ def fit_policy(clf: TextClassifier, cfg: Config, validation: Examples | None, me
         metrics["thresholds"] = tune_on_validation(clf, validation, cfg.thresholds, log)
 
 
-def tune_on_validation(clf: TextClassifier, validation: Examples | None, spec, log: TextIO = sys.stderr) -> dict:
+def tune_on_validation(clf: TextClassifier, validation: Examples | None, spec, log: TextIO | None = None) -> dict:
     """Tune decision thresholds on the validation split only (never on test) and adopt them."""
     import warnings
 
+    log = sys.stderr if log is None else log
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = clf.tune_thresholds(validation, spec.tune, spec.objective, spec.beta, spec.target)
@@ -145,8 +147,9 @@ def tune_on_validation(clf: TextClassifier, validation: Examples | None, spec, l
     return {key: value for key, value in result.to_json().items() if key != "validation_scores"}
 
 
-def resample_training(cfg: Config, train: Examples, log: TextIO = sys.stderr) -> Examples:
+def resample_training(cfg: Config, train: Examples, log: TextIO | None = None) -> Examples:
     """The training split rebalanced as `training.resample` asks (validation and test untouched)."""
+    log = sys.stderr if log is None else log
     spec = cfg.training.resample
     if spec is None:
         return train

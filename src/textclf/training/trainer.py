@@ -20,7 +20,6 @@ files (`is_main`). The default is a single process, where all of these are the i
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from tqdm.auto import tqdm
 from ..config import TrainingConfig
 from ..data.batching import EpochPlan, inference_batches, pad_batch
 from ..errors import ConfigError
+from .setup import autocast, parameter_groups, resolve_device, resolve_precision, schedule_factor  # noqa: F401
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .tensorboard import TensorBoardLog
 
@@ -90,77 +90,6 @@ class DistributedContext:
 SINGLE_PROCESS = DistributedContext()
 
 
-# -- devices and precision --------------------------------------------------------------------------
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without one is a ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"training.device: {name!r} is not a device (cpu, cuda, cuda:1, auto)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"training.device: {name!r} requested but no CUDA device is available")
-    return device
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for fp32. `auto`: bf16 on CUDA where supported, else fp16;
-    fp32 on CPU (CPU bf16 is slower than fp32 on most CPUs without AMX; ask for it explicitly)."""
-    cuda = device.type == "cuda"
-    if name == "auto":
-        if not cuda:
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if name == "fp32":
-        return None
-    if name == "fp16":
-        if not cuda:
-            raise ConfigError("training.precision: fp16 needs a CUDA device; use bf16 (or fp32) on CPU")
-        return torch.float16
-    if cuda and not torch.cuda.is_bf16_supported():
-        raise ConfigError("training.precision: this GPU does not support bf16; use fp16")
-    return torch.bfloat16
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    return torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
-
-
-# -- optimisation -----------------------------------------------------------------------------------
-def parameter_groups(body: nn.Module, head: nn.Module | None, training: TrainingConfig) -> list[dict]:
-    """AdamW groups: weight decay on matrices only (never on biases or norm weights, i.e. tensors
-    with one dimension); the head may get its own learning rate (training.head_learning_rate)."""
-    head_ids = {id(p) for p in head.parameters()} if head is not None else set()
-    head_lr = training.head_learning_rate or training.learning_rate
-    groups: dict[tuple[bool, bool], list] = {}
-    for module in (body, head) if head is not None else (body,):
-        for param in module.parameters():
-            if not param.requires_grad:
-                continue
-            key = (id(param) in head_ids, param.ndim > 1)
-            groups.setdefault(key, [])
-            if all(param is not p for p in groups[key]):
-                groups[key].append(param)
-    return [
-        {"params": params, "lr": head_lr if is_head else training.learning_rate,
-         "weight_decay": training.weight_decay if decays else 0.0}
-        for (is_head, decays), params in sorted(groups.items())
-    ]
-
-
-def schedule_factor(step: int, total_steps: int, warmup_steps: int, kind: str) -> float:
-    """Learning-rate multiplier before optimizer step `step` (0-based)."""
-    if step < warmup_steps:
-        return (step + 1) / (warmup_steps + 1)
-    if kind == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    if kind == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    return max(0.0, 1.0 - progress)
-
-
 # -- inference --------------------------------------------------------------------------------------
 @torch.no_grad()
 def predict_logits(module: nn.Module, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int,
@@ -205,6 +134,20 @@ class TrainState:
     epoch_loss_sum: float = 0.0
     epoch_loss_count: int = 0
     history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """What one `Trainer.fit` call carries from step to step."""
+
+    wrapped: nn.Module  # the module to call forward/backward on (DDP-wrapped under torchrun)
+    plan: EpochPlan
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    state: TrainState = field(default_factory=lambda: TrainState())
+    best_weights: dict | None = None
+    started: float = 0.0
 
 
 class Trainer:
@@ -279,23 +222,51 @@ class Trainer:
         """Train; returns a JSON-able summary. `resume` continues from workdir's checkpoint.
         `stop_after_step` checkpoints and returns after that optimizer step (an interruption hook)."""
         cfg = self.training
-        metric_name = cfg.early_stopping_metric
+        run = self._start(train, resume)
+        if validation is not None and validation.targets is None:
+            validation = None
+        run.started = time.perf_counter()
+        self.module.train()
+        interrupted = False
+        while not run.state.finished and run.state.epoch < cfg.epochs:
+            interrupted = self._run_epoch(run, train, stop_after_step)
+            if interrupted:
+                break
+            self._end_epoch(run, validation)
+            if stop_after_step is not None and run.state.step >= stop_after_step and not run.state.finished:
+                interrupted = True
+                break
+        if not interrupted and run.best_weights is not None:
+            self.module.load_state_dict(run.best_weights)
+        self.module.eval()
+        state = run.state
+        return {
+            "steps": state.step,
+            "epochs": state.epoch,
+            "interrupted": interrupted,
+            "best_epoch": state.best_epoch,
+            f"best_validation_{cfg.early_stopping_metric}": state.best_metric,
+            "history": state.history,
+            "device": str(self.device),
+            "precision": str(self.dtype).replace("torch.", "") if self.dtype else "fp32",
+        }
+
+    def _start(self, train: EncodedData, resume: bool) -> _Run:
+        """Optimizer, schedule, scaler and progress state: fresh, or restored from the checkpoint."""
+        cfg = self.training
         self.module.to(self.device)
-        wrapped = self.context.wrap(self.module)
         plan = EpochPlan(train.lengths, cfg.batch_size, self.seed, cfg.sampler, weights=train.sample_weights)
         batches_per_epoch = len(self.context.shard(plan.batches(0)))
-        accumulate = cfg.gradient_accumulation_steps
-        steps_per_epoch = -(-batches_per_epoch // accumulate)
+        steps_per_epoch = -(-batches_per_epoch // cfg.gradient_accumulation_steps)
         total_steps = steps_per_epoch * cfg.epochs
         if cfg.max_steps is not None:
             total_steps = min(total_steps, cfg.max_steps)
         warmup_steps = int(cfg.warmup_ratio * total_steps)
-
         optimizer = torch.optim.AdamW(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        state, best_weights = TrainState(), None
+        run = _Run(self.context.wrap(self.module), plan, optimizer, scheduler, scaler)
         if resume:
             if self.workdir is None:
                 raise ConfigError("resume needs a run directory (workdir)")
@@ -304,107 +275,100 @@ class Trainer:
             optimizer.load_state_dict(payload["optimizer"])
             scheduler.load_state_dict(payload["scheduler"])
             scaler.load_state_dict(payload["scaler"])
-            state = TrainState(**payload["state"])
-            best_weights = payload["best_weights"]
+            run.state = TrainState(**payload["state"])
+            run.best_weights = payload["best_weights"]
             restore_rng(payload["rng"])
         else:
             torch.manual_seed(self.seed)  # dropout draws; the model's init was seeded by its builder
-        if validation is not None and validation.targets is None:
-            validation = None
+        return run
 
-        started = time.perf_counter()
-        show = cfg.progress and self.context.is_main
-        self.module.train()
-        interrupted = False
-        while not state.finished and state.epoch < cfg.epochs:
-            epoch = state.epoch
-            batches = self.context.shard(plan.batches(epoch))
-            bar = tqdm(total=len(batches), initial=state.batch_in_epoch, disable=not show, leave=False,
-                       desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True)
-            position = state.batch_in_epoch
+    def _checkpoint_run(self, run: _Run) -> None:
+        self._checkpoint(run.state, run.optimizer, run.scheduler, run.scaler, run.best_weights)
+
+    def _run_epoch(self, run: _Run, train: EncodedData, stop_after_step: int | None) -> bool:
+        """The rest of the current epoch's batches; True when stopped by `stop_after_step`."""
+        cfg, state = self.training, run.state
+        accumulate = cfg.gradient_accumulation_steps
+        epoch = state.epoch
+        batches = self.context.shard(run.plan.batches(epoch))
+        bar = tqdm(total=len(batches), initial=state.batch_in_epoch, disable=not self._show_progress, leave=False,
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True)
+        position = state.batch_in_epoch
+        try:
             while position < len(batches):
                 group_start = position - position % accumulate
                 group_size = min(accumulate, len(batches) - group_start)
                 indices = batches[position]
-                loss = self.batch_loss(wrapped, [train.sequences[i] for i in indices], train.targets[indices])
-                scaler.scale(loss / group_size).backward()
+                loss = self.batch_loss(run.wrapped, [train.sequences[i] for i in indices], train.targets[indices])
+                run.scaler.scale(loss / group_size).backward()
                 state.epoch_loss_sum += float(loss.detach())
                 state.epoch_loss_count += 1
                 position += 1
                 bar.update(1)
                 if position - group_start < group_size:
                     continue
-                if cfg.max_grad_norm is not None:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(self.module.parameters(), cfg.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                scheduler.step()
-                state.step += 1
+                self._optimizer_step(run)
                 state.batch_in_epoch = position
                 bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
                 if state.step % cfg.log_every_steps == 0:
                     self._log({"event": "step", "epoch": epoch + 1, "step": state.step, "loss": float(loss.detach()),
-                               "lr": scheduler.get_last_lr()[0]})
+                               "lr": run.scheduler.get_last_lr()[0]})
                 reached_max = cfg.max_steps is not None and state.step >= cfg.max_steps
-                if cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0 \
-                        and position < len(batches) and not reached_max:
-                    self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
-                if stop_after_step is not None and state.step >= stop_after_step and position < len(batches):
-                    self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
-                    interrupted = True
-                    break
+                more = position < len(batches)
+                if cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0 and more \
+                        and not reached_max:
+                    self._checkpoint_run(run)
+                if stop_after_step is not None and state.step >= stop_after_step and more:
+                    self._checkpoint_run(run)
+                    return True
                 if reached_max:
                     break
+        finally:
             bar.close()
-            if interrupted:
-                break
+        return False
 
-            # End of epoch (or max_steps): evaluate, early-stop bookkeeping, checkpoint.
-            record: dict[str, Any] = {"event": "epoch", "epoch": epoch + 1, "step": state.step,
-                                      "train_loss": state.epoch_loss_sum / max(1, state.epoch_loss_count)}
-            if validation is not None:
-                metrics = self.evaluate(validation)
-                if metric_name not in metrics:
-                    raise ConfigError(f"training.early_stopping_metric: {metric_name!r} is not one of "
-                                      f"{', '.join(sorted(metrics))}")
-                record.update({f"validation_{k}": v for k, v in metrics.items()})
-                if self._improved(metrics[metric_name], state.best_metric):
-                    state.best_metric, state.best_epoch, state.bad_epochs = metrics[metric_name], epoch + 1, 0
-                    best_weights = {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
-                else:
-                    state.bad_epochs += 1
-                patience = cfg.early_stopping_patience
-                if patience is not None and state.bad_epochs >= patience:
-                    state.finished = True
-                if show:
-                    tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f}  "
-                               f"validation {metric_name} {metrics[metric_name]:.4f}")
-            record["seconds"] = round(time.perf_counter() - started, 3)
-            self._log(record)
-            state.history.append({k: v for k, v in record.items() if k != "seconds"})
-            state.epoch, state.batch_in_epoch = epoch + 1, 0
-            state.epoch_loss_sum, state.epoch_loss_count = 0.0, 0
-            if cfg.max_steps is not None and state.step >= cfg.max_steps:
-                state.finished = True
-            if state.epoch >= cfg.epochs:
-                state.finished = True
-            self._checkpoint(state, optimizer, scheduler, scaler, best_weights)
-            if stop_after_step is not None and state.step >= stop_after_step and not state.finished:
-                interrupted = True
-                break
+    @property
+    def _show_progress(self) -> bool:
+        return self.training.progress and self.context.is_main
 
-        if not interrupted and best_weights is not None:
-            self.module.load_state_dict(best_weights)
-        self.module.eval()
-        return {
-            "steps": state.step,
-            "epochs": state.epoch,
-            "interrupted": interrupted,
-            "best_epoch": state.best_epoch,
-            f"best_validation_{metric_name}": state.best_metric,
-            "history": state.history,
-            "device": str(self.device),
-            "precision": str(self.dtype).replace("torch.", "") if self.dtype else "fp32",
-        }
+    def _optimizer_step(self, run: _Run) -> None:
+        if self.training.max_grad_norm is not None:
+            run.scaler.unscale_(run.optimizer)
+            nn.utils.clip_grad_norm_(self.module.parameters(), self.training.max_grad_norm)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scheduler.step()
+        run.state.step += 1
+
+    def _end_epoch(self, run: _Run, validation: EncodedData | None) -> None:
+        """Evaluate, early-stopping bookkeeping, log and checkpoint at the end of an epoch (or max_steps)."""
+        cfg, state = self.training, run.state
+        metric_name, epoch = cfg.early_stopping_metric, state.epoch
+        record: dict[str, Any] = {"event": "epoch", "epoch": epoch + 1, "step": state.step,
+                                  "train_loss": state.epoch_loss_sum / max(1, state.epoch_loss_count)}
+        if validation is not None:
+            metrics = self.evaluate(validation)
+            if metric_name not in metrics:
+                raise ConfigError(f"training.early_stopping_metric: {metric_name!r} is not one of "
+                                  f"{', '.join(sorted(metrics))}")
+            record.update({f"validation_{k}": v for k, v in metrics.items()})
+            if self._improved(metrics[metric_name], state.best_metric):
+                state.best_metric, state.best_epoch, state.bad_epochs = metrics[metric_name], epoch + 1, 0
+                run.best_weights = {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+            patience = cfg.early_stopping_patience
+            if patience is not None and state.bad_epochs >= patience:
+                state.finished = True
+            if self._show_progress:
+                tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f}  "
+                           f"validation {metric_name} {metrics[metric_name]:.4f}")
+        record["seconds"] = round(time.perf_counter() - run.started, 3)
+        self._log(record)
+        state.history.append({k: v for k, v in record.items() if k != "seconds"})
+        state.epoch, state.batch_in_epoch = epoch + 1, 0
+        state.epoch_loss_sum, state.epoch_loss_count = 0.0, 0
+        if (cfg.max_steps is not None and state.step >= cfg.max_steps) or state.epoch >= cfg.epochs:
+            state.finished = True
+        self._checkpoint_run(run)
