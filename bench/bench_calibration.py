@@ -17,7 +17,8 @@ import numpy as np
 from textclf import TextClassifier
 from textclf.data.bundled import load_bundled
 from textclf.data.splits import split_examples
-from textclf.evaluation.calibration import METHODS, calibrate_classifier
+from textclf.evaluation.calibration import METHODS
+from textclf.policy import DecisionPolicy
 from textclf.evaluation.metrics import probability_metrics
 
 
@@ -25,11 +26,11 @@ def measure(name: str, clf: TextClassifier, splits) -> list[dict]:
     targets = clf.label_map.encode(splits.test)
     logits = clf.logits(splits.test)
     rows = []
-    clf.calibration = None
+    clf.policy = DecisionPolicy()
     raw = clf.probabilities_from_logits(logits)
     for method in ("none", *METHODS):
         if method != "none":
-            calibrate_classifier(clf, splits.validation, method)
+            clf.calibrate(splits.validation, method)
         probs = clf.probabilities_from_logits(logits)
         m = probability_metrics(targets, probs, clf.label_map)
         rows.append({
@@ -38,7 +39,7 @@ def measure(name: str, clf: TextClassifier, splits) -> list[dict]:
             "argmax_changed": int((probs.argmax(1) != raw.argmax(1)).sum()),
             **({"temperature": clf.calibration["temperature"]} if method == "temperature" else {}),
         })
-    clf.calibration = None
+    clf.policy = DecisionPolicy()
     return rows
 
 

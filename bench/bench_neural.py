@@ -29,7 +29,8 @@ from textclf.classifier import TextClassifier  # noqa: E402
 from textclf.config import load_config  # noqa: E402
 from textclf.data.bundled import load_bundled  # noqa: E402
 from textclf.data.splits import split_examples  # noqa: E402
-from textclf.workflow import evaluate, load_splits  # noqa: E402
+from textclf.data.sources import load_splits  # noqa: E402
+from textclf.evaluation.scoring import evaluate  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 MODELS = {"tfidf": "default", "bag": "bag", "rnn": "rnn", "cnn": "cnn", "transformer": "transformer"}
@@ -69,13 +70,13 @@ def main() -> None:
             training["epochs"] = args.epochs
         settings[name] = {"config": f"configs/{config_name}.yaml", "model": cfg.model,
                           **({} if name == "tfidf" else {k: training[k] for k in (
-                              "epochs", "learning_rate", "max_grad_norm", "max_length", "batch_size")})}
+                              "epochs", "learning_rate", "max_grad_norm", "batch_size")}), "max_length": cfg.model.get("max_length")}
         clf = TextClassifier(model=cfg.model, training=training, seed=cfg.seed)
         started = time.perf_counter()
         clf.fit(splits.train, validation=splits.validation)
         seconds = time.perf_counter() - started
         metrics = evaluate(clf, splits.test)
-        summary = clf.info.get("training_summary", {})
+        summary = clf.card.training_summary
         rows.append({"model": name, "accuracy": round(metrics["accuracy"], 4),
                      "macro_f1": round(metrics["macro_f1"], 4), "train_seconds": round(seconds, 1),
                      "parameters": summary.get("parameters"), "best_epoch": summary.get("best_epoch"),

@@ -1,7 +1,7 @@
 """What every system in the peer benchmark sees: the same splits, the same reduced subsets, the
 same scoring. Imported by the worker processes only (never by textclf).
 
-Splits are textclf's own (`textclf.workflow.load_splits` on configs/default.yaml: stratified,
+Splits are textclf's own (`textclf.data.sources.load_splits` on configs/default.yaml: stratified,
 test 0.2, validation 0.1, split seed 0). The split never moves with the run seed: seeds vary
 initialisation and data order only, so the spread over seeds is the models' own.
 """
@@ -18,7 +18,7 @@ from textclf.config import load_config
 from textclf.data import Examples
 from textclf.data.splits import Splits
 from textclf.evaluation.metrics import confidence_and_outcome, expected_calibration_error
-from textclf.workflow import load_splits
+from textclf.data.sources import load_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT_CONFIG = ROOT / "configs" / "default.yaml"

@@ -11,7 +11,8 @@ from textclf import TextClassifier
 from textclf.cli import main
 from textclf.data.io import examples_frame, write_frame
 from textclf.errors import ModelError
-from textclf.serving.onnx_export import OnnxModel, export_onnx, load_onnx_classifier, pad_batch
+from textclf.models.onnx_runtime import OnnxModel, pad_batch
+from textclf.serving.onnx_export import export_onnx, load_onnx_classifier
 
 TINY = {"embedding_dim": 16, "tokenizer": {"vocab_size": 600}}
 TRAINING = {"epochs": 1, "batch_size": 16, "eval_batch_size": 8, "max_length": 48}

@@ -83,6 +83,10 @@ def _train_locked(cfg: Config, clf: TextClassifier, output: Path, resume, log: T
     if cfg.thresholds.tune != "none" and cfg.task == "single_label" and len(set(splits.train.labels)) > 2:
         raise ConfigError("thresholds.tune needs a binary or multi-label task (more than 2 classes use argmax); "
                           "set thresholds.tune: none")
+    no_validation = splits.validation is None or len(splits.validation) == 0
+    if no_validation and cfg.calibration is not None and "calibration" in cfg.model_fields_set:
+        raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
+                          "or data.validation (or calibration: null)")
     print(f"textclf: data {sizes}", file=log)
     if cfg.audit.enabled:  # leakage found here would make every metric below too optimistic
         from ..audit import train_audit
