@@ -119,6 +119,9 @@ def test_a_bad_row_leaves_no_output_and_keeps_an_older_one(model, unseen, tmp_pa
         predict_file(clf, path, out, PredictOptions(chunk_size=10, progress=False))
     assert not out.exists() and not partial_path(out).exists()
     out.write_text("earlier result\n")
+    with pytest.raises(DataError, match=r'row 58, column "text"'):  # even when asked to replace it
+        predict_file(clf, path, out, PredictOptions(chunk_size=10, progress=False, overwrite=True))
+    assert out.read_text() == "earlier result\n" and not partial_path(out).exists()
     assert main(["predict", str(model[1]), str(path), "-o", str(out), "--chunk-size", "10"]) == 2
     assert out.read_text() == "earlier result\n" and not partial_path(out).exists()
 
@@ -142,6 +145,17 @@ def test_resume_keeps_complete_rows_and_predicts_only_the_rest(model, input_csv,
     lines = full.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = 30 + (suffix == "csv")  # the CSV header is a line too
     out = tmp_path / f"resumed.{suffix}"
+    calls = []
+
+    def interrupted_logits(texts):  # a run killed after 3 chunks of 10 rows leaves the manifest
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(len(texts))
+        return clf.logits(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(clf, input_csv, out, PredictOptions(chunk_size=10, progress=False), logits_fn=interrupted_logits)
+    assert not out.exists() and partial_path(out).read_text(encoding="utf-8") == "".join(lines[:kept])
     partial_path(out).write_text("".join(lines[:kept]) + lines[kept][:12], encoding="utf-8")  # cut mid-row
     assert complete_records(partial_path(out), suffix)[0] == 30
     seen = []
@@ -167,7 +181,7 @@ def test_complete_records_respects_quoted_newlines_in_csv(tmp_path):
 
 def test_tuned_binary_threshold_is_applied_and_written(rt_binary, tmp_path):
     clf = TextClassifier(model={"type": "tfidf"}).fit(rt_binary.subset(range(0, 600, 2)))
-    clf.thresholds = np.array([0.7])
+    clf.policy = clf.policy.with_thresholds(np.array([0.7]))
     texts = rt_binary.subset(range(1, 600, 4))
     path = tmp_path / "in.csv"
     write_frame(examples_frame(texts), path)

@@ -80,8 +80,6 @@ def check_writable(path: str | os.PathLike, directory: bool = False) -> Path:
         raise DataError(f"{path}: is a directory; give a file name")
     if path.exists() and not path.is_dir() and directory:
         raise DataError(f"{path}: exists and is not a directory")
-    if path.is_symlink() and not path.exists():
-        raise DataError(f"{path}: a broken symbolic link")
     ancestor = _nearest_existing(path.parent if str(path.parent) else Path("."))
     if not ancestor.is_dir():
         raise DataError(f"{path}: cannot create it, {ancestor} is not a directory")

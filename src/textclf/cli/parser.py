@@ -115,7 +115,7 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                    help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
 
-    p = verb("serve", v.cmd_serve, "serve a saved model over HTTP (POST /predict, GET /health, /ready, /labels, /docs)")
+    p = verb("serve", v.cmd_serve, "serve a saved model over HTTP (POST /predict, /explain; GET /health, /ready, /labels, /docs)")
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     p.add_argument("--port", type=int, default=8000, help="TCP port")
@@ -126,6 +126,10 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--max-batch", type=int, default=64, help="texts per model call across concurrent requests")
     p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
     p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (length-sorted)")
+    p.add_argument("--body-timeout", type=float, default=10.0, help="seconds for a request body to arrive; else 408")
+    p.add_argument("--max-queue-texts", type=int, default=1024, help="texts queued or running; more get 503")
+    p.add_argument("--max-queue-chars", type=int, default=2_000_000, help="characters queued or running; more get 503")
+    p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of a 503")
 
     p = verb("export", v.cmd_export, "export a saved model to ONNX (neural models) or a Hugging Face directory")
     p.add_argument("model", help="saved model directory")

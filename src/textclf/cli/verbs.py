@@ -193,7 +193,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = ServiceConfig(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
                            max_text_chars=args.max_text_chars, max_batch=args.max_batch,
-                           max_wait_ms=args.max_wait_ms, batch_size=args.batch_size)
+                           max_wait_ms=args.max_wait_ms, batch_size=args.batch_size,
+                           body_timeout_s=args.body_timeout, max_queue_texts=args.max_queue_texts,
+                           max_queue_chars=args.max_queue_chars, retry_after_s=args.retry_after)
     serve(args.model, args.host, args.port, config, backend=args.backend)
     return 0
 

@@ -23,10 +23,12 @@ def load_for_inference(model: str | Path, backend: str = "torch") -> TextClassif
 
 def predict(model: str | Path, input_path: str, output: str | None, options, backend: str = "torch"):
     """serving.predict.PredictSummary of streaming `input_path` ("-": stdin) through the model."""
-    from ..serving.predict import predict_file
+    from ..serving.predict import check_predict_output, predict_file
 
     if options.resume and output is None:
         raise DataError("--resume needs -o OUTPUT (a partial output file to continue)")
+    if output is not None:
+        check_predict_output(output, options)  # a bad -o fails before minutes of model loading
     clf = load_for_inference(model, backend)
     return predict_file(clf, input_path, output, options, model_path=model)
 

@@ -1,4 +1,4 @@
-"""The HTTP service: `POST /predict`, `GET /health`, `GET /ready`, `GET /labels`, `GET /docs`.
+"""The HTTP service: `POST /predict`, `POST /explain`, `GET /health`, `/ready`, `/labels`, `/docs`.
 
 Concurrent requests are micro-batched: an asyncio queue gathers them for up to `max_wait_ms` or
 `max_batch` texts, one model call runs in a worker thread, and each request's future gets its
@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import html
-import json
-import socket
-import time
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import DataError
+from ..errors import DataError, ModelError, TextclfError
+from .batcher import Busy, MicroBatcher
+from .guards import BodyGuard, bind_socket, short, validation_errors
 from .predict import applied_thresholds, chunk_logits
+
+BodyLimit = BodyGuard  # the earlier name
+__all__ = ["Busy", "BodyGuard", "BodyLimit", "MicroBatcher", "ServiceConfig", "bind_socket", "create_app",
+           "prediction_records", "serve", "short", "validation_errors"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ServiceConfig:
     max_queue_chars: int = 2_000_000  # characters waiting or being predicted; more get 503
     retry_after_s: int = 1  # the Retry-After header of a 503
     echo_chars: int = 80  # error bodies quote at most this many characters of the request
+    max_explain_waiting: int = 2  # /explain requests waiting behind the running one; more get 503
 
 
 # -- schemas -------------------------------------------------------------------------------------
@@ -85,6 +88,13 @@ class PredictRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts)
 
 
+class ExplainRequest(PredictRequest):
+    """`text` or `texts`, plus how many tokens to list and, optionally, the label to explain."""
+
+    top_k: int = Field(10, ge=1, le=100)
+    label: str | None = Field(None, max_length=200)
+
+
 class Prediction(BaseModel):
     label: str | list[str]
     probabilities: dict[str, float]
@@ -92,31 +102,6 @@ class Prediction(BaseModel):
 
 class PredictResponse(BaseModel):
     predictions: list[Prediction]
-
-
-# -- error bodies --------------------------------------------------------------------------------
-def short(value: Any, limit: int = 80) -> str:
-    """At most `limit` characters of `value` (a string, or the JSON of anything else), safe to
-    encode as UTF-8 (lone surrogates become escapes), with the full length noted when cut."""
-    if not isinstance(value, str):
-        try:
-            value = json.dumps(value, ensure_ascii=False, default=str)
-        except (TypeError, ValueError, RecursionError):
-            value = repr(value)
-    cut = value[:limit] + (f"... ({len(value)} characters)" if len(value) > limit else "")
-    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def validation_errors(errors: Sequence[dict], limit: int = 80) -> list[dict]:
-    """FastAPI/pydantic validation errors with every echoed value cut to `limit` characters."""
-    out = []
-    for error in list(errors)[:20]:
-        item = {"loc": [short(part, limit) if isinstance(part, str) else part for part in error.get("loc", ())],
-                "msg": short(error.get("msg", ""), 4 * limit), "type": short(error.get("type", ""), limit)}
-        if "input" in error:
-            item["input"] = short(error["input"], limit)
-        out.append(item)
-    return out
 
 
 # -- model call ----------------------------------------------------------------------------------
@@ -134,209 +119,8 @@ def prediction_records(clf, texts: Sequence[str], batch_size: int = 64,
     ]
 
 
-class Busy(Exception):
-    """The queue is full (or the service is shutting down): answer 503 with Retry-After."""
-
-
-@dataclass
-class _Pending:
-    texts: list[str]
-    future: asyncio.Future
-    chars: int = 0
-
-
-@dataclass
-class MicroBatcher:
-    """Gathers concurrent requests into one model call; `predict` maps texts to one result each.
-
-    The load it holds (texts and characters waiting or being predicted) is bounded by
-    `max_queue_texts` / `max_queue_chars`: `submit` raises `Busy` beyond them, except when nothing
-    is queued (a request within the per-request limits is always accepted by an idle service)."""
-
-    predict: Callable[[list[str]], list[Any]]
-    max_batch: int = 64
-    max_wait_s: float = 0.005
-    max_queue_texts: int | None = None
-    max_queue_chars: int | None = None
-    requests: int = 0  # counters, for /health
-    batches: int = 0
-    rejected: int = 0
-    queued_texts: int = 0  # texts waiting or being predicted now
-    queued_chars: int = 0
-    _queue: asyncio.Queue | None = field(default=None, repr=False)
-    _task: asyncio.Task | None = field(default=None, repr=False)
-    _closing: bool = False
-
-    async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._loop())
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done() and not self._closing
-
-    @property
-    def full(self) -> bool:
-        return ((self.max_queue_texts is not None and self.queued_texts >= self.max_queue_texts)
-                or (self.max_queue_chars is not None and self.queued_chars >= self.max_queue_chars))
-
-    def _admit(self, texts: list[str], chars: int) -> None:
-        if not self.queued_texts:
-            return
-        if ((self.max_queue_texts is not None and self.queued_texts + len(texts) > self.max_queue_texts)
-                or (self.max_queue_chars is not None and self.queued_chars + chars > self.max_queue_chars)):
-            self.rejected += 1
-            raise Busy(f"the service is busy ({self.queued_texts} texts queued); retry later")
-
-    async def submit(self, texts: list[str]) -> list[Any]:
-        if self._queue is None or self._closing:
-            raise Busy("the service is shutting down")
-        chars = sum(len(t) for t in texts)
-        self._admit(texts, chars)
-        future = asyncio.get_running_loop().create_future()
-        self.requests += 1
-        self.queued_texts += len(texts)
-        self.queued_chars += chars
-        self._queue.put_nowait(_Pending(texts, future, chars))
-        return await future
-
-    async def stop(self) -> None:
-        """Answer everything already queued, then end the loop."""
-        self._closing = True
-        if self._queue is not None:
-            await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _gather(self) -> list[_Pending]:
-        first = await self._queue.get()
-        batch, size = [first], len(first.texts)
-        deadline = time.monotonic() + self.max_wait_s
-        while size < self.max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                # Poll rather than wait_for(queue.get()): cancelling a get can drop an item on 3.11.
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closing:  # shutting down: answer now, wait for no one
-                    break
-                await asyncio.sleep(min(0.001, remaining))
-                continue
-            batch.append(item)
-            size += len(item.texts)
-        return batch
-
-    async def _loop(self) -> None:
-        while True:
-            batch = await self._gather()
-            texts = [t for item in batch for t in item.texts]
-            try:
-                results = await asyncio.to_thread(self.predict, texts)
-                self.batches += 1
-                start = 0
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_result(results[start:start + len(item.texts)])
-                    start += len(item.texts)
-            except Exception as err:  # the model failed: every waiting request hears about it
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(err)
-            finally:
-                for item in batch:
-                    self.queued_texts -= len(item.texts)
-                    self.queued_chars -= item.chars
-                    self._queue.task_done()
-
-
-# -- body guard ----------------------------------------------------------------------------------
-class _BodyTimeout(Exception):
-    pass
-
-
-class BodyGuard:
-    """ASGI middleware: 413 for a request body over `max_bytes` (declared or streamed), 408 for a
-    body that has not fully arrived `timeout_s` after the request started."""
-
-    def __init__(self, app, max_bytes: int, timeout_s: float = 10.0) -> None:
-        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-
-        async def timed_receive(until: float):
-            remaining = until - loop.time()
-            if remaining <= 0:
-                raise _BodyTimeout
-            try:
-                return await asyncio.wait_for(receive(), remaining)
-            except asyncio.TimeoutError:
-                raise _BodyTimeout from None
-
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(timed_receive, send, deadline)
-        chunks, total = [], 0
-        try:
-            while True:  # read (at most max_bytes of) the body, then replay it to the app
-                message = await timed_receive(deadline)
-                if message["type"] != "http.request":
-                    break
-                total += len(message.get("body", b""))
-                if total > self.max_bytes:
-                    return await self._refuse(timed_receive, send, deadline, message.get("more_body", False))
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-        except _BodyTimeout:
-            return await _send_json(send, 408, {"detail": f"the request body did not arrive within "
-                                                          f"{self.timeout_s:g} s"}, close=True)
-        body, replayed = b"".join(chunks), False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, timed_receive, send, deadline: float, more_body: bool = True) -> None:
-        # Closing with an unread body in the socket makes the kernel send a reset, and the client
-        # sees "connection reset" instead of the 413: read and discard a bounded amount first,
-        # for a bounded time (a client that declares a huge body and sends nothing is not waited for).
-        drained = 0
-        until = min(deadline, asyncio.get_running_loop().time() + 2.0)
-        with contextlib.suppress(_BodyTimeout):
-            while more_body and drained <= 16 * self.max_bytes:
-                message = await timed_receive(until)
-                if message["type"] != "http.request":
-                    break
-                drained += len(message.get("body", b""))
-                more_body = message.get("more_body", False)
-        await _send_json(send, 413, {"detail": f"request body over {self.max_bytes} bytes"}, close=True)
-
-
-BodyLimit = BodyGuard  # the earlier name
-
-
-async def _send_json(send, status: int, body: dict, close: bool = False, headers: Sequence = ()) -> None:
-    payload = json.dumps(body).encode()
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers]
-    if close:
-        head.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": payload})
-
-
 # -- the docs page -------------------------------------------------------------------------------
-def docs_page(app, model_name: str) -> str:
+def docs_page(app, model_name: str, base_url: str = "http://127.0.0.1:8000/") -> str:
     """A self-contained HTML page: the endpoints with their summaries and a link to the schema."""
     rows = []
     for path, methods in app.openapi().get("paths", {}).items():
@@ -345,7 +129,7 @@ def docs_page(app, model_name: str) -> str:
             description = (operation.get("description") or "").strip().split("\n\n")[0]
             rows.append(f"<tr><td><code>{html.escape(method.upper())}</code></td><td><code>{html.escape(path)}"
                         f"</code></td><td>{html.escape(summary)}<br><small>{html.escape(description)}</small></td></tr>")
-    example = html.escape("curl -s -X POST http://HOST:PORT/predict -H 'content-type: application/json' "
+    example = html.escape(f"curl -s -X POST {base_url.rstrip('/')}/predict -H 'content-type: application/json' "
                           "-d '{\"texts\": [\"a gripping film\", \"a dull mess\"]}'")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>textclf: {html.escape(model_name)}</title>
@@ -371,8 +155,14 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
 
+    model_lock = threading.Lock()  # one model call at a time: explanations hook the network
+
+    def predict_locked(texts: list[str]) -> list[dict]:
+        with model_lock:
+            return prediction_records(clf, texts, config.batch_size, logits_fn)
+
     batcher = MicroBatcher(
-        predict=lambda texts: prediction_records(clf, texts, config.batch_size, logits_fn),
+        predict=predict_locked,
         max_batch=config.max_batch, max_wait_s=config.max_wait_ms / 1000.0,
         max_queue_texts=config.max_queue_texts, max_queue_chars=config.max_queue_chars,
     )
@@ -429,36 +219,60 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
         except Busy as err:
             return JSONResponse({"detail": str(err)}, status_code=503, headers=retry)
 
-    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
-    async def docs():
-        return HTMLResponse(docs_page(app, model_name))
+    async def docs(request):  # a plain Starlette route: FastAPI would document and validate it
+        return HTMLResponse(docs_page(app, model_name, str(request.base_url)))
 
+    app.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+    _add_explain(app, clf, config, batcher, model_lock, check_limits)
     return app
 
 
+def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_lock: threading.Lock,
+                 check_limits: Callable) -> None:
+    """POST /explain (analysis.explain) with the limits of /predict; model calls hold `model_lock`,
+    as explanations hook the network that predictions run through."""
+    from fastapi.responses import JSONResponse
+
+    retry = {"Retry-After": str(max(1, int(config.retry_after_s)))}
+    try:
+        from ..analysis.explain import explain
+    except ImportError:  # pragma: no cover - the analysis module is optional
+        return
+    explaining = {"now": 0}
+
+    @app.post("/explain", summary="token attributions: why each text gets its label",
+              responses={408: {}, 413: {}, 501: {}, 503: {}})
+    async def explain_texts(request: ExplainRequest):
+        """Same limits as /predict. One explanation runs at a time (with at most
+        `max_explain_waiting` waiting); more get 503 + Retry-After."""
+        texts = request.as_list()
+        check_limits(texts)
+        if request.label is not None and request.label not in clf.label_map.labels:
+            return JSONResponse({"detail": f"label {short(request.label, config.echo_chars)!r} is not one of the "
+                                           f"model's labels"}, status_code=422)
+        if not batcher.running:
+            return JSONResponse({"detail": "the service is not ready"}, status_code=503, headers=retry)
+        if explaining["now"] > config.max_explain_waiting:
+            return JSONResponse({"detail": "the service is busy explaining; retry later"}, status_code=503,
+                                headers=retry)
+
+        def run() -> list[dict]:
+            with model_lock:
+                return [e.to_dict() for e in explain(clf, texts, label=request.label, top_k=request.top_k)]
+
+        explaining["now"] += 1
+        try:
+            return {"explanations": await asyncio.to_thread(run)}
+        except DataError as err:
+            return JSONResponse({"detail": short(str(err), 4 * config.echo_chars)}, status_code=422)
+        except (ModelError, TextclfError) as err:
+            return JSONResponse({"detail": short(str(err), 4 * config.echo_chars)}, status_code=501)
+        finally:
+            explaining["now"] -= 1
+
+
 # -- serving -------------------------------------------------------------------------------------
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port, or a one-line DataError saying why not (busy, not allowed)."""
-    where = f"{host}:{port}"
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-    except (socket.gaierror, UnicodeError, OverflowError) as err:
-        raise DataError(f"{where}: cannot use this address ({err})") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # what uvicorn does; a listener still blocks it
-        sock.bind(address)
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.EADDRINUSE:
-            raise DataError(f"{where} is already in use") from None
-        if err.errno == errno.EACCES:
-            raise DataError(f"{where}: permission denied (ports below 1024 need privileges)") from None
-        raise DataError(f"{where}: cannot listen here ({err.strerror or err})") from None
-    return sock
-
-
 def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, config: ServiceConfig = ServiceConfig(),
           backend: str = "torch", graceful_timeout_s: float = 10.0) -> None:
     """Load a saved model and serve it until SIGINT/SIGTERM (then finish queued requests).

@@ -345,8 +345,10 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
         except TextclfError:
             _remove(partial, manifest_file)  # a user error: resuming would only meet it again
             raise
-        except OSError as err:  # disk full, read-only: the rows so far stay resumable
+        except OSError as err:  # disk full, read-only, unreadable input: the rows so far stay resumable
             _remove_if_empty(partial, manifest_file)
+            if err.filename not in (None, str(partial), str(output), str(manifest_file)):
+                raise os_error(err.filename, err, "read") from None
             raise os_error(output, err) from None
         except BaseException:  # interrupted: keep what is resumable, never an empty file
             _remove_if_empty(partial, manifest_file)
