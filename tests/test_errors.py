@@ -17,6 +17,7 @@ from textclf.analysis.slices import (
 )
 from textclf.cli import main
 from textclf.data import Examples, LabelMap
+from textclf.models.base import ModelBase
 
 # text, gold, probability of "a" the stub model gives it (so the prediction is a when p > 0.5)
 ROWS = [
@@ -32,11 +33,14 @@ ROWS = [
 SOURCE = ["x", "x", "y", "y", "x", "y", "x", "y"]
 
 
-class LookupModel:
+class LookupModel(ModelBase):
     """A stand-in ClassifierModel: fixed logits per text (log-probabilities, so softmax gives them back)."""
 
     def __init__(self, table: dict[str, float]) -> None:
         self.table = table
+
+    def max_tokens(self) -> int:
+        return 256  # not TF-IDF: it reads at most 256 tokens, so truncation slices exist
 
     def logits(self, texts):
         p = np.array([self.table[t] for t in texts])
@@ -45,7 +49,7 @@ class LookupModel:
 
 @pytest.fixture()
 def stub():
-    clf = TextClassifier(model={"type": "lookup"})  # not TF-IDF: it reads at most max_length tokens
+    clf = TextClassifier(model={"type": "lookup"})
     clf.label_map = LabelMap(("a", "b"))
     clf.model = LookupModel({t: p for t, _, p in ROWS})
     return clf, Examples.from_lists([t for t, _, _ in ROWS], [g for _, g, _ in ROWS])
@@ -131,7 +135,7 @@ def test_multi_label_mistakes_use_exact_match_and_label_sets():
     clf.label_map = LabelMap(("x", "y"), multi_label=True)
     probs = {"one": [0.9, 0.8], "two": [0.9, 0.47], "three": [0.1, 0.9], "four": [0.3, 0.1]}
 
-    class Sigmoid:
+    class Sigmoid(ModelBase):
         def logits(self, texts):
             p = np.array([probs[t] for t in texts])
             return np.log(p / (1 - p)).astype(np.float32)

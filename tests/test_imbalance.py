@@ -107,12 +107,24 @@ def _scores(clf, test) -> tuple[float, float]:
 
 
 def test_class_weighting_finds_more_of_the_minority(skewed_binary):
-    plain = TextClassifier(model={"type": "tfidf"}).fit(skewed_binary.train)
+    plain = TextClassifier(model={"type": "tfidf"}, training={"class_weight": None}).fit(skewed_binary.train)
     weighted = TextClassifier(model={"type": "tfidf"}, training={"class_weight": "balanced"}).fit(skewed_binary.train)
     plain_recall, plain_f1 = _scores(plain, skewed_binary.test)
     weighted_recall, weighted_f1 = _scores(weighted, skewed_binary.test)
     assert weighted_recall > plain_recall + 0.3, (plain_recall, weighted_recall)
     assert weighted_f1 > plain_f1
+    assert plain.card.imbalance is None  # an explicit `class_weight: null` is respected
+
+
+def test_skewed_classes_get_balanced_weights_by_default(skewed_binary):
+    default = TextClassifier(model={"type": "tfidf"}).fit(skewed_binary.train)
+    weighted = TextClassifier(model={"type": "tfidf"}, training={"class_weight": "balanced"}).fit(skewed_binary.train)
+    assert default.card.imbalance["class_weight"] == "balanced"
+    assert default.training_config().class_weight == "balanced"
+    np.testing.assert_allclose(default.predict_proba(skewed_binary.test), weighted.predict_proba(skewed_binary.test))
+    even = skewed_binary.train.subset([i for i, y in enumerate(skewed_binary.train.labels) if y == "plot"] * 2 +
+                                      [i for i, y in enumerate(skewed_binary.train.labels) if y == "fresh"][:60])
+    assert TextClassifier(model={"type": "tfidf"}).fit(even).card.imbalance is None  # not skewed: no default
 
 
 def test_tfidf_multilabel_pos_weight_dict_is_checked():

@@ -90,6 +90,18 @@ def _analysis_verbs(verb: Callable) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--top", type=int, default=10, help="worst slices shown")
 
+    p = verb("explain", v.cmd_explain, "which tokens drove a label: exact for TF-IDF, Integrated Gradients "
+             "for neural models")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (else rows of --data)")
+    add_data_flags(p, f"labelled data: {saved} (default: test); adds the tokens behind confident mistakes")
+    p.add_argument("--label", help="explain this label instead of each prediction")
+    p.add_argument("--top-k", type=int, default=10, help="tokens shown per text")
+    p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps to start with (doubled "
+                   "until the completeness gap is under 5%%)")
+    p.add_argument("--limit", type=int, default=200, help="rows of --data explained")
+    p.add_argument("-o", "--output", help="JSONL (one explanation per line) or .html with highlighted tokens")
+
     p = verb("shift", v.cmd_shift, "check whether new data has shifted away from the training distribution")
     p.add_argument("model", help="saved model directory")
     add_data_flags(p, f"new texts: {saved} (default: test)", labelled=False)
@@ -114,6 +126,8 @@ def _serving_verbs(verb: Callable) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                    help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
+    p.add_argument("--explain", type=int, default=0, metavar="K",
+                   help="add the top K tokens behind each label (Integrated Gradients on neural models: slow)")
 
     p = verb("serve", v.cmd_serve, "serve a saved model over HTTP (POST /predict, /explain; GET /health, /ready, /labels, /docs)")
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")

@@ -136,6 +136,35 @@ def cmd_shift(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_shift and report.shifted else 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..analysis.drivers import explanations_html
+    from ..jobs.inspect import ExplainOptions, explain, write_html_page
+
+    result = explain(args.model, ExplainOptions(list(args.texts), _data_choice(args), args.label, args.top_k,
+                                                args.steps, args.limit))
+    output = args.output or ""
+    if output.endswith((".html", ".htm")):
+        write_html_page(output, "textclf explain", explanations_html(result.explanations, result.drivers))
+        _done(f"{len(result.explanations)} explanations written to {output}")
+    elif output:
+        from ..fileio import atomic_file
+
+        with atomic_file(output) as handle:
+            for e in result.explanations:
+                handle.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+        _done(f"{len(result.explanations)} explanations written to {output}")
+    else:
+        for e in result.explanations:
+            tokens = "  ".join(f"{t.text} {t.attribution:+.3f}" for t in e.top())
+            print(f"{e.label} (p={e.probability:.3f}): {tokens}   | {e.text[:80]!r}")
+    if result.drivers is not None and result.drivers.rows:
+        print("\ntokens most often behind confident mistakes:")
+        for row in result.drivers.rows[:10]:
+            flag = "  (audit shortcut)" if row.get("shortcut") else ""
+            print(f"  {row['token']:<20} {row['mistakes']:>4} mistakes{flag}")
+    return 0
+
+
 # -- the decision policy ---------------------------------------------------------------------------
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..jobs.policy import calibrate
@@ -178,6 +207,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options = PredictOptions(
         text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
+        explain=args.explain,
         progress=args.progress if args.progress is not None else sys.stderr.isatty(),
     )
     summary = predict(args.model, args.input, args.output, options, backend=args.backend)

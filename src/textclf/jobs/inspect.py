@@ -91,21 +91,44 @@ def report(model: str | Path, options: ReportOptions = ReportOptions(), log: Tex
     examples = splits.test if options.data.source is None else examples_for(clf, options.data)
     if examples is None:
         raise DataError("the model's data config has no test split; pass --data")
-    extra = report_sections(clf, examples, splits if options.audit else None, Path(model), log) \
-        if options.sections else []
+    extra = report_sections(clf, examples, splits, Path(model), log, options.audit) if options.sections else []
     built = build_report(clf, examples, validation=splits.validation if splits else None, extra_sections=extra,
                          n_resamples=options.bootstrap)
     return write_report(built, output)
 
 
-def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: Path, log: TextIO) -> list:
-    """Fragments other features add to the report: error analysis, leaderboard, data audit."""
+def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: Path, log: TextIO,
+                    with_audit: bool = False) -> list:
+    """Fragments other features add to the report: error analysis, tokens behind mistakes, the
+    leaderboard of `auto`, and (`with_audit`) the data audit of the model's splits."""
     from ..evaluation.report import try_section
 
     def errors() -> str:
         from ..analysis.errors import analyze_errors, errors_html
 
         return errors_html(analyze_errors(clf, examples, train=_train_split(clf)))
+
+    def mistake_tokens() -> str:
+        from ..analysis.drivers import explanations_html, mistake_drivers
+        from ..analysis.explain import explain as attribute
+        from ..errors import ModelError
+
+        # Integrated Gradients costs a backward pass per step: neural models explain a sample.
+        sample = examples if clf.model.max_tokens() is None else examples.subset(range(min(len(examples), 300)))
+        try:
+            drivers = mistake_drivers(clf, sample, flagged=shortcuts())
+        except ModelError as err:
+            return f"<p class='note'>{err}</p>"
+        rows = {r for d in drivers.rows[:5] for r in d["example_rows"][:1]}
+        shown = [i for i, row in enumerate(sample.rows) if row in rows]
+        return explanations_html(attribute(clf, [sample.texts[i] for i in shown]), drivers)
+
+    def shortcuts():
+        """The audit's shortcut tokens of the model's training split, to mark them in the table."""
+        from ..audit.shortcuts import shortcut_tokens
+
+        train = splits.train if splits is not None else None
+        return shortcut_tokens(train) if train is not None and train.labels is not None else None
 
     def leaderboard() -> str:
         from ..evaluation.leaderboard import leaderboard_html, read_leaderboard
@@ -117,10 +140,10 @@ def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: 
 
         return audit_html(audit(splits, FAST))
 
-    makers = [("Error analysis", errors)]
+    makers = [("Error analysis", errors), ("Tokens behind mistakes", mistake_tokens)]
     if (model_dir / "leaderboard.json").is_file():
         makers.append(("Model choice", leaderboard))
-    if splits is not None:
+    if with_audit and splits is not None:
         makers.append(("Data audit", data_audit))
     return [s for s in (try_section(title, make, log) for title, make in makers) if s is not None]
 
@@ -184,3 +207,40 @@ def write_html_page(path: str | Path, title: str, *sections: str) -> None:
     with atomic_file(path) as handle:
         handle.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
                      f"<body>\n{body}\n</body></html>\n")
+
+
+# -- explain ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExplainOptions:
+    texts: list[str] = field(default_factory=list)  # explain these; else --data (default: test split)
+    data: DataChoice = DataChoice()
+    label: str | None = None
+    top_k: int = 10
+    steps: int = 32
+    limit: int | None = 200  # rows of --data explained (IG on neural models is slow)
+
+
+@dataclass
+class ExplainResult:
+    classifier: TextClassifier
+    explanations: list  # analysis.attributions.Explanation
+    drivers: object | None  # analysis.drivers.MistakeDrivers, for labelled data
+
+
+def explain(model: str | Path, options: ExplainOptions = ExplainOptions()) -> ExplainResult:
+    """Token attributions for the given texts, or for rows of labelled data with the table of
+    tokens that drive the model's confident mistakes there."""
+    from ..analysis.drivers import mistake_drivers
+    from ..analysis.explain import explain as attribute
+
+    clf = TextClassifier.load(model)
+    if options.texts:
+        return ExplainResult(clf, attribute(clf, options.texts, label=options.label, top_k=options.top_k,
+                                            steps=options.steps), None)
+    examples = examples_for(clf, options.data)
+    if options.limit is not None and len(examples) > options.limit:
+        examples = examples.subset(range(options.limit))
+    explanations = attribute(clf, examples, label=options.label, top_k=options.top_k, steps=options.steps)
+    drivers = mistake_drivers(clf, examples, explanations, top_k=min(options.top_k, 5)) \
+        if examples.labels is not None and options.label is None else None
+    return ExplainResult(clf, explanations, drivers)

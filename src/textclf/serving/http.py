@@ -108,9 +108,8 @@ class PredictResponse(BaseModel):
 def prediction_records(clf, texts: Sequence[str], batch_size: int = 64,
                        logits_fn: Callable | None = None) -> list[dict]:
     """[{label, probabilities}] for `texts`, in order: exactly what `clf.predict` decides."""
-    logits = chunk_logits(logits_fn or clf.logits, list(texts), batch_size)
-    probs = clf.probabilities_from_logits(logits)
-    labels = clf.labels_from_decisions(clf.decide(probs))
+    predictions = clf.from_logits(chunk_logits(logits_fn or clf.logits, list(texts), batch_size))
+    probs, labels = predictions.probabilities, predictions.labels
     names = clf.label_map.labels
     return [
         {"label": list(label) if clf.multi_label else label,

@@ -30,7 +30,7 @@ from typing import IO
 import numpy as np
 
 from ..data import Examples
-from ..data.lengths import chunk_logits, length_sorted_batches  # noqa: F401 (re-exported)
+from ..data.lengths import chunk_logits, length_sorted_batches  # noqa: F401 (length_sorted_batches: re-exported)
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, os_error, output_lock, write_json
 
@@ -49,6 +49,7 @@ class PredictOptions:
     progress: bool = True
     overwrite: bool = False  # replace a finished OUTPUT (otherwise: an error before any work)
     backend: str = "torch"  # recorded in the resume manifest: torch / onnx / onnx-int8 rows differ
+    explain: int = 0  # > 0: add the top tokens behind each label (slow for neural models: Integrated Gradients)
 
 
 @dataclass(frozen=True)
@@ -60,22 +61,17 @@ class PredictSummary:
 
 # -- rows ----------------------------------------------------------------------------------------
 def applied_thresholds(clf) -> dict[str, float]:
-    """The thresholds `clf.decide` applies, as output columns: per label for multi-label (0.5 unless
-    tuned), the positive-class cut for a tuned binary model, none for a plain argmax."""
-    names = clf.label_map.labels
-    if clf.multi_label:
-        cut = np.full(len(names), 0.5) if clf.thresholds is None else np.broadcast_to(clf.thresholds, (len(names),))
-        return {f"threshold_{name}": float(t) for name, t in zip(names, cut)}
-    if clf.thresholds is not None and len(names) == 2:
-        return {"threshold": float(np.ravel(clf.thresholds)[0])}
-    return {}
+    """The thresholds the classifier's decision policy applies, as output columns."""
+    return clf.policy.applied_thresholds(list(clf.label_map.labels), clf.multi_label)
 
 
-def prediction_rows(clf, chunk: Examples, logits: np.ndarray) -> list[dict]:
-    """One output record per text: id (when given), input row, label(s), probabilities, thresholds."""
-    probs = clf.probabilities_from_logits(logits)
-    labels = clf.labels_from_decisions(clf.decide(probs))
+def prediction_rows(clf, chunk: Examples, logits: np.ndarray, explain_top: int = 0) -> list[dict]:
+    """One output record per text: id (when given), input row, label(s), probabilities, thresholds,
+    and with `explain_top` > 0 the tokens that drove each label (analysis.explain)."""
+    predictions = clf.from_logits(logits)
+    probs, labels = predictions.probabilities, predictions.labels
     names = clf.label_map.labels
+    explained = _explanations(clf, chunk.texts, explain_top)
     thresholds = applied_thresholds(clf)
     rows = []
     for i, label in enumerate(labels):
@@ -86,17 +82,27 @@ def prediction_rows(clf, chunk: Examples, logits: np.ndarray) -> list[dict]:
         row["label"] = list(label) if clf.multi_label else label
         row.update({f"prob_{name}": round(float(p), 6) for name, p in zip(names, probs[i])})
         row.update(thresholds)
+        if explained is not None:
+            row["explanation"] = " ".join(f"{t.text}:{t.attribution:+.3f}" for t in explained[i].top())
         rows.append(row)
     return rows
 
 
+def _explanations(clf, texts: list[str], top: int):
+    if top <= 0:
+        return None
+    from ..analysis.explain import explain
+
+    return explain(clf, texts, top_k=top)
+
+
 def predict_chunks(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | None = None,
-                   batch_size: int = 64) -> Iterator[list[dict]]:
+                   batch_size: int = 64, explain_top: int = 0) -> Iterator[list[dict]]:
     """Output records chunk by chunk; only one chunk is in memory at a time."""
     logits_fn = logits_fn or clf.logits
     for chunk in chunks:
         if len(chunk):
-            yield prediction_rows(clf, chunk, chunk_logits(logits_fn, chunk.texts, batch_size))
+            yield prediction_rows(clf, chunk, chunk_logits(logits_fn, chunk.texts, batch_size), explain_top)
 
 
 def skip_rows(chunks: Iterable[Examples], count: int) -> Iterator[Examples]:
@@ -236,7 +242,7 @@ def build_manifest(clf, input_path, options: PredictOptions, text_column: str, f
         "model": model_fingerprint(clf, model_path),
         "input": input_identity(input_path),
         "options": {"text_column": text_column, "id_column": options.id_column, "output_format": fmt,
-                    "backend": options.backend},
+                    "backend": options.backend, "explain": options.explain},
     }
 
 
@@ -364,7 +370,7 @@ def _run(clf, chunks: Iterable[Examples], writer: RowWriter, options: PredictOpt
     count = done
     with tqdm(total=None, initial=done, unit=" rows", unit_scale=True, file=sys.stderr,
               disable=not options.progress, dynamic_ncols=True, desc="predict") as bar:
-        for rows in predict_chunks(clf, chunks, logits_fn, options.batch_size):
+        for rows in predict_chunks(clf, chunks, logits_fn, options.batch_size, options.explain):
             writer.write(rows)
             writer.handle.flush()  # whole chunks reach the file, so a resume loses little
             count += len(rows)
