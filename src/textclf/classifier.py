@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .card import ModelCard
 from .config import Task, TrainingConfig, migrate_max_length, validate
@@ -44,11 +45,17 @@ class Predictions:
     labels: list  # class names, or tuples of names for multi-label
 
 
-class TextClassifier:
-    """scikit-learn style: the constructor stores parameters; `fit` does the work.
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """A scikit-learn estimator over texts: the constructor stores parameters; `fit` does the work.
 
     >>> clf = TextClassifier(model={"type": "tfidf"}).fit(train_examples, validation=val_examples)
     >>> clf.predict(["a gripping, beautifully shot film"])
+
+    Parameters (`get_params` / `set_params`, so `clone`, `GridSearchCV` and `Pipeline` work):
+    `model` (a model config dict, `type` plus its keys; nested names such as `model__C` reach its
+    keys), `task`, `training` (dict or TrainingConfig; `training__epochs`), `seed`. Fitted state:
+    `model` after fitting is the fitted model object, with `label_map`, `policy` and `card`;
+    `classes_` lists the labels.
     """
 
     def __init__(
@@ -58,16 +65,69 @@ class TextClassifier:
         training: TrainingConfig | dict[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
+        self._model_spec = model  # kept as given: scikit-learn's clone checks parameters by identity
         self.model_params = model.model_dump() if isinstance(model, BaseModel) else dict(model or {"type": "tfidf"})
         if isinstance(training, dict) and "max_length" in training:  # the first-wave place of a model key
             self.model_params, training = migrate_max_length(self.model_params, training)
         self.task = task
         self.training = training
         self.seed = seed
+        self._training_used: TrainingConfig | None = None  # set by fit / load: what the model really used
         self.label_map: LabelMap | None = None
         self.model = None  # a fitted models.base.ClassifierModel
         self.policy = DecisionPolicy()
         self.card = ModelCard()
+
+    # -- scikit-learn parameters --------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed}
+        if deep:
+            params.update({f"model__{k}": v for k, v in self.model_params.items()})
+        return params
+
+    def set_params(self, **params: Any) -> TextClassifier:
+        """Set `model`, `task`, `training`, `seed`, or one key inside them (`model__C=4`,
+        `training__epochs=3`). The fitted state is left as it is until the next `fit`."""
+        nested: dict[str, dict[str, Any]] = {"model": {}, "training": {}}
+        for name, value in params.items():
+            outer, sep, inner = name.partition("__")
+            if sep and outer in nested:
+                nested[outer][inner] = value
+            elif name == "model":
+                self._model_spec = value
+                self.model_params = value.model_dump() if isinstance(value, BaseModel) else dict(value or {"type": "tfidf"})
+            elif name in ("task", "training", "seed"):
+                setattr(self, name, value)
+            else:
+                raise ConfigError(f"TextClassifier has no parameter {name!r} (model, task, training, seed, "
+                                  "model__KEY, training__KEY)")
+        if nested["model"]:
+            self.model_params = {**self.model_params, **nested["model"]}
+            self._model_spec = dict(self.model_params)
+        if "training" in params or nested["training"]:
+            self._training_used = None
+        if nested["training"]:
+            base = self.training.model_dump() if isinstance(self.training, TrainingConfig) else dict(self.training or {})
+            self.training = {**base, **nested["training"]}
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.label_map is not None and self.model is not None and not isinstance(self.model, dict | BaseModel)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if self.label_map is None:
+            raise AttributeError("classes_ exists after fit")
+        return np.asarray(self.label_map.labels, dtype=object)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy (single-label) or exact-match ratio of label sets (multi-label)."""
+        predicted = self.predict(X)
+        if self.multi_label:
+            hits = np.array([set(p) == {str(x) for x in t} for p, t in zip(predicted, y)], dtype=float)
+        else:
+            hits = np.array([p == str(t) for p, t in zip(predicted, y)], dtype=float)
+        return float(np.average(hits, weights=sample_weight)) if len(hits) else 0.0
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -79,8 +139,10 @@ class TextClassifier:
         return validate(cls.config_class, self.model_params, "model config", prefix="model")
 
     def training_config(self) -> TrainingConfig:
-        """The training settings in force: the user's, with the model type's own defaults
-        (`default_training`) for every key the user left unset."""
+        """The training settings in force: after fitting, what the model used; before, the user's
+        with the model type's own defaults (`default_training`) for every key the user left unset."""
+        if self._training_used is not None:
+            return self._training_used
         training = self.training
         if not isinstance(training, TrainingConfig):
             training = validate(TrainingConfig, dict(training or {}), "training config", prefix="training")
@@ -155,8 +217,9 @@ class TextClassifier:
         self.label_map = LabelMap.fit(train, multi_label=self.multi_label)
         train_targets = self.label_map.encode(train)
         validation_targets = self.label_map.encode(validation) if validation is not None else None
+        self.policy = DecisionPolicy()  # a calibration or thresholds of earlier weights would not fit these
         training, self.card.imbalance = skewed_class_weight(training, train_targets, self.label_map)
-        self.training = training
+        self._training_used = training
         self.model = model_class(config.type)(config, self.label_map, training, self.seed)
         summary = self.model.fit(
             train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, resume=resume
@@ -240,5 +303,6 @@ class TextClassifier:
         saved = read_model_directory(Path(directory))
         clf = cls(model=saved.model_params, task=saved.task, training=saved.training, seed=saved.seed)
         clf.label_map, clf.policy, clf.card = saved.label_map, saved.policy, saved.card
-        clf.model = saved.build_model(clf.model_config(), clf.training_config())
+        clf._training_used = clf.training_config()
+        clf.model = saved.build_model(clf.model_config(), clf._training_used)
         return clf
