@@ -230,6 +230,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             self.model_params = chosen_config.model_dump(mode="json")
         self.card.training_summary = summary
         self.card.train_size = len(train)
+        if train.columns and self.card.data is None:  # from Python: `predict FILE` reads the same columns
+            self.card.columns = {**self.card.columns, **{k: v for k, v in train.columns.items() if v}}
         return self
 
     def derived(self, model_params: dict, build: Callable[[BaseModel, TrainingConfig], Any]) -> TextClassifier:

@@ -22,6 +22,7 @@ class Examples:
     rows: list[int] = field(default_factory=list)
     source: str = "<memory>"
     skipped: int = 0  # rows dropped by the `skip` bad-row policy
+    columns: dict | None = None  # the file's column names (text_column, label_column, ...) when read from one
 
     def __post_init__(self) -> None:
         if not self.rows:

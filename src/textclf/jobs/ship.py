@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..classifier import TextClassifier
@@ -30,7 +31,28 @@ def predict(model: str | Path, input_path: str, output: str | None, options, bac
     if output is not None:
         check_predict_output(output, options)  # a bad -o fails before minutes of model loading
     clf = load_for_inference(model, backend)
+    if options.text_column is None and input_path != "-":
+        column = guess_text_column(input_path, clf.card.text_column)
+        if column != clf.card.text_column:
+            print(f"textclf: {input_path} has no column {clf.card.text_column!r}; using its only text column "
+                  f"{column!r} (--text-column sets it)", file=sys.stderr)
+            options = replace(options, text_column=column)
     return predict_file(clf, input_path, output, options, model_path=model)
+
+
+def guess_text_column(path: str, expected: str) -> str:
+    """`expected` when the file has it; else the one column of free text (strings with spaces in
+    most rows), when there is exactly one; else `expected` (and reading fails naming it)."""
+    from ..data.io import iter_frames
+
+    _, frame = next(iter_frames(path, chunk_size=200), (0, None))
+    if frame is None or expected in frame.columns:
+        return expected
+    from pandas.api.types import is_numeric_dtype
+
+    texty = [c for c in frame.columns if not is_numeric_dtype(frame[c]) and
+             frame[c].astype(str).str.contains(" ").mean() > 0.5]
+    return texty[0] if len(texty) == 1 else expected
 
 
 def serve(model: str | Path, host: str, port: int, config, backend: str = "torch") -> None:
