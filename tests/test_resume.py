@@ -67,3 +67,24 @@ def test_cli_resume_of_a_directory_without_checkpoints_exits_2(tmp_path, capsys)
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("textclf: error:") and "no checkpoints" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("change, named", [({"batch_size": 8}, "training.batch_size differs"),
+                                           ({"seed": 8}, "seed differs")])
+def test_resume_refuses_other_settings_naming_them(data, tmp_path, change, named):
+    train, train_targets, validation, validation_targets, labels = data
+    run(data, tmp_path, stop_after_step=2)
+    seed = change.get("seed", 7)
+    training = TRAINING.model_copy(update={k: v for k, v in change.items() if k != "seed"})
+    model = TransformerModel(MODEL, labels, training, seed=seed)
+    with pytest.raises(ConfigError, match=named):
+        model.fit(train, train_targets, validation, validation_targets, tmp_path, resume=True)
+
+
+def test_resume_refuses_other_training_data(data, tmp_path):
+    train, train_targets, validation, validation_targets, labels = data
+    run(data, tmp_path, stop_after_step=2)
+    model = TransformerModel(MODEL, labels, TRAINING, seed=7)
+    fewer = train.subset(range(len(train) - 1))
+    with pytest.raises(ConfigError, match="data.rows differs"):
+        model.fit(fewer, labels.encode(fewer), validation, validation_targets, tmp_path, resume=True)

@@ -19,6 +19,7 @@ state dict). The architecture is rebuilt from config.json, so nothing is pickled
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -77,6 +78,11 @@ class BagConfig(ScratchConfig):
     word_ngrams: int = Field(2, ge=1, le=5)  # longest n-gram of adjacent subword tokens
     buckets: int = Field(2_000_000, ge=1, le=1 << 40)  # n-gram hash space (fastText's default)
     ngram_min_count: int = Field(1, ge=1)  # buckets seen fewer times in TRAIN get no embedding row
+    # None: the embedding table is trained by AdamW with the head (every row, every step). A rate:
+    # row-sparse gradients and plain SGD on the batch's rows only, fastText's update, in fastText's
+    # units (per example; ~0.1-1.0); the head keeps AdamW at training.learning_rate. Needs the
+    # trainer's sparse-aware optimizer (parameter groups marked `sparse`).
+    sgd_embedding_lr: float | None = Field(None, gt=0)
 
 
 class RnnConfig(ScratchConfig):
@@ -206,8 +212,16 @@ class NeuralModel(ModelBase):
         counts = np.bincount(targets, minlength=len(self.label_map)).astype(np.float64)
         return 1.0 / np.maximum(counts[targets], 1.0)
 
-    def fingerprint(self) -> dict[str, Any]:
-        return {"model": self.config.model_dump(mode="json"), "labels": list(self.label_map.labels)}
+    def fingerprint(self, train: Examples | None = None) -> dict[str, Any]:
+        """Everything a resumed run must share with the interrupted one: model and training
+        settings (all that change results), seed, labels and the training data's identity."""
+        cosmetic = {"progress", "log_every_steps", "checkpoint_every_steps", "eval_batch_size", "device"}
+        out = {"model": self.config.model_dump(mode="json"), "labels": list(self.label_map.labels),
+               "seed": self.seed, "training": self.training.model_dump(mode="json", exclude=cosmetic)}
+        if train is not None:
+            digest = hashlib.sha256("\x00".join(train.texts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            out["data"] = {"rows": len(train), "texts_sha256": digest}
+        return out
 
     def fit(self, train: Examples, train_targets: np.ndarray, validation: Examples | None = None,
             validation_targets: np.ndarray | None = None, workdir: Path | None = None, resume: bool = False,
@@ -239,7 +253,7 @@ class NeuralModel(ModelBase):
             trainer = Trainer(
                 self.net, self.training, build_loss(self.label_map, train_targets, self.training),
                 self.parameter_groups(self.net), pad_id=self.tokenizer.pad_id, seed=self.seed, workdir=workdir,
-                metric_fn=self.validation_metrics, fingerprint=self.fingerprint(),
+                metric_fn=self.validation_metrics, fingerprint=self.fingerprint(train),
                 context=context, collate=pad_documents)
             summary = trainer.fit(train_data, validation_data, resume=resume, stop_after_step=stop_after_step)
         summary["vocab_size"] = self.tokenizer.vocab_size
@@ -280,6 +294,9 @@ class BagModel(NeuralModel):
     ids of the n-gram buckets seen in training, all rows of one embedding table."""
 
     config_class = BagConfig
+    # Embeddings from scratch need a large step, and clipping at 1.0 starves them (the head's
+    # gradient dominates the norm); row-sparse gradients cannot be clipped at all.
+    default_training = {"learning_rate": 0.01, "max_grad_norm": None}
 
     def build_tokenizer(self, train_texts: Sequence[str]) -> TextTokenizer:
         subwords = super().build_tokenizer(train_texts)
@@ -306,7 +323,23 @@ class BagModel(NeuralModel):
 
     def build_encoder(self, tokenizer: TextTokenizer) -> nn.Module:
         c = self.config
-        return BagEncoder(tokenizer.vocab_size, c.embedding_dim, tokenizer.pad_id, c.dropout)
+        return BagEncoder(tokenizer.vocab_size, c.embedding_dim, tokenizer.pad_id, c.dropout,
+                          sparse=c.sgd_embedding_lr is not None)
+
+    def parameter_groups(self, net: NeuralNet) -> list[dict]:
+        """With `sgd_embedding_lr`, the table is its own group, marked `sparse` for the optimizer.
+        The loss is a batch mean, so the per-example rate is scaled by the examples per step."""
+        rate = self.config.sgd_embedding_lr
+        if rate is None:
+            return super().parameter_groups(net)
+        if self.training.max_grad_norm is not None:
+            raise ConfigError("model.sgd_embedding_lr: set training.max_grad_norm to null (row-sparse "
+                              "gradients are not clipped)")
+        table = net.encoder.embedding.weight
+        per_step = self.training.batch_size * self.training.gradient_accumulation_steps
+        rest = nn.ModuleList([m for name, m in net.named_children() if name not in ("encoder", "head")])
+        groups = parameter_groups(rest, net.head, self.training)  # the encoder holds only the table
+        return [*groups, {"params": [table], "lr": rate * per_step, "weight_decay": 0.0, "sparse": True}]
 
 
 class RnnModel(NeuralModel):

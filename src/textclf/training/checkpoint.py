@@ -66,6 +66,19 @@ def load_checkpoint(path: Path, fingerprint: dict[str, Any] | None = None) -> di
     except Exception as err:  # a truncated or foreign file surfaces as many torch errors
         raise ModelError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") from None
     if fingerprint is not None and payload.get("fingerprint") != fingerprint:
-        raise ConfigError(f"{path}: the checkpoint was written with a different model config; "
-                          f"resume with the config of that run")
+        raise ConfigError(f"{path}: cannot resume: {fingerprint_difference(payload.get('fingerprint') or {}, fingerprint)}"
+                          "; resume with the config and data of that run")
     return payload
+
+
+def fingerprint_difference(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> str:
+    """The first setting that differs between two fingerprints, named by its dotted key."""
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if old == new:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            return fingerprint_difference(old, new, name + ".")
+        return f"{name} differs ({old!r} then, {new!r} now)"
+    return "the checkpoint's settings differ"
