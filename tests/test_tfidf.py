@@ -89,9 +89,10 @@ def test_load_refuses_other_format_versions_and_corrupt_files(tmp_path, rt_small
 
     directory = clf.save(tmp_path / "model2")
     (directory / "model.safetensors").write_bytes(b"not a tensor file")
-    with pytest.raises(ModelError, match="cannot load model weights"):
+    with pytest.raises(ModelError, match="changed since the model was saved"):
         textclf.load(directory)
 
+    directory = clf.save(tmp_path / "model3")
     (directory / "labels.json").write_text("{broken")
     with pytest.raises(ModelError, match="labels.json: corrupt JSON"):
         textclf.load(directory)

@@ -17,6 +17,7 @@ others on load: a mismatch is a ModelError that names the file, never a silent w
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ FORMAT = "textclf-model"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 POLICY_FILE = "policy.json"
+POLICY_KEYS = ("calibration", "thresholds", "min_labels", "provenance")
 CLASSIFIER_FILES = ("config.json", "labels.json", POLICY_FILE, "metrics.json", "leaderboard.json",
                     "calibration.json", "thresholds.json")  # the last two: format 1
 PROBE_TEXT = "a short probe text to check the saved model's outputs"
@@ -61,6 +63,7 @@ def policy_json(policy: DecisionPolicy) -> dict:
 def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Write the whole fitted classifier; `extra` maps further JSON files (leaderboard.json) to content."""
     with atomic_directory(directory) as tmp:
+        clf.model.save(tmp)
         _dump(tmp / "config.json", {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -70,15 +73,45 @@ def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: di
             "model": clf.model_config().model_dump(mode="json"),
             "training": clf.training_config().model_dump(mode="json"),
             "info": clf.card.to_json(),
+            "files": model_file_digests(tmp),
         })
         _dump(tmp / "labels.json", clf.label_map.to_json())
         _dump(tmp / POLICY_FILE, policy_json(clf.policy))
-        clf.model.save(tmp)
         if metrics is not None:
             _dump(tmp / "metrics.json", metrics)
         for name, content in (extra or {}).items():
             _dump(tmp / name, content)
     return directory
+
+
+def model_file_digests(directory: Path) -> dict[str, str]:
+    """sha256 of every file the model type wrote (weights, tokenizer, vocabulary), by relative path."""
+    out = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative not in CLASSIFIER_FILES:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            out[relative] = digest.hexdigest()
+    return out
+
+
+def _check_files(directory: Path, config: dict) -> None:
+    """Refuse model files changed since saving: a hand-edited tokenizer or weight file would
+    otherwise load and answer differently without a word."""
+    recorded = config.get("files")
+    if recorded is None and config["format_version"] == 1:
+        return
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{directory / 'config.json'}: missing the model files' checksums ('files')")
+    actual = model_file_digests(directory)
+    for name, digest in recorded.items():
+        if name not in actual:
+            raise ModelError(f"{directory / name}: missing; is {directory} a complete textclf model directory?")
+        if actual[name] != digest:
+            raise ModelError(f"{directory / name}: changed since the model was saved (checksum mismatch)")
 
 
 def save_policy(clf, directory: Path) -> None:
@@ -140,10 +173,17 @@ def _read_policy(directory: Path, config: dict) -> DecisionPolicy:
                else {}}
         where = str(directory / "thresholds.json")
     else:
-        raw = _read_json(directory / POLICY_FILE, required=False) or {}
         where = str(directory / POLICY_FILE)
+        raw = _read_json(directory / POLICY_FILE, required=False)
+        if raw is None:
+            return DecisionPolicy()
+        missing = [key for key in POLICY_KEYS if not isinstance(raw, dict) or key not in raw]
+        if missing:
+            raise ModelError(f"{where}: not a decision policy (missing {', '.join(missing)})")
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: expected a JSON object")
+    if raw.get("calibration") is not None and not isinstance(raw["calibration"], dict):
+        raise ModelError(f"{where}: calibration must be a JSON object or null")
     thresholds = raw.get("thresholds")
     if thresholds is not None:
         try:
@@ -200,6 +240,7 @@ def _first_line(err: Exception) -> str:
 
 def read_model_directory(directory: Path) -> SavedModel:
     config = read_config(directory)
+    _check_files(directory, config)
     label_map = LabelMap.from_json(_read_json(directory / "labels.json"), str(directory / "labels.json"))
     if label_map.multi_label != (config["task"] == "multi_label"):
         raise ModelError(f"{directory}: labels.json and config.json disagree on the task")

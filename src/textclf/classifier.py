@@ -228,6 +228,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if choice is not None:  # `auto` chose a model: that is what gets saved and served
             chosen_config, self.model = choice
             self.model_params = chosen_config.model_dump(mode="json")
+            self._training_used = getattr(self.model, "training", self._training_used)
         self.card.training_summary = summary
         self.card.train_size = len(train)
         if train.columns and self.card.data is None:  # from Python: `predict FILE` reads the same columns

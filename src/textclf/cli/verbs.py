@@ -47,7 +47,6 @@ def classify_train_arguments(items: list[str]) -> tuple[str | None, str | None, 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..evaluation.leaderboard import format_leaderboard
     from ..evaluation.metrics import format_metrics
     from ..jobs.train import config_for_data, train
 
@@ -62,10 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.output_dir is not None:
             overrides.append(f"output_dir={args.output_dir}")
         cfg = load_config(config_path, overrides)
-    result = train(cfg, resume=args.resume)
-    leaderboard = result.classifier.card.training_summary.get("leaderboard")
-    if leaderboard:
-        print("== model choice (validation) ==\n" + format_leaderboard(leaderboard))
+    result = train(cfg, resume=args.resume)  # `auto` prints its leaderboard as it ends
     for name in ("validation", "test"):
         if name in result.metrics:
             print(f"\n== {name} ==")

@@ -29,18 +29,6 @@ def _interval(row: dict) -> str:
     return ""
 
 
-def format_leaderboard(rows: list[dict]) -> str:
-    lines = [f"{'#':>2}  {'candidate':<28}{'score':>8}  {'interval':<17}{'fit s':>8}  settings"]
-    for i, row in enumerate(rows, 1):
-        score = row.get("score")
-        shown = f"{score:.4f}" if isinstance(score, (int, float)) else str(score or "-")
-        seconds = row.get("fit_seconds")
-        lines.append(f"{i:>2}  {str(row.get('candidate', '?')):<28}{shown:>8}  {_interval(row):<17}"
-                     f"{(f'{seconds:.1f}' if isinstance(seconds, (int, float)) else '-'):>8}  "
-                     f"{json.dumps(row.get('settings', {}), sort_keys=True)}")
-    return "\n".join(lines)
-
-
 def _number(value, digits: int) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else str(value if value is not None else "-")
 

@@ -15,6 +15,9 @@ MODEL_TYPES: dict[str, str | type] = {
     "cnn": "textclf.models.neural:CnnModel",
     "transformer": "textclf.models.neural:TransformerModel",
     "pretrained": "textclf.models.pretrained:PretrainedModel",
+    "embedding": "textclf.models.embedding:EmbeddingModel",
+    "auto": "textclf.models.auto:AutoModel",
+    "ensemble": "textclf.models.ensemble:EnsembleModel",
     "onnx": "textclf.models.onnx_runtime:OnnxModel",  # inference only: written by `textclf export`
 }
 

@@ -70,6 +70,11 @@ class ClassifierModel(Protocol):
         """For types that choose another model while fitting (`auto`): (config, fitted model) of
         the choice, which the classifier saves in its place. None for every other type."""
 
+    def preferred_batch_size(self) -> int | None:
+        """Texts per `logits` call this model runs fastest at, when it knows better than the
+        caller's batch size (TF-IDF: a whole streaming chunk in one sparse product); None: the
+        caller's batch size (neural models, whose memory grows with the batch)."""
+
 
 class ModelBase:
     """Defaults for the introspection half of `ClassifierModel`."""
@@ -86,4 +91,7 @@ class ModelBase:
         return np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
 
     def selected(self):
+        return None
+
+    def preferred_batch_size(self) -> int | None:
         return None

@@ -20,11 +20,22 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 class BagEncoder(nn.Module):
-    """Token embeddings only: with mean pooling this is the fastText-like bag-of-subwords baseline."""
+    """Token embeddings only: with mean pooling, fastText's model. The ids may include hashed
+    n-gram rows (text/ngrams.py appends them after the subword ids); to the encoder every id is
+    one embedding row, and padding is masked like any other token's.
 
-    def __init__(self, vocab_size: int, embedding_dim: int, pad_id: int = 0, dropout: float = 0.0) -> None:
+    `sparse=True` gives the table row-sparse gradients (only the batch's rows), for an optimizer
+    that updates just those rows; the rows then start at fastText's uniform(-1/dim, 1/dim) instead
+    of N(0, 1), since such row-wise steps are small next to unit-scale vectors."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, pad_id: int = 0, dropout: float = 0.0,
+                 sparse: bool = False) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id, sparse=sparse)
+        if sparse:
+            with torch.no_grad():
+                self.embedding.weight.uniform_(-1.0 / embedding_dim, 1.0 / embedding_dim)
+                self.embedding.weight[pad_id].zero_()
         self.dropout = nn.Dropout(dropout)
         self.output_dim = embedding_dim
 

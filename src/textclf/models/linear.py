@@ -27,6 +27,7 @@ from .base import ModelBase
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
 _CONSTANT_LOGIT = 12.0
+WHOLE_CHUNK = 1 << 20  # preferred_batch_size: larger than any streaming chunk
 
 
 class TfidfConfig(Section):
@@ -82,6 +83,11 @@ class TfidfLinearModel(ModelBase):
             return {t: max(1, round((1 + n_docs) / scale - 1 if smooth else n_docs / scale))
                     for t, scale in scales.items()}
         return None
+
+    def preferred_batch_size(self) -> int | None:
+        # Vectorizing and one sparse product cost the same per text at any batch size, while each
+        # call has a fixed overhead: streaming calls this model once per chunk.
+        return WHOLE_CHUNK
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")

@@ -82,7 +82,7 @@ class BagConfig(ScratchConfig):
     # row-sparse gradients and plain SGD on the batch's rows only, fastText's update, in fastText's
     # units (per example; ~0.1-1.0); the head keeps AdamW at training.learning_rate. Needs the
     # trainer's sparse-aware optimizer (parameter groups marked `sparse`).
-    sgd_embedding_lr: float | None = Field(None, gt=0)
+    sgd_embedding_lr: float | None = Field(2.0, gt=0)
 
 
 class RnnConfig(ScratchConfig):

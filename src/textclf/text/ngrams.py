@@ -48,14 +48,19 @@ HASH_NAME = "fnv1a64"  # token: FNV-1a over its id's 4 LE bytes; n-gram: FNV-1a 
 
 
 # -- pure functions -----------------------------------------------------------------------------------
+def fnv1a64(data: bytes) -> int:
+    """The 64-bit FNV-1a hash of `data`."""
+    h = FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * FNV_PRIME) & MASK64
+    return h
+
+
 def token_hash(token_id: int) -> int:
     """FNV-1a (64-bit) over the id's 4 little-endian bytes."""
     if not 0 <= token_id < 1 << 32:
         raise ValueError(f"token id {token_id} outside [0, 2**32)")
-    h = FNV_OFFSET
-    for byte in token_id.to_bytes(4, "little"):
-        h = ((h ^ byte) * FNV_PRIME) & MASK64
-    return h
+    return fnv1a64(token_id.to_bytes(4, "little"))
 
 
 def ngram_hashes(token_hashes: Sequence[int], max_n: int) -> list[int]:

@@ -35,6 +35,7 @@ from ..config import TrainingConfig
 from ..data.batching import EpochPlan, inference_batches, pad_batch
 from ..errors import ConfigError
 from .setup import autocast, parameter_groups, resolve_device, resolve_precision, schedule_factor  # noqa: F401
+from .optim import AdamWSparseRows
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .tensorboard import TensorBoardLog
 
@@ -262,7 +263,7 @@ class Trainer:
         if cfg.max_steps is not None:
             total_steps = min(total_steps, cfg.max_steps)
         warmup_steps = int(cfg.warmup_ratio * total_steps)
-        optimizer = torch.optim.AdamW(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        optimizer = AdamWSparseRows(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)

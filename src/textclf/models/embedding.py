@@ -1,0 +1,544 @@
+"""Frozen sentence embeddings + logistic regression: a pretrained encoder's strength at TF-IDF cost.
+
+    model: {type: embedding, name_or_path: minilm, max_length: 256, C: null, tfidf: false}
+
+A frozen Hugging Face encoder (the packaged all-MiniLM-L6-v2 by default, or any local encoder
+directory) turns each text into the mask-aware mean of its last hidden states, L2-normalised
+(`normalize`). A scikit-learn logistic regression reads those vectors (one-vs-rest for
+multi-label), honouring `training.class_weight` / `training.pos_weight`; `C: null` picks C from a
+small grid by stratified cross-validation on the training split only. `tfidf: true` appends word
+1-2-gram TF-IDF features; both blocks have unit L2 norm per text, so neither drowns the other.
+
+Embeddings are computed in length-sorted batches and cached on disk (see `EmbeddingCache`), keyed
+by what the encoder computes (a hash of its weights, tokenizer and architecture) + `max_length` +
+the SHA-1 of each text, so a refit, a model search or evaluating a saved copy never re-encodes.
+
+A saved model is self-contained and pickle-free: `encoder/` is a Hugging Face directory (config,
+safetensors weights, tokenizer files; `AutoModel.from_pretrained` reads it), `model.safetensors`
+holds the regression's coefficients and `tfidf.json` the TF-IDF vocabulary and idf weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from ..config import Section, TrainingConfig
+from ..data import Examples, LabelMap
+from ..errors import ConfigError, ModelError, TextclfError
+from ..fileio import atomic_file
+from ..imbalance import explicit_weights
+from .base import ModelBase
+
+HEAD_FILE = "model.safetensors"
+TFIDF_FILE = "tfidf.json"
+ENCODER_DIR = "encoder"  # a Hugging Face model directory inside the saved model
+
+# `C: null` searches this grid (L2-normalised 384-d vectors need a weak penalty: C of 1-30 is usual).
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+CV_FOLDS = 5
+# A label that is always (or never) present in training gets a constant score this far from 0,
+# as in the TF-IDF model: sigmoid(12) is 0.999994.
+_CONSTANT_LOGIT = 12.0
+# Scoring calls with fewer texts (a predict request, an HTTP server) bypass the cache: a server
+# must not grow it, and reading its index for one text costs more than encoding the text.
+CACHE_MIN_TEXTS = 32
+
+
+class EmbeddingConfig(Section):
+    type: Literal["embedding"] = "embedding"
+    name_or_path: str | None = "minilm"  # `minilm`/null: the packaged all-MiniLM-L6-v2; or a local HF directory
+    max_length: int = Field(256, ge=8)  # tokens per text, special tokens included
+    batch_size: int = Field(64, ge=1)  # texts per encoder forward pass
+    C: float | None = Field(None, gt=0)  # null: cross-validated over C_GRID on the training split
+    tfidf: bool = False  # append word 1-2-gram TF-IDF features to the embeddings
+    cache_dir: str | None = None  # default: $TEXTCLF_CACHE/embeddings, else ~/.cache/textclf/embeddings
+    cache: bool = True  # false: never read or write the embedding cache
+    normalize: bool = True  # L2-normalise each embedding
+    max_iter: int = Field(2000, ge=1)  # lbfgs iterations per logistic regression
+
+
+# -- the on-disk cache -----------------------------------------------------------------------------
+def default_cache_dir() -> Path:
+    root = os.environ.get("TEXTCLF_CACHE")
+    if root:
+        return Path(root).expanduser() / "embeddings"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "textclf" / "embeddings"
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class EmbeddingCache:
+    """Embeddings of one (encoder, max_length) on disk: `directory/<identity>-len<max_length>/`.
+
+    Each write is one immutable safetensors shard (`keys`: (n, 20) uint8 text SHA-1s, `vectors`:
+    (n, d) float32), named by the hash of its keys and moved into place atomically, so concurrent
+    readers and writers only ever see whole shards; two processes writing the same texts write the
+    same name. New shards written by other processes are picked up on the next lookup. `hits` and
+    `misses` count the texts looked up (each distinct text once per `lookup`).
+    Nothing is ever evicted: delete the directory to reclaim the space."""
+
+    def __init__(self, directory: str | Path, identity: str, max_length: int, dim: int) -> None:
+        self.root = Path(directory).expanduser() / f"{identity[:32]}-len{max_length}"
+        self.identity = identity
+        self.dim = int(dim)
+        self.hits = 0
+        self.misses = 0
+        self._index: dict[bytes, tuple[str, int]] = {}  # text key -> (shard name, row)
+        self._seen: set[str] = set()
+
+    def _refresh(self) -> None:
+        if not self.root.is_dir():
+            return
+        from safetensors import safe_open
+
+        for name in sorted(os.listdir(self.root)):
+            if name in self._seen or not name.endswith(".safetensors") or name.startswith("."):
+                continue
+            self._seen.add(name)
+            try:
+                with safe_open(str(self.root / name), framework="np") as handle:
+                    meta = handle.metadata() or {}
+                    if meta.get("identity") != self.identity or int(meta.get("dim", -1)) != self.dim:
+                        continue
+                    keys = handle.get_tensor("keys")
+            except Exception:  # an unreadable shard (disk trouble, foreign file): its texts are misses
+                continue
+            for row, key in enumerate(keys):
+                self._index.setdefault(key.tobytes(), (name, row))
+
+    def lookup(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors among `keys` (distinct), as key -> float32 (d,)."""
+        from safetensors import safe_open
+
+        self._refresh()
+        by_shard: dict[str, list[tuple[bytes, int]]] = {}
+        for key in keys:
+            where = self._index.get(key)
+            if where is not None:
+                by_shard.setdefault(where[0], []).append((key, where[1]))
+        found: dict[bytes, np.ndarray] = {}
+        for name, wanted in by_shard.items():
+            try:
+                with safe_open(str(self.root / name), framework="np") as handle:
+                    vectors = handle.get_tensor("vectors")
+            except Exception:
+                continue
+            for key, row in wanted:
+                found[key] = vectors[row]
+        self.hits += len(found)
+        self.misses += len(keys) - len(found)
+        return found
+
+    def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        if not len(keys):
+            return
+        from safetensors.numpy import save
+
+        key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
+        name = hashlib.sha1(key_array.tobytes()).hexdigest()[:24] + ".safetensors"
+        blob = save({"keys": key_array, "vectors": np.ascontiguousarray(vectors, dtype=np.float32)},
+                    metadata={"identity": self.identity, "dim": str(self.dim)})
+        try:
+            with atomic_file(self.root / name, "wb") as handle:
+                handle.write(blob)
+        except (OSError, TextclfError) as err:  # a read-only or full cache slows later fits, nothing more
+            warnings.warn(f"embedding cache {self.root}: not written ({err})", RuntimeWarning, stacklevel=3)
+            return
+        self._seen.add(name)
+        for row, key in enumerate(keys):
+            self._index.setdefault(key, (name, row))
+
+
+# -- the encoder -----------------------------------------------------------------------------------
+_VOLATILE_CONFIG_KEYS = {"_name_or_path", "name_or_path", "transformers_version", "architectures", "dtype",
+                         "torch_dtype", "_attn_implementation_autoset", "_commit_hash"}
+
+
+def encoder_identity(encoder, tokenizer) -> str:
+    """A hex digest of what decides the embeddings: architecture, weights, tokenizer. A copy of the
+    encoder saved elsewhere has the same identity, so it reads the same cache entries."""
+    import torch
+
+    digest = hashlib.sha256()
+    config = {k: v for k, v in encoder.hf_config.to_dict().items()
+              if k not in _VOLATILE_CONFIG_KEYS and not k.startswith("_")}
+    digest.update(type(encoder.model).__name__.encode())
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    backend = json.loads(tokenizer.hf_tokenizer.backend_tokenizer.to_str())
+    for key in ("truncation", "padding"):  # call-time settings, not what the tokenizer is
+        backend.pop(key, None)
+    digest.update(json.dumps(backend, sort_keys=True).encode())
+    for name, tensor in sorted(encoder.model.state_dict().items()):
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().data)
+    return digest.hexdigest()
+
+
+# -- TF-IDF features ---------------------------------------------------------------------------------
+def _new_vectorizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
+                           min_df=1, dtype=np.float32)
+
+
+def _vectorizer_state(vec) -> dict:
+    return {"vocabulary": {term: int(i) for term, i in vec.vocabulary_.items()}, "idf": vec.idf_.tolist()}
+
+
+def _vectorizer_from_state(state: dict):
+    vec = _new_vectorizer()
+    vec.vocabulary_ = state["vocabulary"]
+    vec.idf_ = np.asarray(state["idf"], dtype=np.float32)
+    return vec
+
+
+# -- cross-validated logistic regression ------------------------------------------------------------
+def _fit_logistic(features, y: np.ndarray, weights: np.ndarray, C: float | None, max_iter: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, float, dict | None]:
+    """`_fit_logistic_threads` with single-threaded BLAS: the regression's matrices are small
+    (n x 384), and BLAS threads spinning on a busy machine made one fit 20 times slower
+    (0.9 s vs 19 s on 9.6k rows)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_logistic_threads(features, y, weights, C, max_iter, seed)
+
+
+def _fit_logistic_threads(features, y: np.ndarray, weights: np.ndarray, C: float | None, max_iter: int,
+                          seed: int) -> tuple[np.ndarray, np.ndarray, float, dict | None]:
+    """Fit one logistic regression on integer targets `y` with per-class `weights` (k,); C=None
+    picks C from C_GRID by stratified K-fold log loss (weighted like the fit). Returns coef,
+    intercept, C and the mean fold loss per C (None when C was given or classes are too small)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
+
+    class_weight = {c: float(weights[c]) for c in np.unique(y)}
+
+    def model(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=max_iter, class_weight=class_weight, random_state=seed)
+
+    scores = None
+    if C is None:
+        folds = min(CV_FOLDS, int(np.bincount(y)[np.unique(y)].min()))
+        if folds >= 2:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            labels = np.unique(y)
+            scores = {}
+            for c in C_GRID:
+                losses = []
+                for train_idx, val_idx in splitter.split(np.zeros(len(y)), y):
+                    lr = model(c).fit(features[train_idx], y[train_idx])
+                    probs = lr.predict_proba(features[val_idx])
+                    losses.append(log_loss(y[val_idx], probs, labels=labels,
+                                           sample_weight=weights[y[val_idx]]))
+                scores[repr(c)] = float(np.mean(losses))
+            C = min(C_GRID, key=lambda c: (scores[repr(c)], c))
+        else:
+            C = 1.0
+    lr = model(C).fit(features, y)
+    return lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32), float(C), scores
+
+
+# -- the model type -----------------------------------------------------------------------------------
+class EmbeddingModel(ModelBase):
+    """Frozen encoder -> mean-pooled (normalised) embedding [+ TF-IDF] -> logistic regression.
+
+    Public after `fit`/`load`: `encoder` (PretrainedEncoder: ids (B,T), mask (B,T) -> hidden
+    (B,T,H), mask), `tokenizer` (PretrainedTokenizer), `max_length`, `embed(texts)` -> (n, H)."""
+
+    config_class = EmbeddingConfig
+
+    def __init__(self, config: EmbeddingConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
+        self.config = config
+        self.label_map = label_map
+        self.training = training
+        self.seed = seed
+        self.encoder = None
+        self.tokenizer = None
+        self.vectorizer = None
+        self.coef: np.ndarray | None = None  # (k or 1, d)
+        self.intercept: np.ndarray | None = None
+        self.cache: EmbeddingCache | None = None
+        self._identity: str | None = None
+
+    @property
+    def max_length(self) -> int:
+        return self.config.max_length
+
+    # -- encoder --------------------------------------------------------------------------------
+    def _set_encoder(self, source: str) -> None:
+        from .pretrained import PretrainedEncoder, PretrainedTokenizer, quiet_transformers
+
+        with quiet_transformers():
+            self.tokenizer = PretrainedTokenizer.from_pretrained(source)
+            self.encoder = PretrainedEncoder.from_pretrained(source).eval()
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        limit = getattr(self.encoder.hf_config, "max_position_embeddings", None)
+        if limit is not None and self.config.max_length > limit:
+            raise ConfigError(f"model.max_length: {self.config.max_length} > this encoder's {limit} positions")
+        self._identity = None
+        self.cache = None
+
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = encoder_identity(self.encoder, self.tokenizer)
+        return self._identity
+
+    def _cache(self) -> EmbeddingCache:
+        if self.cache is None:
+            directory = self.config.cache_dir or default_cache_dir()
+            self.cache = EmbeddingCache(directory, self.identity(), self.config.max_length,
+                                        self.encoder.output_dim)
+        return self.cache
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled hidden states of `texts`, float32 (n, H), in length-sorted batches."""
+        import torch
+
+        from ..data.batching import pad_batch
+        from ..training.trainer import resolve_device
+        from .pooling import MeanPooling
+
+        out = np.zeros((len(texts), self.encoder.output_dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.tokenizer.encode(texts, self.config.max_length)
+        order = np.argsort([-len(seq) for seq in ids], kind="stable")
+        device = resolve_device(self.training.device)
+        self.encoder.to(device)
+        pooling = MeanPooling()
+        batches = [order[i:i + self.config.batch_size] for i in range(0, len(order), self.config.batch_size)]
+        bar = None
+        if self.training.progress and len(batches) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="text", leave=False)
+        with torch.inference_mode():
+            for rows in batches:
+                input_ids, mask = pad_batch([ids[i] for i in rows], self.tokenizer.pad_id)
+                hidden, mask = self.encoder(input_ids.to(device), mask.to(device))
+                out[rows] = pooling(hidden.float(), mask).cpu().numpy()
+                if bar is not None:
+                    bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def embed(self, texts: Sequence[str], use_cache: bool = True) -> np.ndarray:
+        """Sentence embeddings, float32 (n, H): mean-pooled, L2-normalised when `normalize`.
+        Goes through the disk cache when `use_cache` and the config allow it."""
+        if self.encoder is None:
+            raise ModelError("this embedding model is not fitted: call fit() or load()")
+        texts = list(texts)
+        if not (use_cache and self.config.cache):
+            vectors = self._encode(texts)
+        else:
+            keys = [text_key(t) for t in texts]
+            unique: dict[bytes, str] = dict(zip(keys, texts))
+            cache = self._cache()
+            found = cache.lookup(list(unique))
+            missing = [k for k in unique if k not in found]
+            if missing:
+                fresh = self._encode([unique[k] for k in missing])
+                cache.store(missing, fresh)
+                found.update(zip(missing, fresh))
+            vectors = np.stack([found[k] for k in keys]) if keys else self._encode([])
+        if self.config.normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, 1e-12)
+        return vectors.astype(np.float32, copy=False)
+
+    def _features(self, texts: Sequence[str], use_cache: bool):
+        dense = self.embed(texts, use_cache=use_cache)
+        if self.vectorizer is None:
+            return dense
+        return sp.hstack([sp.csr_matrix(dense), self.vectorizer.transform(list(texts))], format="csr")
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def _class_weights(self, y: np.ndarray) -> np.ndarray:
+        k = len(self.label_map)
+        spec = self.training.class_weight
+        if spec is None:
+            return np.ones(k, dtype=np.float64)
+        if isinstance(spec, dict):  # unknown names are a ConfigError, never silently dropped
+            return explicit_weights(spec, self.label_map, "class_weight").astype(np.float64)
+        counts = np.bincount(y, minlength=k).astype(np.float64)  # balanced: n / (k_present * count)
+        present = max(1, int((counts > 0).sum()))
+        return np.where(counts > 0, len(y) / (present * np.maximum(counts, 1.0)), 1.0)
+
+    def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
+            workdir: Path | None = None, resume: bool = False) -> dict:
+        """Fit on `train` only; `validation` is not used (C comes from cross-validation on train)."""
+        from .pretrained import resolve_name_or_path
+
+        if resume:
+            raise ConfigError("model.type 'embedding' cannot resume: only neural models checkpoint")
+        if len(train) == 0:
+            raise ConfigError("model: embedding needs at least one training text")
+        self._set_encoder(resolve_name_or_path(self.config.name_or_path))
+        started = time.perf_counter()
+        features = self._features_for_fit(train.texts)
+        encode_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        if self.label_map.multi_label:
+            chosen = self._fit_one_vs_rest(features, np.asarray(train_targets))
+        else:
+            y = np.asarray(train_targets, dtype=np.int64)
+            if len(np.unique(y)) < 2:
+                raise ConfigError("model: embedding needs at least two classes in the training data")
+            coef, intercept, C, scores = _fit_logistic(features, y, self._class_weights(y), self.config.C,
+                                                       self.config.max_iter, self.seed)
+            self.coef, self.intercept = self._full_width(coef, intercept, y)
+            chosen = {"C": C, "cv_log_loss": scores}
+        summary = {
+            "features": int(features.shape[1]),
+            "embedding_dim": int(self.encoder.output_dim),
+            "encode_seconds": round(encode_seconds, 3),
+            "fit_seconds": round(time.perf_counter() - started, 3),
+            **chosen,
+        }
+        if self.cache is not None:
+            summary["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "dir": str(self.cache.root)}
+        return summary
+
+    def _features_for_fit(self, texts: list[str]):
+        if self.config.tfidf:
+            self.vectorizer = _new_vectorizer().fit(texts)
+        else:
+            self.vectorizer = None
+        return self._features(texts, use_cache=True)
+
+    def _full_width(self, coef: np.ndarray, intercept: np.ndarray, y: np.ndarray):
+        """Coefficients for every class of the label map: scikit-learn only knows the classes
+        present in `y`; an absent class gets a score far below the others."""
+        k = len(self.label_map)
+        present = np.unique(y)
+        if k == 2 or len(present) == k:
+            return np.ascontiguousarray(coef), np.ascontiguousarray(intercept)
+        if len(present) == 2:  # one column for two classes: scores [-s/2, s/2] give the same softmax
+            coef = np.concatenate([-coef / 2, coef / 2])
+            intercept = np.concatenate([-intercept / 2, intercept / 2])
+        full_coef = np.zeros((k, coef.shape[1]), dtype=np.float32)
+        full_intercept = np.full(k, -_CONSTANT_LOGIT + float(intercept.min()), dtype=np.float32)
+        full_coef[present], full_intercept[present] = coef, intercept
+        return full_coef, full_intercept
+
+    def _fit_one_vs_rest(self, features, targets: np.ndarray) -> dict:
+        k, d = targets.shape[1], features.shape[1]
+        self.coef = np.zeros((k, d), dtype=np.float32)
+        self.intercept = np.zeros(k, dtype=np.float32)
+        spec = self.training.pos_weight or self.training.class_weight
+        explicit = explicit_weights(spec, self.label_map, "pos_weight") if isinstance(spec, dict) else None
+        chosen: list[float | None] = []
+        for j in range(k):
+            column = targets[:, j].astype(np.int64)
+            if column.min() == column.max():  # always or never present: a constant score
+                self.intercept[j] = _CONSTANT_LOGIT if column[0] == 1 else -_CONSTANT_LOGIT
+                chosen.append(None)
+                continue
+            weights = np.ones(2, dtype=np.float64)
+            if spec == "balanced":
+                counts = np.bincount(column, minlength=2).astype(np.float64)
+                weights = len(column) / (2 * counts)
+            elif explicit is not None:
+                weights[1] = float(explicit[j])
+            coef, intercept, C, _ = _fit_logistic(features, column, weights, self.config.C, self.config.max_iter,
+                                                  self.seed)
+            self.coef[j], self.intercept[j] = coef[0], intercept[0]
+            chosen.append(C)
+        return {"C": chosen}
+
+    # -- inference ------------------------------------------------------------------------------
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        if self.coef is None:
+            raise ModelError("this embedding model is not fitted: call fit() or load()")
+        texts = list(texts)
+        features = self._features(texts, use_cache=len(texts) >= CACHE_MIN_TEXTS)
+        scores = np.asarray(features @ self.coef.T, dtype=np.float32) + self.intercept
+        if not self.label_map.multi_label and len(self.label_map) == 2:
+            # one column for two classes; softmax([0, s]) == [1 - sigmoid(s), sigmoid(s)].
+            scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
+        return scores.astype(np.float32, copy=False)
+
+    # -- introspection ----------------------------------------------------------------------------
+    def max_tokens(self) -> int | None:
+        return self.config.max_length
+
+    def vocabulary(self) -> set[str] | None:
+        if self.tokenizer is None:
+            return None
+        return set(self.tokenizer.hf_tokenizer.get_vocab())
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Encoder tokens per text before truncation, the model's special tokens included."""
+        if self.tokenizer is None:
+            return super().token_lengths(texts)
+        extra = self.tokenizer.num_specials
+        ids = self.tokenizer.encode_content(list(texts))
+        return np.fromiter((len(seq) + extra for seq in ids), dtype=np.int64, count=len(ids))
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        from safetensors.numpy import save_file
+
+        from .pretrained import quiet_transformers
+
+        if self.coef is None:
+            raise ModelError("this embedding model is not fitted: nothing to save")
+        directory = Path(directory)
+        encoder_dir = directory / ENCODER_DIR
+        with quiet_transformers():
+            self.encoder.model.save_pretrained(str(encoder_dir), safe_serialization=True)
+            self.tokenizer.hf_tokenizer.save_pretrained(str(encoder_dir))
+        if self.vectorizer is not None:
+            (directory / TFIDF_FILE).write_text(json.dumps(_vectorizer_state(self.vectorizer), ensure_ascii=False),
+                                                encoding="utf-8")
+        # safetensors writes the raw buffer: a Fortran-ordered array would come back transposed.
+        save_file({"coef": np.ascontiguousarray(self.coef, dtype=np.float32),
+                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)},
+                  str(directory / HEAD_FILE))
+
+    @classmethod
+    def load(cls, directory: Path, config: EmbeddingConfig, label_map: LabelMap, training: TrainingConfig,
+             seed: int) -> EmbeddingModel:
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        encoder_dir = directory / ENCODER_DIR
+        for needed in (encoder_dir / "config.json", encoder_dir / "tokenizer.json", directory / HEAD_FILE):
+            if not needed.is_file():
+                raise ModelError(f"{needed}: missing; is {directory} an embedding model directory?")
+        if config.tfidf and not (directory / TFIDF_FILE).is_file():
+            raise ModelError(f"{directory / TFIDF_FILE}: missing (the config says tfidf: true)")
+        model = cls(config, label_map, training, seed)
+        try:
+            model._set_encoder(str(encoder_dir))
+        except ConfigError as err:
+            raise ModelError(f"{encoder_dir}: cannot load the encoder ({err})") from None
+        if config.tfidf:
+            model.vectorizer = _vectorizer_from_state(json.loads((directory / TFIDF_FILE).read_text(encoding="utf-8")))
+        weights = load_file(str(directory / HEAD_FILE))
+        model.coef, model.intercept = weights["coef"], weights["intercept"]
+        expected = model.encoder.output_dim + (len(model.vectorizer.vocabulary_) if model.vectorizer else 0)
+        if model.coef.ndim != 2 or model.coef.shape[1] != expected:
+            raise ModelError(f"{directory / HEAD_FILE}: coefficients have shape {model.coef.shape}, "
+                             f"expected (*, {expected})")
+        return model

@@ -1,0 +1,133 @@
+"""The candidate space `model.type: auto` searches: model families in increasing cost.
+
+A family is one registered model type with a small search space. Its first trial always runs the
+family's known-good settings (`defaults`, enqueued in the Optuna study); later trials are sampled
+by Optuna's TPE sampler. `suggest(trial)` returns (model config dict, training overrides); the
+overrides (learning rate, epochs, class weights) are applied to a copy of the run's training
+settings, never to the user's own object.
+
+Cost priors: a fit takes `prior_overhead` seconds (vectoriser, tokenizer training, loading an
+encoder) plus `prior_seconds_per_unit` per unit, a unit being one training row seen once (rows x
+epochs for neural types) or one row scored; measured on two quiet CPU cores (Rotten Tomatoes,
+2,000 rows: tfidf word 1.0 s, word+char 2.6 s, bag 1.7 s and cnn 1.4 s per epoch, GRU 54 s per
+epoch; MiniLM ~100 texts/s encoding, ~12 texts/s fine-tuning at 128 tokens). They only size a
+family's first fit, scaled by how much slower than its prior the machine proved on the families
+measured so far; after that the family's own measured slowness replaces them (auto.CostModel).
+
+    name          type         searched
+    tfidf_word    tfidf        C (log 0.1..100), sublinear_tf, class_weight (single-label)
+    tfidf_char    tfidf        word 1-2 + char_wb 2-5 grams; C, class_weight
+    bag           bag          learning rate, epochs (the type's own defaults otherwise)
+    embedding     embedding    C (log 0.3..100), + TF-IDF block or not (frozen MiniLM vectors)
+    cnn           cnn          small (64-d, 64 filters): learning rate, epochs, dropout
+    rnn           rnn          small GRU (64-d): learning rate, epochs, dropout
+    pretrained    pretrained   MiniLM fine-tune with the type's defaults; one trial, when it fits
+
+A candidate may also be a fixed model config dict (`{type: my_type, ...}`): one trial with exactly
+those settings, so a registered third-party type takes part without a search space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    type: str  # registry name (models.MODEL_TYPES)
+    label: str  # how progress lines name it
+    prior_overhead: float  # seconds per fit, whatever its size
+    prior_seconds_per_unit: float
+    suggest: Callable[[Any, dict], tuple[dict, dict]]  # (optuna trial, context) -> (model, training overrides)
+    defaults: dict[str, Any] = field(default_factory=dict)  # the first trial's parameters
+    max_trials: int | None = None  # None: as many as the budget allows
+    gpu_speedup: float = 1.0  # divide the prior by this when a CUDA device is present
+    fixed: dict[str, Any] | None = None  # a fixed model config (a user-given candidate)
+
+
+def _class_weight(trial, context: dict) -> dict:
+    """Search class_weight in {none, balanced} unless the user set explicit weights."""
+    if isinstance(context.get("class_weight"), dict):
+        return {}
+    choice = trial.suggest_categorical("class_weight", ["none", "balanced"])
+    key = "pos_weight" if context.get("multi_label") else "class_weight"
+    return {key: None if choice == "none" else "balanced"}
+
+
+def _tfidf_word(trial, context: dict) -> tuple[dict, dict]:
+    model = {"type": "tfidf", "word_ngrams": [1, 2], "char_ngrams": None,
+             "C": trial.suggest_float("C", 0.1, 100.0, log=True),
+             "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False])}
+    return model, _class_weight(trial, context)
+
+
+def _tfidf_char(trial, context: dict) -> tuple[dict, dict]:
+    model = {"type": "tfidf", "word_ngrams": [1, 2], "char_ngrams": [2, 5], "sublinear_tf": True,
+             "C": trial.suggest_float("C", 0.1, 100.0, log=True)}
+    return model, _class_weight(trial, context)
+
+
+def _bag(trial, context: dict) -> tuple[dict, dict]:
+    return {"type": "bag"}, {"learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-2, log=True),
+                             "epochs": trial.suggest_int("epochs", 3, 10)}
+
+
+def _embedding(trial, context: dict) -> tuple[dict, dict]:
+    return ({"type": "embedding", "name_or_path": context.get("pretrained", "minilm"), "max_length": 128,
+             "C": trial.suggest_float("C", 0.3, 100.0, log=True),
+             "tfidf": trial.suggest_categorical("tfidf", [False, True])}, {})
+
+
+def _small_neural(model: dict) -> Callable[[Any, dict], tuple[dict, dict]]:
+    def suggest(trial, context: dict) -> tuple[dict, dict]:
+        config = dict(model, dropout=trial.suggest_float("dropout", 0.0, 0.5))
+        return config, {"learning_rate": trial.suggest_float("learning_rate", 3e-4, 1e-2, log=True),
+                        "epochs": trial.suggest_int("epochs", 3, 8)}
+    return suggest
+
+
+def _pretrained(trial, context: dict) -> tuple[dict, dict]:
+    return {"type": "pretrained", "name_or_path": context.get("pretrained", "minilm")}, {}
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("tfidf_word", "tfidf", "tfidf word", 0.05, 5e-4, _tfidf_word,
+           {"C": 4.0, "sublinear_tf": True, "class_weight": "none"}),
+    Family("tfidf_char", "tfidf", "tfidf word+char", 0.1, 1.3e-3, _tfidf_char, {"C": 4.0, "class_weight": "none"}),
+    Family("bag", "bag", "bag", 1.0, 5e-4, _bag, {"learning_rate": 3e-3, "epochs": 5}, gpu_speedup=3.0),
+    Family("embedding", "embedding", "embedding+LR", 3.0, 1e-2, _embedding, {"C": 3.0, "tfidf": False},
+           gpu_speedup=10.0),
+    Family("cnn", "cnn", "cnn", 1.0, 4e-4, _small_neural({"type": "cnn", "embedding_dim": 64, "num_filters": 64}),
+           {"dropout": 0.3, "learning_rate": 2e-3, "epochs": 5}, gpu_speedup=5.0),
+    Family("rnn", "rnn", "rnn (gru)", 1.0, 2.7e-2,
+           _small_neural({"type": "rnn", "cell": "gru", "embedding_dim": 64, "hidden_size": 64}),
+           {"dropout": 0.2, "learning_rate": 2e-3, "epochs": 5}, gpu_speedup=20.0),
+    Family("pretrained", "pretrained", "MiniLM fine-tune", 5.0, 8.3e-2, _pretrained, {}, max_trials=1, gpu_speedup=20.0),
+)}
+
+DEFAULT_CANDIDATES = tuple(FAMILIES)
+
+
+def fixed_family(index: int, config: dict[str, Any]) -> Family:
+    """A user-given candidate: one trial with exactly `config` (a model config with a `type`)."""
+    config = dict(config)
+    name = str(config.get("type", "?"))
+
+    def suggest(trial, context: dict) -> tuple[dict, dict]:
+        return dict(config), {}
+
+    return Family(f"{name}[{index}]", name, name, 1.0, 5e-3, suggest, {}, max_trials=1, fixed=config)
+
+
+def describe(params: dict[str, Any]) -> str:
+    """Searched settings as `C=4.0 epochs=5` for progress lines."""
+    parts = []
+    for key, value in params.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)

@@ -1,0 +1,311 @@
+"""model.type auto: folds over training rows only, the budget, the leaderboard, the saved choice."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytest
+
+from conftest import stratified_sample
+from textclf.classifier import TextClassifier
+from textclf.config import Section, TrainingConfig
+from textclf.data import Examples, LabelMap
+from textclf.errors import ConfigError
+from textclf.models import MODEL_TYPES, register_model_type
+from textclf.models.base import ModelBase
+from textclf.models.auto import AutoConfig, AutoModel, greedy_ensemble, make_folds
+from textclf.models.linear import TfidfConfig, TfidfLinearModel
+
+
+class SpyConfig(TfidfConfig):
+    type: Literal["spy"] = "spy"
+
+
+class SpyModel(TfidfLinearModel):
+    """TF-IDF that records every text it is fitted on or asked to score."""
+
+    config_class = SpyConfig
+    seen: set[str] = set()
+
+    def fit(self, train, train_targets, validation=None, validation_targets=None, workdir=None, resume=False):
+        SpyModel.seen.update(train.texts)
+        if validation is not None:
+            SpyModel.seen.update(validation.texts)
+        return super().fit(train, train_targets, validation, validation_targets, workdir, resume)
+
+    def logits(self, texts):
+        SpyModel.seen.update(texts)
+        return super().logits(texts)
+
+
+class PositionConfig(Section):
+    type: Literal["position"] = "position"
+    position: int = 0  # which word of the text the model reads
+
+
+class PositionModel(ModelBase):
+    """Reads one word position only: smoothed per-word label counts (a deliberately partial view)."""
+
+    config_class = PositionConfig
+
+    def __init__(self, config, label_map, training, seed):
+        self.config, self.label_map, self.training, self.seed = config, label_map, training, seed
+        self.table: dict[str, list[float]] = {}
+
+    def _word(self, text):
+        words = text.split()
+        return words[self.config.position] if len(words) > self.config.position else ""
+
+    def fit(self, train, train_targets, validation=None, validation_targets=None, workdir=None, resume=False):
+        k = len(self.label_map)
+        for text, target in zip(train.texts, train_targets):
+            self.table.setdefault(self._word(text), [1.0] * k)[int(target)] += 1.0
+        return {}
+
+    def logits(self, texts):
+        k = len(self.label_map)
+        return np.log(np.array([self.table.get(self._word(t), [1.0] * k) for t in texts], dtype=np.float32))
+
+    def save(self, directory):
+        (Path(directory) / "table.json").write_text(json.dumps(self.table))
+
+    @classmethod
+    def load(cls, directory, config, label_map, training, seed):
+        model = cls(config, label_map, training, seed)
+        model.table = json.loads((Path(directory) / "table.json").read_text())
+        return model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _registered():
+    # The lead registers `auto` and `ensemble` in models/__init__.py; until then the test does.
+    for name, target in (("auto", "textclf.models.auto:AutoModel"),
+                         ("ensemble", "textclf.models.ensemble:EnsembleModel")):
+        if name not in MODEL_TYPES:
+            register_model_type(name, target)
+    register_model_type("spy", SpyModel, replace=True)
+    register_model_type("position", PositionModel, replace=True)
+
+
+@pytest.fixture(scope="module")
+def splits(rotten_tomatoes):
+    sample = stratified_sample(rotten_tomatoes, 110, seed=2)  # 330 rows, 3 classes
+    order = np.random.default_rng(0).permutation(len(sample))
+    return sample.subset(order[:240]), sample.subset(order[240:280]), sample.subset(order[280:])
+
+
+def test_folds_partition_the_training_rows(splits):
+    train, _, _ = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    targets = label_map.encode(train)
+    folds = make_folds(train, targets, multi_label=False, k=5, seed=0)
+    held = np.concatenate([h for _, h in folds])
+    assert sorted(held.tolist()) == list(range(len(train)))  # every training row held out exactly once
+    for fit_rows, held_rows in folds:
+        assert not set(fit_rows.tolist()) & set(held_rows.tolist())
+        assert sorted(np.concatenate([fit_rows, held_rows]).tolist()) == list(range(len(train)))
+        assert len(set(targets[fit_rows].tolist())) == 3  # stratified: every class in every fit part
+    grouped = make_folds(train, targets, multi_label=False, k=5, seed=0)
+    groups = np.asarray(train.groups, dtype=object)
+    for fit_rows, held_rows in grouped:  # bundled Rotten Tomatoes carries movie groups
+        assert not set(groups[fit_rows].tolist()) & set(groups[held_rows].tolist())
+
+
+def test_a_single_row_class_is_never_held_out():
+    texts = [f"text number {i}" for i in range(21)]
+    labels = ["a"] * 10 + ["b"] * 10 + ["lonely"]
+    train = Examples.from_lists(texts, labels)
+    label_map = LabelMap.fit(train, multi_label=False)
+    folds = make_folds(train, label_map.encode(train), multi_label=False, k=3, seed=0)
+    assert all(20 in fit_rows and 20 not in held for fit_rows, held in folds)
+    assert sorted(np.concatenate([h for _, h in folds]).tolist()) == list(range(20))
+
+
+def test_auto_searches_training_rows_only_and_writes_a_leaderboard(splits, tmp_path, capsys):
+    train, validation, test = splits
+    SpyModel.seen = set()
+    label_map = LabelMap.fit(train, multi_label=False)
+    config = AutoConfig(time_budget=15, candidates=["tfidf_word", {"type": "spy", "C": 3.0}], max_trials=6)
+    auto = AutoModel(config, label_map, TrainingConfig(), 0)
+    started = time.perf_counter()
+    summary = auto.fit(train, label_map.encode(train), validation, label_map.encode(validation), tmp_path)
+    assert time.perf_counter() - started <= 15 * 1.1
+    # cross-validation (240 < 5,000 rows): folds are a partition of the training rows, nothing else
+    held = np.concatenate([h for _, h in auto.folds])
+    assert sorted(held.tolist()) == list(range(len(train)))
+    assert summary["protocol"].endswith("-fold cv") and summary["metric"] == "macro_f1"
+    # the spy saw training (and, at refit, validation) texts only: never a test row
+    assert SpyModel.seen and not SpyModel.seen & (set(test.texts) - set(train.texts) - set(validation.texts))
+    assert SpyModel.seen <= set(train.texts) | set(validation.texts)
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    rows = board["candidates"]
+    assert rows == summary["leaderboard"] and 2 <= len(rows) <= 7
+    complete = [r for r in rows if r["status"] == "complete"]
+    assert {r["candidate"] for r in complete} >= {"tfidf_word", "spy[1]"}
+    for row in complete:
+        lo, hi = row["interval"]
+        assert lo <= row["score"] <= hi and row["fit_seconds"] > 0
+    assert sum(bool(r.get("selected")) for r in rows) == 1
+    scores = [r["score"] for r in complete]
+    assert scores == sorted(scores, reverse=True)
+    err = capsys.readouterr().err
+    assert "textclf: auto [1/6] tfidf word C=4" in err
+    assert re.search(r"\[2/6\] spy: [35]-fold cv macro-F1 0\.\d{3} \(\d+\.\d s, \d+ s left\)", err), err
+    config_out, model = auto.selected()
+    assert config_out.type in ("tfidf", "spy", "ensemble")
+    assert model.logits(test.texts[:3]).shape == (3, 3)
+
+
+def test_auto_honours_a_tiny_budget(splits):
+    train, validation, _ = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    auto = AutoModel(AutoConfig(time_budget=6, candidates=["tfidf_word", "tfidf_char"], max_trials=200),
+                     label_map, TrainingConfig(), 0)
+    started = time.perf_counter()
+    summary = auto.fit(train, label_map.encode(train), validation, label_map.encode(validation))
+    elapsed = time.perf_counter() - started
+    assert elapsed <= 6 * 1.1 + 0.5, summary["leaderboard"][:3]
+    assert summary["trials"] < 200  # the budget, not max_trials, ended the search
+
+
+def test_classifier_saves_the_choice_as_an_ordinary_model(splits, tmp_path):
+    train, validation, test = splits
+    clf = TextClassifier(model={"type": "auto", "time_budget": 12, "max_trials": 5,
+                                "candidates": ["tfidf_word", "tfidf_char"]})
+    clf.fit(train, validation=validation, workdir=tmp_path)
+    if clf.model_params["type"] == "auto":  # the lead's selected() swap is not wired yet: do it here
+        chosen_config, clf.model = clf.model.selected()
+        clf.model_params = chosen_config.model_dump(mode="json")
+    assert clf.model_params["type"] in ("tfidf", "ensemble")
+    before = clf.predict_proba(test)
+    directory = clf.save(tmp_path / "model")
+    saved = json.loads((directory / "config.json").read_text())
+    assert saved["model"]["type"] == clf.model_params["type"]
+    loaded = TextClassifier.load(directory)
+    np.testing.assert_allclose(loaded.predict_proba(test), before, atol=1e-6)
+    assert (tmp_path / "leaderboard.json").is_file()
+
+
+def test_multi_label_auto_scores_micro_f1():
+    words = ["goal", "match", "vote", "party", "film", "actor", "rain", "sun"]
+    topics = {"sport": {"goal", "match"}, "politics": {"vote", "party"}, "film": {"film", "actor"}}
+    rng = np.random.default_rng(4)
+    texts, labels = [], []
+    for i in range(150):
+        chosen = rng.choice(words, size=3)
+        texts.append(" ".join(chosen) + f" item {i}")
+        labels.append(tuple(t for t, keys in topics.items() if keys & set(chosen)))
+    train = Examples.from_lists(texts, labels)
+    label_map = LabelMap.fit(train, multi_label=True)
+    auto = AutoModel(AutoConfig(time_budget=8, candidates=["tfidf_word"], max_trials=3), label_map,
+                     TrainingConfig(), 0)
+    summary = auto.fit(train, label_map.encode(train), None, None)
+    assert summary["metric"] == "micro_f1" and summary["selected"]["score"] > 0.8
+
+
+def test_greedy_ensemble_mixes_complementary_candidates_only():
+    targets = np.array([0, 1] * 20)
+    truth = np.eye(2)[targets]
+    left = truth.copy()
+    left[:20] = 0.45 + 0.1 * (1 - truth[:20])  # wrong (barely) on the first half
+    right = truth.copy()
+    right[20:] = 0.45 + 0.1 * (1 - truth[20:])  # wrong on the second half
+    left, right = 0.8 * left + 0.1, 0.8 * right + 0.1
+    weights = greedy_ensemble([left, right], targets, multi_label=False, metric="macro_f1")
+    assert weights.min() > 0 and weights.sum() == pytest.approx(1.0)
+    assert greedy_ensemble([left, left.copy()], targets, False, "macro_f1").tolist() == [1.0, 0.0]
+
+
+def test_candidate_mistakes_and_unavailable_types():
+    train = Examples.from_lists([f"good {i}" for i in range(20)] + [f"bad {i}" for i in range(20)],
+                                ["pos"] * 20 + ["neg"] * 20)
+    label_map = LabelMap.fit(train, multi_label=False)
+    with pytest.raises(ConfigError, match="not one of"):
+        AutoModel(AutoConfig(candidates=["tfidf_wrod"]), label_map, TrainingConfig(), 0).fit(
+            train, label_map.encode(train))
+    auto = AutoModel(AutoConfig(time_budget=5, candidates=["tfidf_word", {"type": "not-installed"}], max_trials=2),
+                     label_map, TrainingConfig(), 0)
+    summary = auto.fit(train, label_map.encode(train))
+    skipped = [r for r in summary["leaderboard"] if r["status"].startswith("skipped")]
+    assert [r["candidate"] for r in skipped] == ["not-installed[1]"]
+
+
+def test_large_data_protocols_score_on_validation_or_a_training_holdout(splits):
+    train, validation, test = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    config = dict(time_budget=10, candidates=[{"type": "spy", "C": 2.0}, "tfidf_word"], max_trials=3, cv_max_rows=0)
+    # with a validation split: candidates are fitted on train once and scored on validation
+    SpyModel.seen = set()
+    auto = AutoModel(AutoConfig(**config), label_map, TrainingConfig(), 0)
+    summary = auto.fit(train, label_map.encode(train), validation, label_map.encode(validation))
+    assert summary["protocol"] == "validation" and summary["selected"]["refit"] is False
+    assert auto.folds == [] and SpyModel.seen == set(train.texts) | set(validation.texts)
+    # without one: a stratified 10% of TRAIN is held out, and the choice is refitted on all of train
+    SpyModel.seen = set()
+    auto = AutoModel(AutoConfig(**config), label_map, TrainingConfig(), 0)
+    summary = auto.fit(train, label_map.encode(train), None, None)
+    assert summary["protocol"] == "holdout" and summary["selected"]["refit"] is True
+    (fit_rows, held), = auto.folds
+    assert len(held) == 24 and sorted(np.r_[fit_rows, held].tolist()) == list(range(len(train)))
+    assert SpyModel.seen == set(train.texts)
+    assert not SpyModel.seen & (set(test.texts) - set(train.texts))
+
+
+def test_complementary_candidates_become_a_saved_ensemble(tmp_path):
+    """Each label is given away by the first word in half the rows and by the second word in the
+    other half: a model reading one position is right ~75% of the time, the mix ~100%."""
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for i in range(200):
+        label = ["pos", "neg"][i % 2]
+        clue, noise = f"clue{label}", f"noise{rng.integers(0, 50)}"
+        texts.append(f"{clue} {noise}" if rng.random() < 0.5 else f"{noise} {clue}")
+        labels.append(label)
+    train = Examples.from_lists(texts[:160], labels[:160])
+    test = Examples.from_lists(texts[160:], labels[160:])
+    clf = TextClassifier(model={"type": "auto", "time_budget": 10, "max_trials": 2,
+                                "candidates": [{"type": "position", "position": 0},
+                                               {"type": "position", "position": 1}]})
+    clf.fit(train, workdir=tmp_path)
+    if clf.model_params["type"] == "auto":  # the lead's selected() swap is not wired yet: do it here
+        chosen_config, clf.model = clf.model.selected()
+        clf.model_params = chosen_config.model_dump(mode="json")
+    assert clf.model_params["type"] == "ensemble"
+    assert [m["position"] for m in clf.model_params["members"]] in ([0, 1], [1, 0])
+    assert clf.model_params["weights"] == pytest.approx([0.5, 0.5])
+    board = json.loads((tmp_path / "leaderboard.json").read_text())["candidates"]
+    assert board[0]["candidate"] == "ensemble" and board[0]["selected"] and board[0]["status"] == "kept"
+    singles = [r["score"] for r in board if r["candidate"] != "ensemble"]
+    assert board[0]["score"] > max(singles) + 0.1
+    accuracy = np.mean(np.array(clf.predict(test)) == np.array(test.labels))
+    assert accuracy > 0.95
+    loaded = TextClassifier.load(clf.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict_proba(test), clf.predict_proba(test))
+
+
+def test_an_unswapped_auto_model_saves_and_loads_its_choice(splits, tmp_path):
+    train, validation, test = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    auto = AutoModel(AutoConfig(time_budget=5, candidates=["tfidf_word"], max_trials=2), label_map,
+                     TrainingConfig(), 0)
+    auto.fit(train, label_map.encode(train), validation, label_map.encode(validation))
+    auto.save(tmp_path)
+    assert (tmp_path / "leaderboard.json").is_file() and (tmp_path / "auto.json").is_file()
+    loaded = AutoModel.load(tmp_path, auto.config, label_map, TrainingConfig(), 0)
+    assert loaded.selected()[0] == auto.selected()[0]
+    np.testing.assert_array_equal(loaded.logits(test.texts), auto.logits(test.texts))
+
+
+def test_time_budget_accepts_durations():
+    assert AutoConfig(time_budget="10m").time_budget == 600.0
+    assert AutoConfig(time_budget="90s").time_budget == 90.0
+    assert AutoConfig(time_budget="1.5h").time_budget == 5400.0
+    assert AutoConfig(time_budget=45).time_budget == 45.0
+    for bad in ("soon", "-5m", "0"):
+        with pytest.raises(ValueError, match="time budget"):
+            AutoConfig(time_budget=bad)
