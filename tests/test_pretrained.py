@@ -127,3 +127,13 @@ def test_tensorboard_log_mirrors_numeric_fields_or_stays_silent(tmp_path):
         assert not (tmp_path / "tensorboard").exists()  # the optional extra is absent: nothing written
     else:
         assert any((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_fine_tuning_defaults_follow_the_training_set_size():
+    clf = TextClassifier(model={"type": "pretrained"})
+    small, large = clf.training_config(300), clf.training_config(20_000)
+    assert (small.epochs, small.head_learning_rate, small.early_stopping_patience) == (10, 1e-3, 3)
+    assert (large.epochs, large.learning_rate, large.head_learning_rate) == (3, 3e-5, None)
+    assert clf.training_config().epochs == 3  # size unknown: the general recipe
+    mine = TextClassifier(model={"type": "pretrained"}, training={"epochs": 2}).training_config(300)
+    assert mine.epochs == 2 and mine.head_learning_rate == 1e-3  # what the user set always wins

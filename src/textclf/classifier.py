@@ -138,15 +138,17 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         cls = model_class(self.model_params.get("type", "tfidf"))
         return validate(cls.config_class, self.model_params, "model config", prefix="model")
 
-    def training_config(self) -> TrainingConfig:
+    def training_config(self, train_rows: int | None = None) -> TrainingConfig:
         """The training settings in force: after fitting, what the model used; before, the user's
-        with the model type's own defaults (`default_training`) for every key the user left unset."""
+        with the model type's own defaults (`training_defaults`, which may depend on `train_rows`)
+        for every key the user left unset."""
         if self._training_used is not None:
             return self._training_used
         training = self.training
         if not isinstance(training, TrainingConfig):
             training = validate(TrainingConfig, dict(training or {}), "training config", prefix="training")
-        defaults = getattr(model_class(self.model_params.get("type", "tfidf")), "default_training", {})
+        cls = model_class(self.model_params.get("type", "tfidf"))
+        defaults = cls.training_defaults(train_rows) if hasattr(cls, "training_defaults") else {}
         unset = {k: v for k, v in defaults.items() if k not in training.model_fields_set}
         return training.model_copy(update=unset) if unset else training
 
@@ -213,7 +215,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             train = Examples.from_lists(as_texts(train), labels)
         if resume and workdir is None:
             raise ConfigError("resuming needs the workdir that holds the checkpoint")
-        config, training = self.model_config(), self.training_config()
+        self._training_used = None
+        config, training = self.model_config(), self.training_config(len(train))
         self.label_map = LabelMap.fit(train, multi_label=self.multi_label)
         train_targets = self.label_map.encode(train)
         validation_targets = self.label_map.encode(validation) if validation is not None else None

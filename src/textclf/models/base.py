@@ -26,6 +26,10 @@ class ClassifierModel(Protocol):
     # Training keys this type uses when the user's config leaves them unset (pretrained: lr 3e-5, ...).
     default_training: ClassVar[dict[str, Any]]
 
+    @classmethod
+    def training_defaults(cls, train_rows: int | None) -> dict[str, Any]:
+        """`default_training`, adapted to the training-set size when it is known (None before fit)."""
+
     def __init__(self, config: BaseModel, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         """Store parameters only; nothing is fitted or allocated until `fit` or `load`."""
 
@@ -80,6 +84,10 @@ class ModelBase:
     """Defaults for the introspection half of `ClassifierModel`."""
 
     default_training: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def training_defaults(cls, train_rows: int | None) -> dict[str, Any]:
+        return dict(cls.default_training)
 
     def max_tokens(self) -> int | None:
         return None

@@ -240,6 +240,13 @@ class PretrainedEncoder(nn.Module):
 # Fine-tuning defaults, used for every training key the user's config leaves unset: the
 # from-scratch defaults (lr 1e-3, 5 epochs) would wreck a pretrained encoder.
 FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "warmup_ratio": 0.1, "weight_decay": 0.01}
+# Few rows make few steps: a few hundred rows at 3 epochs is ~30 optimizer steps, too few for the
+# freshly initialised head. Small sets train longer, give the head its own faster rate and keep the
+# epoch with the best validation macro-F1 (early stopping).
+SMALL_DATA_ROWS = 2000
+SMALL_DATA_DEFAULTS = {"learning_rate": 5e-5, "head_learning_rate": 1e-3, "epochs": 10, "warmup_ratio": 0.1,
+                       "weight_decay": 0.01, "batch_size": 16, "early_stopping_metric": "macro_f1",
+                       "early_stopping_patience": 3}
 
 
 class PretrainedConfig(NeuralConfig):
@@ -256,6 +263,12 @@ class PretrainedModel(NeuralModel):
 
     config_class = PretrainedConfig
     default_training = FINE_TUNING_DEFAULTS
+
+    @classmethod
+    def training_defaults(cls, train_rows: int | None) -> dict:
+        if train_rows is not None and train_rows < SMALL_DATA_ROWS:
+            return dict(SMALL_DATA_DEFAULTS)
+        return dict(FINE_TUNING_DEFAULTS)
 
     def __init__(self, config: PretrainedConfig, label_map, training, seed: int) -> None:
         super().__init__(config, label_map, training, seed)
