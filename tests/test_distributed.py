@@ -46,8 +46,16 @@ def _epochs(run_dir: Path) -> list[dict]:
     return [r for r in map(json.loads, lines) if r["event"] == "epoch"]
 
 
+# The guarantee the docs state: with dropout 0 two processes reproduce one (up to float reduction
+# order: 0.011 here); with dropout each rank draws its own masks, so the run differs as a change
+# of seed would. On this 192-row toy set that is up to 0.15 macro-F1 (measured 0.12); on the
+# MiniLM config, 0.363 vs 0.373.
+TOLERANCE = {0.0: 0.011, 0.1: 0.15}
+
+
 @pytest.mark.slow
-def test_two_process_torchrun_matches_one_process(tmp_path, rt_small):
+@pytest.mark.parametrize("dropout", sorted(TOLERANCE))
+def test_two_process_torchrun_matches_one_process(tmp_path, rt_small, dropout):
     bert = make_tiny_bert(tmp_path / "bert", rt_small.texts)
     files = {}
     # 192 training rows = 12 full global batches of 16 (8 per rank); separate validation and test files.
@@ -58,7 +66,7 @@ def test_two_process_torchrun_matches_one_process(tmp_path, rt_small):
     config = {
         "seed": 0,
         "data": {"train": str(files["train"]), "validation": str(files["validation"]), "test": str(files["test"])},
-        "model": {"type": "pretrained", "name_or_path": str(bert), "pooling": "mean", "dropout": 0.0},
+        "model": {"type": "pretrained", "name_or_path": str(bert), "pooling": "mean", "dropout": dropout},
         "training": {"epochs": 2, "batch_size": 16, "eval_batch_size": 32, "learning_rate": 3e-3, "max_length": 32,
                      "progress": False, "device": "cpu", "early_stopping_patience": None},
         "audit": {"enabled": False},
@@ -66,16 +74,19 @@ def test_two_process_torchrun_matches_one_process(tmp_path, rt_small):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, "-m", "textclf", "train", "config.yaml", f"output_dir={one}"], tmp_path)
-    _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    port = "29517" if dropout == 0.0 else "29518"
+    _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
           "-m", "textclf", "train", "config.yaml", f"output_dir={two}"], tmp_path)
 
     # Validation is sharded over ranks and gathered: per-epoch metrics match the 1-process run.
+    tolerance = TOLERANCE[dropout]
     for a, b in zip(_epochs(one), _epochs(two), strict=True):
         assert a["step"] == b["step"] == 12 * a["epoch"]
-        assert b["validation_loss"] == pytest.approx(a["validation_loss"], rel=1e-3)
-        assert b["validation_macro_f1"] == pytest.approx(a["validation_macro_f1"], abs=0.011)
+        if dropout == 0.0:
+            assert b["validation_loss"] == pytest.approx(a["validation_loss"], rel=1e-3)
+        assert b["validation_macro_f1"] == pytest.approx(a["validation_macro_f1"], abs=tolerance)
     m1 = json.loads((one / "metrics.json").read_text())
     m2 = json.loads((two / "metrics.json").read_text())
-    assert m2["test"]["accuracy"] == pytest.approx(m1["test"]["accuracy"], abs=0.011)
-    assert m2["test"]["macro_f1"] == pytest.approx(m1["test"]["macro_f1"], abs=0.011)
+    assert m2["test"]["accuracy"] == pytest.approx(m1["test"]["accuracy"], abs=tolerance)
+    assert m2["test"]["macro_f1"] == pytest.approx(m1["test"]["macro_f1"], abs=tolerance)
     assert (two / "model" / "model.safetensors").is_file()

@@ -142,7 +142,7 @@ def analyze_errors(clf, examples: Examples, extra_slices: dict[str, list[str]] |
             "gold": _label_text(gold), "predicted": _label_text(predicted[i]),
             "confidence": round(float(p_pred[i]), 4),
             "gold_probability": None if multi else round(float(probs[i, targets[i]]), 4),
-            "margin": round(float(margin[i]), 4),
+            "margin": round(float(margin[i]), 6),
             "kind": mistake_kind(float(p_pred[i]), float(margin[i]), settings),
             **{f"slice_{family}": values[i] for family, values in tags.items()},
             "text": examples.texts[i],
@@ -183,6 +183,14 @@ def _short(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _margin(value: float) -> str:
+    """Three decimals, or the first significant digits of a margin below 0.001 (never a bare 0.000
+    for a margin that is not zero)."""
+    if value == 0 or value >= 0.001:
+        return f"{value:.3f}"
+    return f"{value:.1e}"
+
+
 def format_report(report: ErrorReport, examples: int = 3) -> str:
     """The console view: headline, confusion pairs, mistake kinds, worst slices with examples."""
     s = report.settings
@@ -203,7 +211,8 @@ def format_report(report: ErrorReport, examples: int = 3) -> str:
                          f"p={m['confidence']:.2f}: {_short(m['text'], 70)}")
     lines += ["", f"worst slices (at least {s.min_slice_size} rows; 95% bootstrap intervals, "
                   f"{s.n_resamples} resamples, seed {s.seed})",
-              f"  {'slice':<40}{'n':>6}{'accuracy':>10}{'95% CI':>16}{report.f1_name:>10}{'95% CI':>16}{'gap':>8}"]
+              f"  {'slice':<40}{'n':>6}{'accuracy':>10}{'95% CI':>16}{report.f1_name:>10}{'95% CI':>16}"
+              f"{'vs all':>8}"]
     for w in report.worst:
         name = _short(f"{w['family']}={w['value']}", 39)
         lines.append(f"  {name:<40}{w['n']:>6}{w['accuracy']:>10.3f}"
@@ -212,6 +221,8 @@ def format_report(report: ErrorReport, examples: int = 3) -> str:
                      + ("  *" if w["clearly_worse"] else ""))
     if any(w["clearly_worse"] for w in report.worst):
         lines.append("  * the slice's interval lies wholly below overall accuracy")
+    if report.worst:
+        lines.append(f"  vs all: the slice's accuracy minus overall accuracy ({report.accuracy:.3f}); negative = worse")
     for w in report.worst[:3]:
         lines.append(f"\n  examples from {w['family']}={w['value']}:")
         for m in w["examples"]:
@@ -227,8 +238,11 @@ def mistakes_frame(report: ErrorReport) -> pd.DataFrame:
     return pd.DataFrame(report.mistakes)
 
 
-def errors_html(report: ErrorReport, examples: int = 5) -> str:
-    """An HTML fragment (a <section>, no <html>/<head>) for the evaluation report."""
+def errors_html(report: ErrorReport, examples: int = 5, confident_table: bool = True) -> str:
+    """An HTML fragment (a <section>, no <html>/<head>) for the evaluation report.
+
+    `confident_table=False` leaves out the table of confident mistakes (with a pointer instead):
+    the evaluation report lists the most confident mistakes in its own section already."""
     e = html.escape
     s = report.settings
 
@@ -250,9 +264,10 @@ def errors_html(report: ErrorReport, examples: int = 5) -> str:
         table(["gold", "predicted", "count", "share of mistakes"],
               [[p["gold"], p["predicted"], p["count"], f"{p['share_of_mistakes']:.0%}"]
                for p in report.confusion_pairs[:15]]),
-        f"<h3>Worst slices</h3><p>Slices of at least {s.min_slice_size} rows, ranked by accuracy gap to overall; "
+        f"<h3>Worst slices</h3><p>Slices of at least {s.min_slice_size} rows whose accuracy is below overall "
+        f"({report.accuracy:.3f}), worst first; &ldquo;vs all&rdquo; is the slice's accuracy minus overall accuracy. "
         f"95% bootstrap intervals ({s.n_resamples} resamples, seed {s.seed}).</p>",
-        table(["slice", "n", "accuracy", "95% CI", report.f1_name, "95% CI", "gap", "clearly worse"],
+        table(["slice", "n", "accuracy", "95% CI", report.f1_name, "95% CI", "vs all", "clearly worse"],
               [[f"{w['family']}={w['value']}", w["n"], f"{w['accuracy']:.3f}", ci(w["accuracy_ci"]),
                 f"{w['f1']:.3f}", ci(w["f1_ci"]), f"{w['accuracy_gap']:+.3f}", "yes" if w["clearly_worse"] else ""]
                for w in report.worst]),
@@ -262,14 +277,23 @@ def errors_html(report: ErrorReport, examples: int = 5) -> str:
         parts.append(table(["row", "gold", "predicted", "p", "text"],
                            [[m["row"], m["gold"], m["predicted"], f"{m['confidence']:.2f}", _short(m["text"], 200)]
                             for m in w["examples"]]))
+    multi = any(m["gold_probability"] is None for m in report.mistakes)
     for kind in ("confident", "uncertain"):
         shown = [m for m in report.mistakes if m["kind"] == kind]
+        parts.append(f"<h3>{kind.capitalize()} mistakes</h3>")
+        if kind == "confident" and not confident_table:
+            parts.append(f"<p>{len(shown)} mistakes with p &ge; {s.confident}; the most confident are listed "
+                         "in the section &ldquo;Most confident mistakes&rdquo;.</p>")
+            continue
         if kind == "uncertain":
             shown = sorted(shown, key=lambda m: m["margin"])
-        parts.append(f"<h3>{kind.capitalize()} mistakes</h3>")
-        parts.append(table(["row", "gold", "predicted", "p", "margin", "text"],
-                           [[m["row"], m["gold"], m["predicted"], f"{m['confidence']:.2f}", f"{m['margin']:.2f}",
-                             _short(m["text"], 200)] for m in shown[:examples]]))
+            how = ("twice the distance of the least sure wrong label's probability from 0.5" if multi
+                   else "p(predicted) minus the runner-up's probability")
+            parts.append(f"<p>The smallest margins first; margin is {how}.</p>")
+        parts.append(table(["row", "gold", "predicted", "p(predicted)", "p(gold)", "margin", "text"],
+                           [[m["row"], m["gold"], m["predicted"], f"{m['confidence']:.3f}",
+                             "" if m["gold_probability"] is None else f"{m['gold_probability']:.3f}",
+                             _margin(m["margin"]), _short(m["text"], 200)] for m in shown[:examples]]))
     parts.append("<h3>All slices</h3>")
     parts.append(table(["family", "value", "n", "errors", "accuracy", "95% CI", report.f1_name, "95% CI"],
                        [[x.family, x.value, x.n, x.errors, f"{x.accuracy:.3f}", ci(x.accuracy_interval),

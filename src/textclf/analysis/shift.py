@@ -38,6 +38,7 @@ class ShiftSettings:
     max_auroc: float = 0.7  # OOD score: AUROC above this is a shift
     flag_quantile: float = 0.99  # flag new examples beyond this quantile of the reference
     top_flagged: int = 20
+    min_rows: int = 100  # fewer reference (or new) rows than this: the tests have little power
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class ShiftReport:
     settings: ShiftSettings
     n_criteria: int  # per-example flag criteria: each passes ~(1 - flag_quantile) of unshifted data
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. too few rows for the tests to see a shift
+
+    @property
+    def low_power(self) -> bool:
+        return min(self.n_reference, self.n_new) < self.settings.min_rows
 
     @property
     def shifted(self) -> bool:
@@ -85,7 +91,8 @@ class ShiftReport:
                 "checks": [c.to_dict() for c in self.checks], "n_flagged": self.n_flagged,
                 "flagged_share": round(self.n_flagged / max(self.n_new, 1), 4),
                 "expected_flagged_share_at_most": round(self.expected_share, 4),
-                "flagged": self.flagged, "settings": self.settings.__dict__, "notes": self.notes}
+                "flagged": self.flagged, "settings": self.settings.__dict__, "notes": self.notes,
+                "low_power": self.low_power, "warnings": self.warnings}
 
 
 # -- scores -----------------------------------------------------------------------------------------
@@ -206,7 +213,20 @@ def analyze_shift(clf, reference: Examples, new: Examples, settings: ShiftSettin
                 "length": int(new_len[i]), "why": ", ".join(w for w, hit in reasons.items() if hit[i]),
                 "text": new.texts[i]} for i in order]
     return ShiftReport(len(reference), len(new), checks, flagged[: s.top_flagged], int(far.sum()), s,
-                       3 if vocab is not None else 2, notes)
+                       3 if vocab is not None else 2, notes, power_warnings(len(reference), len(new), s))
+
+
+def power_warnings(n_reference: int, n_new: int, s: ShiftSettings) -> list[str]:
+    """Warnings for samples too small for the tests (and the reference quantiles) to mean much."""
+    out = []
+    if n_reference < s.min_rows:
+        out.append(f"low power: the reference has {n_reference} rows (fewer than {s.min_rows}); the tests can miss "
+                   f"a real shift and its {s.flag_quantile:.0%} quantile is close to its maximum, so 'not shifted' "
+                   "is weak evidence (pass a larger --reference)")
+    if n_new < s.min_rows:
+        out.append(f"low power: the new data has {n_new} rows (fewer than {s.min_rows}); the tests can miss a real "
+                   "shift, so 'not shifted' is weak evidence")
+    return out
 
 
 # -- output -----------------------------------------------------------------------------------------
@@ -217,8 +237,9 @@ def _short(text: str, width: int) -> str:
 
 def format_shift(report: ShiftReport, examples: int = 5) -> str:
     s = report.settings
-    lines = [f"distribution shift: {report.verdict.upper()}  (new {report.n_new} vs reference {report.n_reference})",
-             f"  {'check':<14}{'statistic':>10}{'threshold':>11}{'p-value':>10}  {'shifted':<8} evidence"]
+    lines = [f"distribution shift: {report.verdict.upper()}  (new {report.n_new} vs reference {report.n_reference})"]
+    lines += [f"warning: {w}" for w in report.warnings]
+    lines += [f"  {'check':<14}{'statistic':>10}{'threshold':>11}{'p-value':>10}  {'shifted':<8} evidence"]
     for c in report.checks:
         p = "-" if c.p_value is None else f"{c.p_value:.2g}"
         flag = "YES" if c.shifted else "no"
@@ -248,7 +269,8 @@ def shift_html(report: ShiftReport, examples: int = 10) -> str:
         '<section class="textclf-shift"><h2>Distribution shift</h2>'
         f"<p>Verdict: <strong>{e(report.verdict)}</strong> ({report.n_new} new examples against "
         f"{report.n_reference} reference examples).</p>"
-        "<table><thead><tr><th>check</th><th>statistic</th><th>threshold</th><th>p-value</th><th>shifted</th>"
+        + "".join(f"<p class='note'><strong>Warning:</strong> {e(w)}</p>" for w in report.warnings)
+        + "<table><thead><tr><th>check</th><th>statistic</th><th>threshold</th><th>p-value</th><th>shifted</th>"
         f"<th>evidence</th></tr></thead><tbody>{rows}</tbody></table>"
         f"<p>{report.n_flagged} new examples lie beyond the reference's {report.settings.flag_quantile:.0%} quantile "
         "of energy, out-of-vocabulary rate or length.</p>"

@@ -220,7 +220,7 @@ class SliceMetrics:
     accuracy_interval: tuple[float, float]
     f1: float
     f1_interval: tuple[float, float]
-    accuracy_gap: float  # overall accuracy minus this slice's accuracy: > 0 means worse
+    accuracy_gap: float  # this slice's accuracy minus overall accuracy: < 0 means the slice is worse
     rows: tuple[int, ...]  # positions of the slice's examples in the evaluated set
 
     def to_dict(self) -> dict:
@@ -256,11 +256,11 @@ def slice_metrics(outcomes: Outcomes, tags: dict[str, list[str]], min_size: int 
             acc_ci, f1_ci = bootstrap(outcomes, idx, n_resamples, rng)
             out.append(SliceMetrics(
                 family, str(value), len(idx), int((~correct[idx]).sum()), accuracy, acc_ci,
-                float(outcomes.f1(idx[None, :])[0]), f1_ci, overall - accuracy, tuple(int(i) for i in idx)))
+                float(outcomes.f1(idx[None, :])[0]), f1_ci, accuracy - overall, tuple(int(i) for i in idx)))
     return out
 
 
 def worst_slices(slices: list[SliceMetrics], top: int = 10) -> list[SliceMetrics]:
-    """Slices ranked by how much worse than overall they are (accuracy gap, then size)."""
-    worse = [s for s in slices if s.accuracy_gap > 0]
-    return sorted(worse, key=lambda s: (-s.accuracy_gap, -s.n))[:top]
+    """Slices below overall accuracy, most negative gap first (then the larger slice)."""
+    worse = [s for s in slices if s.accuracy_gap < 0]
+    return sorted(worse, key=lambda s: (s.accuracy_gap, -s.n))[:top]

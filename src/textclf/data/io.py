@@ -342,20 +342,45 @@ def _unlabelled_chunk(path: Path, first_row: int, frame: pd.DataFrame, columns: 
     return Examples(texts=texts, ids=ids, rows=rows, source=str(path), skipped=skipped)
 
 
+def estimate_rows(path: str | Path, max_bytes: int = 2 << 30) -> int | None:
+    """About how many rows `path` holds (a progress bar's total): Parquet metadata, else the line count of
+    an uncompressed text file (over-estimates multi-line fields); None for stdin, compressed or huge files."""
+    try:
+        path = Path(path)
+        fmt = detect_format(path)
+        if fmt == "parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if path.suffix.lower() in _COMPRESSION or path.stat().st_size > max_bytes:
+            return None
+        lines, last = 0, b"\n"
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                lines, last = lines + block.count(b"\n"), block[-1:]
+        return max(lines + (last != b"\n") - (fmt != "jsonl"), 0)
+    except Exception:  # noqa: BLE001 - an estimate only: reading the file reports what is wrong with it
+        return None
+
+
 def _stdin_chunks(chunk_size: int) -> Iterator[Examples]:
-    texts: list[str] = []
-    rows: list[int] = []
+    """One text per line. A blank line is no text: it is skipped, counted in `skipped` and named on
+    stderr at the end, while every row keeps its input line number (the output's `row`)."""
+    texts, rows, blank, counted = [], [], [], 0
     for number, line in enumerate(sys.stdin, start=1):
-        line = line.rstrip("\n")
+        line = line.rstrip("\r\n")
         if not line.strip():
+            blank.append(number)
             continue
         texts.append(line)
         rows.append(number)
         if len(texts) >= chunk_size:
-            yield Examples(texts=texts, rows=rows, source="<stdin>")
-            texts, rows = [], []
-    if texts:
-        yield Examples(texts=texts, rows=rows, source="<stdin>")
+            yield Examples(texts=texts, rows=rows, source="<stdin>", skipped=len(blank) - counted)
+            texts, rows, counted = [], [], len(blank)
+    if texts or len(blank) > counted:
+        yield Examples(texts=texts, rows=rows, source="<stdin>", skipped=len(blank) - counted)
+    if blank:
+        s, shown = "s" * (len(blank) > 1), ", ".join(map(str, blank[:10])) + ", ..." * (len(blank) > 10)
+        print(f"textclf: warning: <stdin>: skipped {len(blank)} blank line{s} (line{s} {shown}); "
+              "output rows keep their input line numbers", file=sys.stderr)
 
 
 def examples_frame(examples: Examples, columns: Columns = Columns()) -> pd.DataFrame:

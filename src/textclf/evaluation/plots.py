@@ -24,6 +24,33 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
+MAX_LEGEND_SHARE = 0.2  # a legend inside the axes may cover at most this share of them
+
+
+def legend_share(ax) -> float:
+    """The share of the axes area its legend covers (0 when it has none or it sits outside)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return 0.0
+    fig = ax.figure
+    if getattr(fig, "canvas", None) is None or not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    box, frame = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    width = max(0.0, min(box.x1, frame.x1) - max(box.x0, frame.x0))
+    height = max(0.0, min(box.y1, frame.y1) - max(box.y0, frame.y0))
+    return float(width * height / max(frame.width * frame.height, 1e-9))
+
+
+def _legend(ax, loc: str, fontsize: int = 8) -> None:
+    """A legend at `loc` inside the axes while it covers at most a fifth of them; else beside
+    them, to the right, where it hides nothing."""
+    ax.legend(fontsize=fontsize, loc=loc)
+    if legend_share(ax) > MAX_LEGEND_SHARE:
+        ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  frameon=False)
+
+
 def confusion_heatmap(counts: np.ndarray, labels: Sequence[str]) -> bytes:
     """Row-normalised heatmap (rows = gold), each cell annotated with share and count."""
     counts = np.asarray(counts)
@@ -49,6 +76,11 @@ def confusion_heatmap(counts: np.ndarray, labels: Sequence[str]) -> bytes:
 
 
 def reliability_diagram(curves: Mapping[str, dict], title: str = "Reliability diagram") -> bytes:
+    """`reliability_figure` as PNG bytes."""
+    return to_png(reliability_figure(curves, title))
+
+
+def reliability_figure(curves: Mapping[str, dict], title: str = "Reliability diagram") -> Figure:
     """`curves`: name -> calibration_bins(...) output (count, confidence, accuracy arrays) plus
     an "ece" float. Top: observed accuracy vs mean confidence per bin (on the diagonal = calibrated);
     bottom: how many predictions fall in each bin."""
@@ -62,12 +94,12 @@ def reliability_diagram(curves: Mapping[str, dict], title: str = "Reliability di
     top.set_ylabel("observed frequency")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
-    top.legend(loc="upper left", fontsize=8)
+    _legend(top, "upper left")
     top.set_title(title)
     bottom.set_xlabel("predicted probability (bin mean)")
     bottom.set_ylabel("count")
     bottom.set_yscale("log")
-    return to_png(fig)
+    return fig
 
 
 def _chosen_columns(y: np.ndarray, labels: Sequence[str], binary: bool) -> list[int]:
@@ -79,6 +111,12 @@ def _chosen_columns(y: np.ndarray, labels: Sequence[str], binary: bool) -> list[
 
 
 def roc_pr_curves(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binary: bool) -> tuple[bytes, bytes]:
+    """`roc_pr_figures` as PNG bytes."""
+    roc_fig, pr_fig = roc_pr_figures(y, probs, labels, binary)
+    return to_png(roc_fig), to_png(pr_fig)
+
+
+def roc_pr_figures(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binary: bool) -> tuple[Figure, Figure]:
     """One-vs-rest ROC and precision-recall curves; y: 0/1 (n, k), probs: (n, k)."""
     roc_fig, pr_fig = Figure(figsize=(6, 5)), Figure(figsize=(6, 5))
     roc_ax, pr_ax = roc_fig.add_subplot(), pr_fig.add_subplot()
@@ -95,8 +133,8 @@ def roc_pr_curves(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binar
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
-    return to_png(roc_fig), to_png(pr_fig)
+        _legend(ax, "lower right" if ax is roc_ax else "lower left")
+    return roc_fig, pr_fig
 
 
 def f1_by_threshold(y: np.ndarray, score: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -111,27 +149,51 @@ def f1_by_threshold(y: np.ndarray, score: np.ndarray, thresholds: np.ndarray) ->
     return np.divide(2 * tp, denominator, out=np.zeros(len(thresholds)), where=denominator > 0)
 
 
-def threshold_f1_curve(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binary: bool,
-                       multi_label: bool, current: np.ndarray | None = None) -> bytes:
+def threshold_f1_figure(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binary: bool,
+                        multi_label: bool, current: np.ndarray | None = None) -> Figure:
     """F1 against the decision threshold on each class's probability (one vs rest), with the best
-    threshold marked. Multi-label also plots micro-F1 for one threshold shared by all labels."""
+    threshold marked. Multi-label also plots micro-F1 for one threshold shared by all labels.
+
+    `current`: the model's thresholds, (1,) for one cut (binary, or shared by every label) or (k,)
+    one per label. Each plotted label's own threshold is drawn in that label's colour, with its F1
+    at that cut; a multi-label model without tuned thresholds shows the 0.5 it decides with. The
+    legend sits to the right of the axes, so it never hides a curve."""
     grid = np.linspace(0.0, 1.0, 201)
-    fig = Figure(figsize=(6.5, 4.5))
+    chosen = _chosen_columns(y, labels, binary)
+    fig = Figure(figsize=(8.5, 4.5))
     ax = fig.add_subplot()
-    series = [(labels[j], f1_by_threshold(y[:, j], probs[:, j], grid)) for j in _chosen_columns(y, labels, binary)]
     if multi_label:
-        series.insert(0, ("micro (all labels)", f1_by_threshold(y.ravel(), probs.ravel(), grid)))
-    for name, f1 in series:
-        best = int(np.argmax(f1))
-        line, = ax.plot(grid, f1, linewidth=1.5, label=f"{name} (best {f1[best]:.3f} at {grid[best]:.2f})")
-        ax.plot(grid[best], f1[best], marker="o", color=line.get_color())
+        micro = f1_by_threshold(y.ravel(), probs.ravel(), grid)
+        best = int(np.argmax(micro))
+        ax.plot(grid, micro, linewidth=2.0, color="black", alpha=0.7,
+                label=f"micro (all labels) (best {micro[best]:.3f} at {grid[best]:.2f})")
+        ax.plot(grid[best], micro[best], marker="o", color="black", alpha=0.7)
+    cuts = None
     if current is not None:
-        for t in np.unique(np.ravel(current))[:1]:
-            ax.axvline(float(t), color="black", linestyle=":", linewidth=1, label=f"model threshold {float(t):.2f}")
+        cuts = np.ravel(np.asarray(current, dtype=float))
+    elif multi_label:
+        cuts = np.array([0.5])
+    for j in chosen:
+        f1 = f1_by_threshold(y[:, j], probs[:, j], grid)
+        best = int(np.argmax(f1))
+        line, = ax.plot(grid, f1, linewidth=1.5, label=f"{labels[j]} (best {f1[best]:.3f} at {grid[best]:.2f})")
+        ax.plot(grid[best], f1[best], marker="o", color=line.get_color())
+        if cuts is not None:
+            cut = float(cuts[0] if len(cuts) == 1 else cuts[j])
+            at = float(f1_by_threshold(y[:, j], probs[:, j], np.array([cut]))[0])
+            ax.axvline(cut, color=line.get_color(), linestyle=":", linewidth=1.2)
+            ax.plot(cut, at, marker="D", markersize=6, markerfacecolor="white", color=line.get_color(),
+                    label=f"{labels[j]}: model threshold {cut:.2f} (F1 {at:.3f})")
     ax.set_xlabel("threshold on the class probability")
     ax.set_ylabel("F1 (class vs rest)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title("F1 vs decision threshold")
-    ax.legend(fontsize=8, loc="lower left")
-    return to_png(fig)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    return fig
+
+
+def threshold_f1_curve(y: np.ndarray, probs: np.ndarray, labels: Sequence[str], binary: bool,
+                       multi_label: bool, current: np.ndarray | None = None) -> bytes:
+    """`threshold_f1_figure` as PNG bytes."""
+    return to_png(threshold_f1_figure(y, probs, labels, binary, multi_label, current))

@@ -81,9 +81,13 @@ def _headline_table(metrics: dict) -> str:
         ci = intervals.get(key)
         rows.append([esc(key), _num(metrics[key]), f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else ""])
     boot = metrics.get("bootstrap", {})
+    corrected = ", ".join(boot.get("bias_corrected", []))
+    corrected = (f" {esc(corrected)}: bias-corrected percentile interval (resamples shifted by their median "
+                 "minus the estimate), since its resamples sit above the estimate." if corrected else "")
     note = (f"<p class='note'>Intervals: {boot['level']:.0%} percentile bootstrap over rows, "
-            f"{boot['resamples']} resamples, seed {boot['seed']}. ECE uses {metrics.get('calibration_bins', 15)} "
-            "equal-width bins (ece_equal_mass: equal-size bins); mce is the largest bin gap.</p>") if boot else ""
+            f"{boot['resamples']} resamples, seed {boot['seed']}.{corrected} "
+            f"ECE uses {metrics.get('calibration_bins', 15)} equal-width bins (ece_equal_mass: equal-size bins); "
+            "mce is the largest bin gap.</p>") if boot else ""
     return f"<p>{metrics['n']} labelled examples.</p>" + _table(["metric", "value", "interval"], rows) + note
 
 

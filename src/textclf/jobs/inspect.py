@@ -106,7 +106,7 @@ def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: 
     def errors() -> str:
         from ..analysis.errors import analyze_errors, errors_html
 
-        return errors_html(analyze_errors(clf, examples, train=_train_split(clf)))
+        return errors_html(analyze_errors(clf, examples, train=_train_split(clf)), confident_table=False)
 
     def mistake_tokens() -> str:
         from ..analysis.drivers import explanations_html, mistake_drivers

@@ -86,8 +86,14 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
     model = clf.model
     parts = getattr(model, "export_parts", None)
     if parts is None:
+        kind = clf.model_params.get("type")
+        if getattr(model, "net", None) is not None:  # a neural model: ONNX can carry it
+            hint = "try --format onnx"
+        else:  # TF-IDF and other models without a network: neither export format applies
+            hint = ("this model type has no network to export in either format; use the saved directory "
+                    "itself (textclf predict / textclf serve MODEL)")
         raise ModelError(f"export --format hf: only `pretrained` models can be exported "
-                         f"(this one is {clf.model_params.get('type')!r}); try --format onnx")
+                         f"(this one is {kind!r}); {hint}")
     encoder, tokenizer, pooling, head, max_length = parts()
     if pooling != "cls":
         raise ModelError(f"export --format hf: pooling {pooling!r} has no Hugging Face counterpart; "
