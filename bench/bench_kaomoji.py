@@ -20,7 +20,7 @@ from textclf.config import load_config
 from textclf.evaluation.metrics import multi_label_metrics, probability_metrics
 from textclf.evaluation.thresholds import tune_thresholds
 from textclf.objectives import decide
-from textclf.workflow import load_splits
+from textclf.data.sources import load_splits
 
 HEADLINE = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
 

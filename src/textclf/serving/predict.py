@@ -98,11 +98,22 @@ def _explanations(clf, texts: list[str], top: int):
 
 def predict_chunks(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | None = None,
                    batch_size: int = 64, explain_top: int = 0) -> Iterator[list[dict]]:
-    """Output records chunk by chunk; only one chunk is in memory at a time."""
+    """Output records chunk by chunk; only one chunk is in memory at a time.
+
+    A model that names a `preferred_batch_size` (TF-IDF: the whole chunk) gets it instead of
+    `batch_size`; a batch that covers the whole chunk is one call, without length sorting."""
     logits_fn = logits_fn or clf.logits
+    preferred = getattr(clf.model, "preferred_batch_size", None)
+    preferred = preferred() if callable(preferred) else None
+    batch_size = preferred or batch_size
     for chunk in chunks:
-        if len(chunk):
-            yield prediction_rows(clf, chunk, chunk_logits(logits_fn, chunk.texts, batch_size), explain_top)
+        if not len(chunk):
+            continue
+        if batch_size >= len(chunk):
+            logits = np.asarray(logits_fn(chunk.texts), dtype=np.float32)
+        else:
+            logits = chunk_logits(logits_fn, chunk.texts, batch_size)
+        yield prediction_rows(clf, chunk, logits, explain_top)
 
 
 def skip_rows(chunks: Iterable[Examples], count: int) -> Iterator[Examples]:
