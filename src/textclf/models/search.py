@@ -12,7 +12,8 @@ epochs for neural types) or one row scored; measured on two quiet CPU cores (Rot
 2,000 rows: tfidf word 1.0 s, word+char 2.6 s, bag 1.7 s and cnn 1.4 s per epoch, GRU 54 s per
 epoch; MiniLM ~100 texts/s encoding, ~12 texts/s fine-tuning at 128 tokens). They only size a
 family's first fit, scaled by how much slower than its prior the machine proved on the families
-measured so far; after that the family's own measured slowness replaces them (auto.CostModel).
+measured so far; after that the family's own measured slowness replaces them
+(auto_budget.CostModel).
 
     name          type         searched
     tfidf_word    tfidf        C (log 0.1..100), sublinear_tf, class_weight (single-label)
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,36 @@ def fixed_family(index: int, config: dict[str, Any]) -> Family:
         return dict(config), {}
 
     return Family(f"{name}[{index}]", name, name, 1.0, 5e-3, suggest, {}, max_trials=1, fixed=config)
+
+
+def candidate_families(wanted: list[str | dict[str, Any]] | None) -> tuple[list[Family], list[Family]]:
+    """The families `model.candidates` names, in order (None: every family), and those among them
+    whose model type is not registered (left out of the first list). ConfigError for a name that
+    is no family, a fixed candidate without a `type`, or no usable candidate at all."""
+    from . import model_class
+
+    families, unavailable = [], []
+    for i, entry in enumerate(wanted if wanted is not None else list(DEFAULT_CANDIDATES)):
+        if isinstance(entry, dict):
+            if not isinstance(entry.get("type"), str):
+                raise ConfigError(f"model.candidates[{i}]: a fixed candidate needs a `type`")
+            if entry["type"] in ("auto",):
+                raise ConfigError("model.candidates: auto cannot search itself")
+            family = fixed_family(i, entry)
+        elif entry in FAMILIES:
+            family = FAMILIES[entry]
+        else:
+            raise ConfigError(f"model.candidates: {entry!r} is not one of: {', '.join(FAMILIES)} "
+                              "(or give a model config such as {type: tfidf, C: 2})")
+        try:
+            model_class(family.type)
+        except ConfigError:
+            unavailable.append(family)
+            continue
+        families.append(family)
+    if not families:
+        raise ConfigError("model.type auto: no usable candidates")
+    return families, unavailable
 
 
 def describe(params: dict[str, Any]) -> str:

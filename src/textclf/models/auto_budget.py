@@ -1,0 +1,124 @@
+"""The time budget of `model.type: auto`: the clock, what a fit will cost, and how fits are kept
+at the speed the estimates assume.
+
+Work is counted in units (rows x epochs trained plus rows scored; see `Budget.units`), and a
+CostModel turns units into seconds. Row ids: training rows are 0..n-1, validation rows n..n+m-1."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+
+from ..config import TrainingConfig
+from .search import Family
+
+
+class CostModel:
+    """Seconds a fit will take: slowness x (prior overhead + prior rate x units).
+
+    A family's slowness is its last measured seconds over its prior; a family not measured yet
+    borrows the median slowness of the families measured so far (how busy the machine is), never
+    less than 1. Units: see `Budget.units`."""
+
+    def __init__(self, gpu: bool) -> None:
+        self.gpu = gpu
+        self.slowness: dict[str, float] = {}
+
+    def prior(self, family: Family, units: float) -> float:
+        seconds = family.prior_overhead + family.prior_seconds_per_unit * units
+        return seconds / family.gpu_speedup if self.gpu else seconds
+
+    def factor(self, family: Family) -> float:
+        if family.name in self.slowness:
+            return self.slowness[family.name]
+        return max(1.0, float(np.median(list(self.slowness.values())))) if self.slowness else 1.0
+
+    def estimate(self, family: Family, units: float) -> float:
+        return 1.1 * self.factor(family) * self.prior(family, units)
+
+    def observe(self, family: Family, units: float, seconds: float) -> None:
+        self.slowness[family.name] = max(seconds, 1e-3) / max(self.prior(family, units), 1e-3)
+
+
+class BudgetStop(Exception):
+    """A fold that would overrun the budget was not started."""
+
+
+def is_neural(family: Family) -> bool:
+    return family.type in ("bag", "rnn", "cnn", "transformer", "pretrained")
+
+
+def quiet_blas(family: Family):
+    """One BLAS thread while a TF-IDF candidate fits: L-BFGS on sparse features gains nothing
+    from BLAS threads, and on busy shared cores their spinning made a 2,000-row fit 10x slower
+    (0.7 s vs 4.6-7.9 s measured), which would wreck the budget's estimates."""
+    if family.type != "tfidf":
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+class Budget:
+    """The clock of one search (`seconds` from `started`) and the cost of its fits."""
+
+    def __init__(self, seconds: float, started: float, gpu: bool, n_train: int, n_validation: int | None) -> None:
+        self.seconds = seconds
+        self.deadline = started + seconds
+        self.cost = CostModel(gpu)
+        self.n_train = n_train
+        self.n_validation = n_validation  # None: no validation split
+        self.encoded: dict[str, set[int]] = {}  # per encode-once family: row ids already embedded
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def units(self, family: Family, fit_ids: np.ndarray, scored_ids: np.ndarray, epochs: int,
+              remember: bool = False) -> float:
+        """Work of one fit: rows x epochs trained plus rows scored. An encode-once family (the
+        frozen-embedding model caches each text's vector) pays mostly for rows it has not embedded
+        yet, plus a little per row for its classifier. `remember` marks the rows as embedded."""
+        if family.type != "embedding":
+            return float(len(fit_ids) * max(1, epochs) + len(scored_ids))
+        seen = self.encoded.setdefault(family.name, set())
+        rows = set(np.asarray(fit_ids).tolist()) | set(np.asarray(scored_ids).tolist())
+        units = len(rows - seen) + 0.05 * (len(fit_ids) + len(scored_ids))
+        if remember:
+            seen |= rows
+        return float(units)
+
+    def fold_ids(self, family: Family, fit_rows, held, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row ids a fit trains on and scores. On the validation protocol (`fit_rows` None) a
+        neural model scores validation after every epoch (early stopping) and once more for the
+        leaderboard."""
+        if fit_rows is not None:
+            return np.asarray(fit_rows), np.asarray(held)
+        validation_ids = self.n_train + np.arange(self.n_validation)
+        return np.arange(self.n_train), np.tile(validation_ids, (epochs + 1) if is_neural(family) else 1)
+
+    def fold_estimate(self, family: Family, fit_rows, held, epochs: int) -> float:
+        fit_ids, scored_ids = self.fold_ids(family, fit_rows, held, epochs)
+        return self.cost.estimate(family, self.units(family, fit_ids, scored_ids, epochs))
+
+    def trial_estimates(self, family: Family, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]]
+                        ) -> list[float]:
+        """Seconds per fit of one trial (one per fold), rows embedded by earlier folds counted once."""
+        saved = set(self.encoded.get(family.name, set()))
+        estimates = []
+        for fit_rows, held in folds or [(None, None)]:
+            fit_ids, scored_ids = self.fold_ids(family, fit_rows, held, epochs)
+            estimates.append(self.cost.estimate(family, self.units(family, fit_ids, scored_ids, epochs,
+                                                                   remember=True)))
+        self.encoded[family.name] = saved
+        return estimates
+
+    def refit_estimate(self, family: Family, training: TrainingConfig) -> float:
+        """Seconds to refit a candidate on the whole training split (validation for early stopping)."""
+        n = self.n_train
+        epochs = training.epochs if is_neural(family) else 1
+        scored = np.arange(0)
+        if self.n_validation is not None and is_neural(family):  # early stopping scores it every epoch
+            scored = np.tile(n + np.arange(self.n_validation), epochs)
+        return self.cost.estimate(family, self.units(family, np.arange(n), scored, epochs))

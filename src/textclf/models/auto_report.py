@@ -1,0 +1,65 @@
+"""What `model.type: auto` reports: the leaderboard's rows and their order, the table printed at
+the end of a search, and the `leaderboard.json` document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from .search import Family, describe
+
+LEADERBOARD_FILE = "leaderboard.json"
+METRIC_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "accuracy": "accuracy"}
+SHOWN_ROWS = 15  # rows printed; the file has them all
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(values, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+
+
+def unavailable_row(family: Family) -> dict[str, Any]:
+    """The row of a candidate whose model type is not registered: it never runs."""
+    return {"candidate": family.name, "type": family.type, "settings": {}, "score": None, "interval": None,
+            "fit_seconds": 0.0, "status": f"skipped: model type {family.type!r} is not available"}
+
+
+def leaderboard_rows(trial_rows: list[dict], chosen: list[int], ensemble_row: dict | None,
+                     refit_seconds: float, skipped_rows: list[dict]) -> list[dict]:
+    """Every row, the chosen one(s) marked `selected`: scored rows best first, then pruned, then
+    the rest; candidates that never ran last. `chosen`: the trial numbers of the choice (several
+    when it is the ensemble)."""
+    rows = list(trial_rows)
+    for row in rows:
+        row["selected"] = len(chosen) == 1 and row["trial"] in set(chosen)
+    if ensemble_row is not None:
+        ensemble_row["selected"] = len(chosen) > 1
+        ensemble_row["fit_seconds"] = round(refit_seconds, 3) if len(chosen) > 1 else 0.0
+        rows.append(ensemble_row)
+    rows.sort(key=lambda r: (0 if r["score"] is not None else 1 if r["status"] == "pruned" else 2,
+                             -(r["score"] or 0.0)))
+    return rows + skipped_rows
+
+
+def leaderboard_document(summary: dict) -> dict:
+    document = {k: v for k, v in summary.items() if k != "leaderboard"}
+    document["candidates"] = summary.get("leaderboard", [])
+    return document
+
+
+def print_leaderboard(rows: list[dict], protocol: str, metric: str, elapsed: float, budget: float,
+                      out: TextIO) -> None:
+    print(f"textclf: auto leaderboard ({protocol}, {METRIC_NAMES[metric]}; "
+          f"{elapsed:.0f} s of {budget:.0f} s):", file=out)
+    for rank, row in enumerate(rows[:SHOWN_ROWS], 1):
+        score_text = "-" if row["score"] is None else f"{row['score']:.4f}"
+        interval = row.get("interval")
+        interval_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+        mark = "*" if row.get("selected") else " "
+        settings = row["settings"]
+        settings_text = describe(settings) if row["candidate"] != "ensemble" else (
+            " + ".join(f"{w:g}x{m}" for m, w in zip(settings["members"], settings["weights"])))
+        print(f"  {mark}{rank:>2} {row['candidate']:<12} {score_text:>7} {interval_text:<17} "
+              f"{row['fit_seconds']:>7.1f} s  {row['status']:<10} {settings_text}", file=out)
+    if len(rows) > SHOWN_ROWS:
+        print(f"     ... {len(rows) - SHOWN_ROWS} more in {LEADERBOARD_FILE}", file=out)
+    out.flush()

@@ -1,0 +1,311 @@
+"""The trials of `model.type: auto`: one seeded Optuna study per family (its first trial the
+family's defaults), each trial fitted fold by fold within the budget and pruned by the median of
+earlier trials, and which family to tune next once every family has had its first trial."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..config import TrainingConfig
+from ..data import Examples, LabelMap
+from ..errors import ConfigError, ModelError
+from ..objectives import probabilities
+from .auto_budget import Budget, BudgetStop, is_neural, quiet_blas
+from .auto_config import AutoConfig
+from .auto_protocol import Protocol, score, score_interval
+from .auto_report import METRIC_NAMES, jsonable
+from .ensemble import member_config
+from .search import Family, describe
+
+MIN_TRIALS = 3  # trials every family gets (budget allowing) before only the close ones are tuned
+
+
+@dataclass
+class Trial:
+    index: int  # 1-based, in launch order
+    family: Family
+    params: dict[str, Any]
+    config: BaseModel | None = None
+    training: TrainingConfig | None = None
+    status: str = "running"  # complete | pruned | failed | stopped
+    score: float | None = None
+    interval: list[float] | None = None
+    fit_seconds: float = 0.0
+    probs: np.ndarray | None = None  # aligned with Protocol.eval_targets (complete trials only)
+    model: Any = None  # kept for the leaders when the protocol needs no refit
+    error: str | None = None
+    fold_scores: list[float] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        row = {"candidate": self.family.name, "type": self.family.type, "trial": self.index,
+               "settings": jsonable(self.params if self.family.fixed is None else self.family.fixed),
+               "score": None if self.score is None or self.status != "complete" else round(self.score, 6),
+               "interval": self.interval,
+               "fit_seconds": round(self.fit_seconds, 3), "status": self.status}
+        if self.fold_scores:
+            row["fold_scores"] = [round(s, 6) for s in self.fold_scores]
+        if self.error:
+            row["error"] = self.error
+        return row
+
+
+def ensemble_pool(ranked: list[Trial], size: int) -> list[Trial]:
+    """What an ensemble may draw from: the best trial of each family (diversity first), then the
+    next best trials overall, `size` in all, best first."""
+    pool: list[Trial] = []
+    for trial in ranked:
+        if len(pool) < size and all(t.family.name != trial.family.name for t in pool):
+            pool.append(trial)
+    for trial in ranked:
+        if len(pool) < size and trial not in pool:
+            pool.append(trial)
+    return sorted(pool, key=lambda t: -t.score)
+
+
+class _Pruned(Exception):
+    pass
+
+
+class TrialRunner:
+    """Runs the trials of one search on one protocol within one budget; `trials` in launch order."""
+
+    def __init__(self, config: AutoConfig, label_map: LabelMap, training: TrainingConfig, seed: int, metric: str,
+                 protocol: Protocol, budget: Budget, train: Examples, train_targets: np.ndarray,
+                 validation: Examples | None, validation_targets: np.ndarray | None,
+                 say: Callable[[str], None]) -> None:
+        self.config, self.label_map, self.training, self.seed = config, label_map, training, seed
+        self.metric, self.protocol, self.budget, self.say = metric, protocol, budget, say
+        self.train, self.train_targets = train, train_targets
+        self.validation, self.validation_targets = validation, validation_targets
+        self.trials: list[Trial] = []
+        self._studies: dict[str, Any] = {}
+        self._exhausted: set[str] = set()  # families not to try again
+
+    @property
+    def score_name(self) -> str:
+        return f"{self.protocol.name} {METRIC_NAMES[self.metric]}"
+
+    def ranked(self) -> list[Trial]:
+        """The complete trials, best first."""
+        return sorted((t for t in self.trials if t.status == "complete"), key=lambda t: -t.score)
+
+    def run(self, families: list[Family]) -> None:
+        """One pass in cost order (every family's defaults), then more trials of the close families."""
+        for family in families:
+            if len(self.trials) >= self.config.max_trials:
+                break
+            force = not any(t.status == "complete" for t in self.trials)  # there must be a model
+            self._run_trial(family, force=force)
+        if not any(t.status == "complete" for t in self.trials):
+            errors = "; ".join(f"{t.family.name}: {t.error}" for t in self.trials if t.error)
+            raise ModelError(f"model.type auto: no candidate could be fitted ({errors or 'budget too small'})")
+        while len(self.trials) < self.config.max_trials:
+            family = self._next_family(families)
+            if family is None:
+                break
+            self._run_trial(family, force=False)
+
+    def new_model(self, config: BaseModel, training: TrainingConfig):
+        from . import model_class
+
+        return model_class(config.type)(config, self.label_map, training, self.seed)
+
+    def _reserve(self) -> float:
+        """Seconds kept back for what follows the search: refitting the leaders, ensembling."""
+        reserve = 0.5 + 0.02 * self.config.time_budget
+        if self.protocol.refit:
+            complete = self.ranked()
+            reserve += sum(self.budget.refit_estimate(t.family, t.training) for t in complete[:1])
+            if self.config.ensemble_size >= 2:
+                reserve += sum(self.budget.refit_estimate(t.family, t.training) for t in complete[1:3]) * 0.5
+        return reserve
+
+    def _next_family(self, families: list[Family]) -> Family | None:
+        """The next family to tune: among those with fewer than MIN_TRIALS trials or whose best
+        score is within reach of the leader's (half its interval width, at least 0.01), the one
+        with the fewest trials, cheaper families first."""
+        best_of: dict[str, float] = {}
+        tried: dict[str, int] = {}
+        for t in self.trials:
+            tried[t.family.name] = tried.get(t.family.name, 0) + 1
+            if t.status == "complete":
+                best_of[t.family.name] = max(best_of.get(t.family.name, -1.0), t.score)
+        if not best_of:
+            return None
+        leader = max((t for t in self.trials if t.status == "complete"), key=lambda t: t.score)
+        width = (leader.interval[1] - leader.interval[0]) if leader.interval else 0.0
+        margin = max(0.01, width / 2)
+        live = [f for f in families
+                if f.name in best_of and f.name not in self._exhausted
+                and (f.max_trials is None or tried.get(f.name, 0) < f.max_trials)
+                and (tried.get(f.name, 0) < MIN_TRIALS or best_of[f.name] >= leader.score - margin)]
+        if not live:
+            return None
+        return min(live, key=lambda f: (tried.get(f.name, 0), families.index(f)))
+
+    def _study(self, family: Family):
+        import optuna
+
+        if family.name not in self._studies:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            sampler = optuna.samplers.TPESampler(seed=self.seed + len(self._studies), n_startup_trials=4)
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+            study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+            defaults = dict(family.defaults)
+            if "class_weight" in defaults and not isinstance(self.training.class_weight, dict):
+                defaults["class_weight"] = "balanced" if self.training.class_weight == "balanced" else "none"
+            if defaults:
+                study.enqueue_trial(defaults)
+            self._studies[family.name] = study
+        return self._studies[family.name]
+
+    def _candidate(self, family: Family, trial) -> tuple[BaseModel, TrainingConfig, int]:
+        """Config, training settings and epochs of one trial's model."""
+        from . import model_class
+
+        context = {"multi_label": self.label_map.multi_label, "class_weight": self.training.class_weight,
+                   "pretrained": self.config.pretrained}
+        model_values, overrides = family.suggest(trial, context)
+        cls = model_class(model_values["type"])
+        config = member_config(model_values, "model.candidates")
+        training = self.training
+        defaults = getattr(cls, "default_training", {}) or {}
+        unset = {k: v for k, v in defaults.items() if k not in training.model_fields_set}
+        training = training.model_copy(update={**unset, **overrides, "progress": False})
+        probe = cls(config, self.label_map, training, self.seed)  # stores parameters only
+        effective = getattr(probe, "training", training)
+        epochs = effective.epochs if is_neural(family) else 1
+        return config, training, epochs
+
+    def _run_trial(self, family: Family, force: bool) -> None:
+        import optuna
+
+        study = self._study(family)
+        otrial = study.ask()
+        trial = Trial(index=len(self.trials) + 1, family=family, params={})
+        try:
+            trial.config, trial.training, epochs = self._candidate(family, otrial)
+        except ConfigError as err:
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            trial.params, trial.status, trial.error = dict(otrial.params), "failed", str(err)
+            self.trials.append(trial)
+            self._exhausted.add(family.name)
+            self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: failed ({err})")
+            return
+        trial.params = dict(otrial.params)
+        estimates = self.budget.trial_estimates(family, epochs, self.protocol.folds)
+        if not force and sum(estimates) > self.budget.left() - self._reserve():
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            self._exhausted.add(family.name)
+            if not any(t.family.name == family.name for t in self.trials):
+                self.trials.append(trial)
+                trial.status = (f"skipped: needs ~{sum(estimates):.0f} s, "
+                                f"{max(self.budget.left() - self._reserve(), 0):.0f} s left")
+                self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: {trial.status}")
+            return
+        self.trials.append(trial)
+        t0 = time.perf_counter()
+        try:
+            with quiet_blas(family):
+                self._fit_folds(trial, otrial, epochs, force)
+            study.tell(otrial, trial.score)
+        except _Pruned:
+            trial.status = "pruned"
+            study.tell(otrial, state=optuna.trial.TrialState.PRUNED)
+        except BudgetStop:
+            trial.status = "stopped: budget"
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            self._exhausted.add(family.name)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # one broken candidate must not end the search
+            trial.status, trial.error = "failed", f"{type(err).__name__}: {err}"
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            self._exhausted.add(family.name)
+        trial.fit_seconds = time.perf_counter() - t0
+        self._progress(trial)
+
+    def _fit_folds(self, trial: Trial, otrial, epochs: int, force: bool) -> None:
+        """Fits and scores `trial` on the protocol: its probabilities, score and interval."""
+        multi = self.label_map.multi_label
+        if self.protocol.folds:
+            self._fit_cross_validated(trial, otrial, epochs, force)
+        else:
+            self._fit_on_validation(trial, epochs)
+        eval_targets = self.protocol.eval_targets
+        trial.score = score(eval_targets, trial.probs, multi, self.metric)
+        trial.interval = score_interval(eval_targets, trial.probs, multi, self.metric,
+                                        self.config.bootstrap_resamples, self.seed)
+        trial.status = "complete"
+        if not self.protocol.refit:  # keep fitted models only for the trials an ensemble may use
+            leaders = ensemble_pool(self.ranked(), max(1, self.config.ensemble_size))
+            for t in self.trials:
+                if t not in leaders:
+                    t.model = None
+
+    def _fit_cross_validated(self, trial: Trial, otrial, epochs: int, force: bool) -> None:
+        """Out-of-fold probabilities of the scored training rows, fold by fold; a fold that would
+        overrun the budget stops the trial, a running score below the median prunes it."""
+        multi, k, folds = self.label_map.multi_label, len(self.label_map), self.protocol.folds
+        probs = np.full((len(self.train), k), np.nan)
+        for f, (fit_rows, held) in enumerate(folds):
+            # the estimate uses the rate measured on this trial's earlier folds
+            if not force and self.budget.fold_estimate(trial.family, fit_rows, held, epochs) > \
+                    self.budget.left() - self._reserve():
+                raise BudgetStop()
+            t0 = time.perf_counter()
+            model = self.new_model(trial.config, trial.training)
+            model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
+            logits = np.asarray(model.logits(self.train.subset(held).texts))
+            _check_width(logits, k)
+            self.budget.cost.observe(trial.family,
+                                     self.budget.units(trial.family, fit_rows, held, epochs, remember=True),
+                                     time.perf_counter() - t0)
+            probs[held] = probabilities(logits, multi)
+            trial.fold_scores.append(score(self.train_targets[held], probs[held], multi, self.metric))
+            if len(folds) > 1:
+                otrial.report(float(np.mean(trial.fold_scores)), f)
+                if f < len(folds) - 1 and otrial.should_prune():
+                    trial.score = float(np.mean(trial.fold_scores))
+                    raise _Pruned()
+        trial.probs = probs[self.protocol.eval_rows]
+
+    def _fit_on_validation(self, trial: Trial, epochs: int) -> None:
+        """One fit on the training split, scored on the validation split; the model is kept."""
+        t0 = time.perf_counter()
+        model = self.new_model(trial.config, trial.training)
+        model.fit(self.train, self.train_targets, self.validation, self.validation_targets, None)
+        logits = np.asarray(model.logits(self.validation.texts))
+        _check_width(logits, len(self.label_map))
+        fit_ids, scored_ids = self.budget.fold_ids(trial.family, None, None, epochs)
+        self.budget.cost.observe(trial.family,
+                                 self.budget.units(trial.family, fit_ids, scored_ids, epochs, remember=True),
+                                 time.perf_counter() - t0)
+        trial.probs = probabilities(logits, self.label_map.multi_label)
+        trial.model = model
+
+    def _progress(self, trial: Trial) -> None:
+        head = f"[{trial.index}/{self.config.max_trials}] {trial.family.label}"
+        settings = describe(trial.params) if trial.family.fixed is None else ""
+        if settings:
+            head += f" {settings}"
+        left = f"{max(self.budget.left(), 0):.0f} s left"
+        if trial.status == "complete":
+            body = f"{self.score_name} {trial.score:.3f}"
+        elif trial.status == "pruned":
+            body = f"pruned after fold {len(trial.fold_scores)} ({METRIC_NAMES[self.metric]} {trial.score:.3f})"
+        else:
+            body = trial.status + (f" ({trial.error})" if trial.error else "")
+        self.say(f"{head}: {body} ({trial.fit_seconds:.1f} s, {left})")
+
+
+def _check_width(logits: np.ndarray, k: int) -> None:
+    if logits.ndim != 2 or logits.shape[1] != k:
+        raise ModelError(f"candidate returned logits of shape {logits.shape}, expected (n, {k}) "
+                         "(a class missing from a fold's training rows?)")
