@@ -35,6 +35,10 @@ def as_texts(texts: Texts) -> list[str]:
     return [str(t) for t in texts]
 
 
+def _model_dict(spec: dict[str, Any] | BaseModel | None) -> dict[str, Any]:
+    return spec.model_dump() if isinstance(spec, BaseModel) else dict(spec or {"type": "tfidf"})
+
+
 @dataclass(frozen=True)
 class Predictions:
     """One inference result: every path (predict, streaming, HTTP) builds it the same way."""
@@ -66,7 +70,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         seed: int = 0,
     ) -> None:
         self._model_spec = model  # kept as given: scikit-learn's clone checks parameters by identity
-        self.model_params = model.model_dump() if isinstance(model, BaseModel) else dict(model or {"type": "tfidf"})
+        self.model_params = _model_dict(model)
         if isinstance(training, dict) and "max_length" in training:  # the first-wave place of a model key
             self.model_params, training = migrate_max_length(self.model_params, training)
         self.task = task
@@ -95,7 +99,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 nested[outer][inner] = value
             elif name == "model":
                 self._model_spec = value
-                self.model_params = value.model_dump() if isinstance(value, BaseModel) else dict(value or {"type": "tfidf"})
+                self.model_params = _model_dict(value)
             elif name in ("task", "training", "seed"):
                 setattr(self, name, value)
             else:
@@ -112,7 +116,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
-        return self.label_map is not None and self.model is not None and not isinstance(self.model, dict | BaseModel)
+        return self.label_map is not None and self.model is not None
 
     @property
     def classes_(self) -> np.ndarray:
