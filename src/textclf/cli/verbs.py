@@ -200,16 +200,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..jobs.ship import predict
     from ..serving.predict import PredictOptions
 
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    if args.engine == "ray":
+        return _predict_on_ray(args, progress)
     options = PredictOptions(
         text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
-        explain=args.explain,
-        progress=args.progress if args.progress is not None else sys.stderr.isatty(),
+        explain=args.explain, progress=progress,
     )
     summary = predict(args.model, args.input, args.output, options, backend=args.backend)
     if summary.output is not None:
         resumed = f" ({summary.resumed_rows} kept from an earlier run)" if summary.resumed_rows else ""
         _done(f"{summary.rows} predictions written to {summary.output}{resumed}")
+    return 0
+
+
+def _predict_on_ray(args: argparse.Namespace, progress: bool) -> int:
+    from ..errors import DataError
+    from ..jobs.ship import predict_ray
+
+    if args.resume or args.explain:
+        raise DataError("--engine ray has no --resume or --explain; use the local engine for those")
+    summary = predict_ray(args.model, args.input, args.output, address=args.address, num_workers=args.num_workers,
+                          backend=args.backend, fmt=args.output_format, text_column=args.text_column,
+                          id_column=args.id_column, batch_size=args.batch_size, chunk_size=args.chunk_size,
+                          overwrite=args.overwrite, progress=progress)
+    _done(f"{summary.rows} predictions written to {summary.output} ({summary.files} files)")
     return 0
 
 

@@ -10,16 +10,7 @@ from ..classifier import TextClassifier
 from ..data.sources import ModelData
 from ..errors import DataError, TextclfError
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
-
-
-def load_for_inference(model: str | Path, backend: str = "torch") -> TextClassifier:
-    """The saved classifier; for the onnx backends, MODEL is an ONNX export's directory."""
-    if backend in ("onnx", "onnx-int8"):
-        from ..serving.onnx_export import load_onnx_classifier
-
-        return load_onnx_classifier(model, int8=backend == "onnx-int8")
-    return TextClassifier.load(model)
+from ..serving.loading import load_for_inference
 
 
 def predict(model: str | Path, input_path: str, output: str | None, options, backend: str = "torch"):
@@ -53,6 +44,15 @@ def guess_text_column(path: str, expected: str) -> str:
     texty = [c for c in frame.columns if not is_numeric_dtype(frame[c]) and
              frame[c].astype(str).str.contains(" ").mean() > 0.5]
     return texty[0] if len(texty) == 1 else expected
+
+
+def predict_ray(model: str | Path, input_path: str, output: str, **options):
+    """serving.ray_predict.RaySummary of predicting `input_path` (file, directory or glob) on Ray Data."""
+    from ..serving.ray_predict import predict_files
+
+    if output is None:
+        raise DataError("--engine ray needs -o OUTPUT (a directory)")
+    return predict_files(model, input_path, output, **options)
 
 
 def serve(model: str | Path, host: str, port: int, config, backend: str = "torch") -> None:

@@ -2,8 +2,13 @@
 
     torchrun --nproc_per_node 2 -m textclf train configs/minilm.yaml
 
+Across hosts, the same command on every host with torchrun's c10d rendezvous:
+
+    torchrun --nnodes 2 --nproc_per_node 1 --rdzv_backend c10d --rdzv_endpoint HOST0:29400 \
+             --rdzv_id RUN -m textclf train configs/minilm.yaml
+
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; `TorchDistributedContext.from_env` joins the process
-group (nccl on GPUs, gloo on CPU) and fills the trainer's `DistributedContext` seam
+group (nccl on GPUs, gloo on CPU: `process_group_backend`) and fills the trainer's `DistributedContext` seam
 (training/trainer.py). Without those variables `context_from_env` returns the trainer's
 single-process context, so there is one code path.
 
@@ -43,6 +48,18 @@ def context_from_env(device: str = "auto") -> DistributedContext:
     return TorchDistributedContext.from_env(device)
 
 
+def process_group_backend(device: str = "auto") -> str:
+    """nccl when this process trains on a GPU (training.device auto / cuda / cuda:N with CUDA
+    present), gloo otherwise (CPU training, or `device: cpu` on a GPU host)."""
+    on_gpu = torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
+    return "nccl" if on_gpu else "gloo"
+
+
+def gpu_index(device: str, local_rank: int) -> int:
+    """The GPU a process uses: the one named (cuda:N), else its local rank (auto, cuda)."""
+    return torch.device(device).index if device.startswith("cuda:") else local_rank
+
+
 @dataclass
 class TorchDistributedContext(DistributedContext):
     """The trainer's seam filled with torch.distributed (see the module docstring)."""
@@ -54,11 +71,10 @@ class TorchDistributedContext(DistributedContext):
     def from_env(cls, device: str = "auto") -> TorchDistributedContext:
         world_size = env_world_size()
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-        use_cuda = torch.cuda.is_available() and not device.startswith("cpu")
-        backend = "nccl" if use_cuda else "gloo"
+        backend = process_group_backend(device)
         if not dist.is_initialized():
-            if use_cuda:
-                torch.cuda.set_device(local_rank)
+            if backend == "nccl":
+                torch.cuda.set_device(gpu_index(device, local_rank))
             dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
         return cls(rank=rank, world_size=world_size, local_rank=local_rank, backend=backend)
 
@@ -76,7 +92,7 @@ class TorchDistributedContext(DistributedContext):
     def wrap(self, module: nn.Module) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
-        device_ids = [self.local_rank] if self.backend == "nccl" else None
+        device_ids = [torch.cuda.current_device()] if self.backend == "nccl" else None  # set in from_env
         return DistributedDataParallel(module, device_ids=device_ids)
 
     # -- helpers ----------------------------------------------------------------------------

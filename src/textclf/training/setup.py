@@ -1,8 +1,20 @@
-"""What a training run is set up with: device, precision, parameter groups, learning-rate schedule."""
+"""What a training run is set up with: device, precision, host-to-device copies, compilation,
+parameter groups, learning-rate schedule.
+
+GPU paths, all chosen by configuration and exercised on CPU by tests where CPU allows:
+- `training.device`: auto | cpu | cuda | cuda:N. Under torchrun, `auto` and `cuda` mean this
+  process's own GPU (cuda:LOCAL_RANK), so N processes on one host use N GPUs.
+- `training.precision`: fp16 autocast with a GradScaler (trainer.py), or bf16 autocast (no scaler).
+- Batches are padded on the host; on CUDA they are copied from pinned (page-locked) memory with
+  `non_blocking=True`, so the copy is a DMA transfer that does not stall the host thread.
+- `training.compile`: torch.compile the network the loop calls (dynamic shapes: every batch has
+  its own padded length).
+"""
 
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 from torch import nn
@@ -13,15 +25,25 @@ from ..errors import ConfigError
 
 # -- devices and precision --------------------------------------------------------------------------
 def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without one is a ConfigError."""
+    """`auto` picks CUDA when present; asking for CUDA without one, or for a GPU index the machine
+    does not have, is a ConfigError. Under torchrun (WORLD_SIZE > 1) `auto` and `cuda` give
+    cuda:LOCAL_RANK, one GPU per process."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"training.device: {name!r} is not a device (cpu, cuda, cuda:1, auto)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
         raise ConfigError(f"training.device: {name!r} requested but no CUDA device is available")
+    count = torch.cuda.device_count()
+    if device.index is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if device.index is not None and device.index >= count:
+        raise ConfigError(f"training.device: {str(device)!r} requested but this machine has {count} CUDA "
+                          f"device{'s' if count != 1 else ''} (cuda:0 .. cuda:{count - 1})")
     return device
 
 
@@ -46,6 +68,33 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """Loss scaling for fp16 (its narrow exponent underflows small gradients); a no-op otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` on `device`; a CPU tensor bound for CUDA goes through pinned memory, asynchronously
+    (the stream orders the copy before the kernels that read it)."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+# -- compilation ------------------------------------------------------------------------------------
+COMPILE_BACKEND = "inductor"  # torch.compile's default code generator (tests use aot_eager: no C++ build)
+
+
+def compile_module(module: nn.Module, enabled: bool) -> nn.Module:
+    """`torch.compile(module)` when `enabled` (training.compile), else `module` itself. The compiled
+    wrapper shares parameters with `module`, so checkpoints and saved weights are unchanged."""
+    if not enabled:
+        return module
+    if not hasattr(torch, "compile"):
+        raise ConfigError("training.compile: this PyTorch build has no torch.compile")
+    return torch.compile(module, backend=COMPILE_BACKEND, dynamic=True)
 
 
 # -- optimisation -----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from ..config import TrainingConfig
 from ..data.batching import EpochPlan, inference_batches, pad_batch
 from ..errors import ConfigError
 from .setup import autocast, parameter_groups, resolve_device, resolve_precision, schedule_factor  # noqa: F401
+from .setup import compile_module, grad_scaler, to_device
 from .optim import AdamWSparseRows
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .tensorboard import TensorBoardLog
@@ -106,7 +107,7 @@ def predict_logits(module: nn.Module, sequences: Sequence[Sequence[int]], pad_id
     for indices in mine:
         input_ids, mask = collate([sequences[i] for i in indices], pad_id)
         with autocast(device, dtype):
-            logits = module(input_ids.to(device), mask.to(device))
+            logits = module(to_device(input_ids, device), to_device(mask, device))
         outputs.append(logits.float().cpu().numpy())
         order.append(indices)
     module.train(was_training)
@@ -176,8 +177,8 @@ class Trainer:
         """The loss of one batch, computed by `loss_fn` on the module's raw logits."""
         input_ids, mask = self.collate(sequences, self.pad_id)
         with autocast(self.device, self.dtype):
-            logits = module(input_ids.to(self.device), mask.to(self.device))
-        return self.loss_fn(logits.float(), torch.as_tensor(targets).to(self.device))
+            logits = module(to_device(input_ids, self.device), to_device(mask, self.device))
+        return self.loss_fn(logits.float(), to_device(torch.as_tensor(targets), self.device))
 
     def evaluate(self, data: EncodedData) -> dict[str, float]:
         logits = predict_logits(self.module, data.sequences, self.pad_id, self.training.eval_batch_size,
@@ -266,8 +267,8 @@ class Trainer:
         optimizer = AdamWSparseRows(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
-        scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        run = _Run(self.context.wrap(self.module), plan, optimizer, scheduler, scaler)
+        scaler = grad_scaler(self.device, self.dtype)
+        run = _Run(compile_module(self.context.wrap(self.module), cfg.compile), plan, optimizer, scheduler, scaler)
         if resume:
             if self.workdir is None:
                 raise ConfigError("resume needs a run directory (workdir)")
