@@ -37,14 +37,6 @@ from textclf.data import Examples
 from textclf.data.bundled import load_bundled
 from textclf.data.splits import split_examples
 from textclf.evaluation.metrics import single_label_metrics
-from textclf.models import MODEL_TYPES, register_model_type
-
-# Until models/__init__.py lists them, register the new types here (no-ops once it does).
-for _name, _target in (("auto", "textclf.models.auto:AutoModel"),
-                       ("ensemble", "textclf.models.ensemble:EnsembleModel"),
-                       ("embedding", "textclf.models.embedding:EmbeddingModel")):
-    if _name not in MODEL_TYPES:
-        register_model_type(_name, _target)
 
 TFIDF = {"type": "tfidf", "word_ngrams": [1, 2], "sublinear_tf": True, "C": 1.0}
 

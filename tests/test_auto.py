@@ -16,7 +16,7 @@ from textclf.classifier import TextClassifier
 from textclf.config import Section, TrainingConfig
 from textclf.data import Examples, LabelMap
 from textclf.errors import ConfigError
-from textclf.models import MODEL_TYPES, register_model_type
+from textclf.models import register_model_type
 from textclf.models.base import ModelBase
 from textclf.models.auto import AutoConfig, AutoModel, greedy_ensemble, make_folds
 from textclf.models.linear import TfidfConfig, TfidfLinearModel
@@ -83,11 +83,6 @@ class PositionModel(ModelBase):
 
 @pytest.fixture(autouse=True, scope="module")
 def _registered():
-    # The lead registers `auto` and `ensemble` in models/__init__.py; until then the test does.
-    for name, target in (("auto", "textclf.models.auto:AutoModel"),
-                         ("ensemble", "textclf.models.ensemble:EnsembleModel")):
-        if name not in MODEL_TYPES:
-            register_model_type(name, target)
     register_model_type("spy", SpyModel, replace=True)
     register_model_type("position", PositionModel, replace=True)
 

@@ -10,20 +10,12 @@ from textclf.classifier import TextClassifier
 from textclf.config import TrainingConfig
 from textclf.data import Examples, LabelMap
 from textclf.errors import ConfigError
-from textclf.models import MODEL_TYPES, register_model_type
 from textclf.models.ensemble import EnsembleConfig, EnsembleModel, member_config, mix_logits
 from textclf.models.linear import TfidfConfig, TfidfLinearModel
 from textclf.objectives import sigmoid, softmax
 
 WORD = {"type": "tfidf", "C": 2.0}
 CHAR = {"type": "tfidf", "word_ngrams": None, "char_ngrams": [2, 4], "C": 10.0}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _registered():
-    # The lead registers `ensemble` in models/__init__.py; until then the test registers it.
-    if "ensemble" not in MODEL_TYPES:
-        register_model_type("ensemble", "textclf.models.ensemble:EnsembleModel")
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,8 @@ holds the regression's coefficients and `tfidf.json` the TF-IDF vocabulary and i
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -35,18 +32,16 @@ from pydantic import Field
 
 from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
-from ..errors import ConfigError, ModelError, TextclfError
-from ..fileio import atomic_file
+from ..errors import ConfigError, ModelError
 from ..imbalance import explicit_weights
 from .base import ModelBase
+from .embedding_cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
+from .embedding_head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
 HEAD_FILE = "model.safetensors"
 TFIDF_FILE = "tfidf.json"
 ENCODER_DIR = "encoder"  # a Hugging Face model directory inside the saved model
 
-# `C: null` searches this grid (L2-normalised 384-d vectors need a weak penalty: C of 1-30 is usual).
-C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-CV_FOLDS = 5
 # A label that is always (or never) present in training gets a constant score this far from 0,
 # as in the TF-IDF model: sigmoid(12) is 0.999994.
 _CONSTANT_LOGIT = 12.0
@@ -66,194 +61,6 @@ class EmbeddingConfig(Section):
     cache: bool = True  # false: never read or write the embedding cache
     normalize: bool = True  # L2-normalise each embedding
     max_iter: int = Field(2000, ge=1)  # lbfgs iterations per logistic regression
-
-
-# -- the on-disk cache -----------------------------------------------------------------------------
-def default_cache_dir() -> Path:
-    root = os.environ.get("TEXTCLF_CACHE")
-    if root:
-        return Path(root).expanduser() / "embeddings"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "textclf" / "embeddings"
-
-
-def text_key(text: str) -> bytes:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-
-
-class EmbeddingCache:
-    """Embeddings of one (encoder, max_length) on disk: `directory/<identity>-len<max_length>/`.
-
-    Each write is one immutable safetensors shard (`keys`: (n, 20) uint8 text SHA-1s, `vectors`:
-    (n, d) float32), named by the hash of its keys and moved into place atomically, so concurrent
-    readers and writers only ever see whole shards; two processes writing the same texts write the
-    same name. New shards written by other processes are picked up on the next lookup. `hits` and
-    `misses` count the texts looked up (each distinct text once per `lookup`).
-    Nothing is ever evicted: delete the directory to reclaim the space."""
-
-    def __init__(self, directory: str | Path, identity: str, max_length: int, dim: int) -> None:
-        self.root = Path(directory).expanduser() / f"{identity[:32]}-len{max_length}"
-        self.identity = identity
-        self.dim = int(dim)
-        self.hits = 0
-        self.misses = 0
-        self._index: dict[bytes, tuple[str, int]] = {}  # text key -> (shard name, row)
-        self._seen: set[str] = set()
-
-    def _refresh(self) -> None:
-        if not self.root.is_dir():
-            return
-        from safetensors import safe_open
-
-        for name in sorted(os.listdir(self.root)):
-            if name in self._seen or not name.endswith(".safetensors") or name.startswith("."):
-                continue
-            self._seen.add(name)
-            try:
-                with safe_open(str(self.root / name), framework="np") as handle:
-                    meta = handle.metadata() or {}
-                    if meta.get("identity") != self.identity or int(meta.get("dim", -1)) != self.dim:
-                        continue
-                    keys = handle.get_tensor("keys")
-            except Exception:  # an unreadable shard (disk trouble, foreign file): its texts are misses
-                continue
-            for row, key in enumerate(keys):
-                self._index.setdefault(key.tobytes(), (name, row))
-
-    def lookup(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        """The cached vectors among `keys` (distinct), as key -> float32 (d,)."""
-        from safetensors import safe_open
-
-        self._refresh()
-        by_shard: dict[str, list[tuple[bytes, int]]] = {}
-        for key in keys:
-            where = self._index.get(key)
-            if where is not None:
-                by_shard.setdefault(where[0], []).append((key, where[1]))
-        found: dict[bytes, np.ndarray] = {}
-        for name, wanted in by_shard.items():
-            try:
-                with safe_open(str(self.root / name), framework="np") as handle:
-                    vectors = handle.get_tensor("vectors")
-            except Exception:
-                continue
-            for key, row in wanted:
-                found[key] = vectors[row]
-        self.hits += len(found)
-        self.misses += len(keys) - len(found)
-        return found
-
-    def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        if not len(keys):
-            return
-        from safetensors.numpy import save
-
-        key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
-        name = hashlib.sha1(key_array.tobytes()).hexdigest()[:24] + ".safetensors"
-        blob = save({"keys": key_array, "vectors": np.ascontiguousarray(vectors, dtype=np.float32)},
-                    metadata={"identity": self.identity, "dim": str(self.dim)})
-        try:
-            with atomic_file(self.root / name, "wb") as handle:
-                handle.write(blob)
-        except (OSError, TextclfError) as err:  # a read-only or full cache slows later fits, nothing more
-            warnings.warn(f"embedding cache {self.root}: not written ({err})", RuntimeWarning, stacklevel=3)
-            return
-        self._seen.add(name)
-        for row, key in enumerate(keys):
-            self._index.setdefault(key, (name, row))
-
-
-# -- the encoder -----------------------------------------------------------------------------------
-_VOLATILE_CONFIG_KEYS = {"_name_or_path", "name_or_path", "transformers_version", "architectures", "dtype",
-                         "torch_dtype", "_attn_implementation_autoset", "_commit_hash"}
-
-
-def encoder_identity(encoder, tokenizer) -> str:
-    """A hex digest of what decides the embeddings: architecture, weights, tokenizer. A copy of the
-    encoder saved elsewhere has the same identity, so it reads the same cache entries."""
-    import torch
-
-    digest = hashlib.sha256()
-    config = {k: v for k, v in encoder.hf_config.to_dict().items()
-              if k not in _VOLATILE_CONFIG_KEYS and not k.startswith("_")}
-    digest.update(type(encoder.model).__name__.encode())
-    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
-    backend = json.loads(tokenizer.hf_tokenizer.backend_tokenizer.to_str())
-    for key in ("truncation", "padding"):  # call-time settings, not what the tokenizer is
-        backend.pop(key, None)
-    digest.update(json.dumps(backend, sort_keys=True).encode())
-    for name, tensor in sorted(encoder.model.state_dict().items()):
-        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(flat.view(torch.uint8).numpy().data)
-    return digest.hexdigest()
-
-
-# -- TF-IDF features ---------------------------------------------------------------------------------
-def _new_vectorizer():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
-                           min_df=1, dtype=np.float32)
-
-
-def _vectorizer_state(vec) -> dict:
-    return {"vocabulary": {term: int(i) for term, i in vec.vocabulary_.items()}, "idf": vec.idf_.tolist()}
-
-
-def _vectorizer_from_state(state: dict):
-    vec = _new_vectorizer()
-    vec.vocabulary_ = state["vocabulary"]
-    vec.idf_ = np.asarray(state["idf"], dtype=np.float32)
-    return vec
-
-
-# -- cross-validated logistic regression ------------------------------------------------------------
-def _fit_logistic(features, y: np.ndarray, weights: np.ndarray, C: float | None, max_iter: int,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, float, dict | None]:
-    """`_fit_logistic_threads` with single-threaded BLAS: the regression's matrices are small
-    (n x 384), and BLAS threads spinning on a busy machine made one fit 20 times slower
-    (0.9 s vs 19 s on 9.6k rows)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_logistic_threads(features, y, weights, C, max_iter, seed)
-
-
-def _fit_logistic_threads(features, y: np.ndarray, weights: np.ndarray, C: float | None, max_iter: int,
-                          seed: int) -> tuple[np.ndarray, np.ndarray, float, dict | None]:
-    """Fit one logistic regression on integer targets `y` with per-class `weights` (k,); C=None
-    picks C from C_GRID by stratified K-fold log loss (weighted like the fit). Returns coef,
-    intercept, C and the mean fold loss per C (None when C was given or classes are too small)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
-    from sklearn.model_selection import StratifiedKFold
-
-    class_weight = {c: float(weights[c]) for c in np.unique(y)}
-
-    def model(c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, max_iter=max_iter, class_weight=class_weight, random_state=seed)
-
-    scores = None
-    if C is None:
-        folds = min(CV_FOLDS, int(np.bincount(y)[np.unique(y)].min()))
-        if folds >= 2:
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-            labels = np.unique(y)
-            scores = {}
-            for c in C_GRID:
-                losses = []
-                for train_idx, val_idx in splitter.split(np.zeros(len(y)), y):
-                    lr = model(c).fit(features[train_idx], y[train_idx])
-                    probs = lr.predict_proba(features[val_idx])
-                    losses.append(log_loss(y[val_idx], probs, labels=labels,
-                                           sample_weight=weights[y[val_idx]]))
-                scores[repr(c)] = float(np.mean(losses))
-            C = min(C_GRID, key=lambda c: (scores[repr(c)], c))
-        else:
-            C = 1.0
-    lr = model(C).fit(features, y)
-    return lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32), float(C), scores
 
 
 # -- the model type -----------------------------------------------------------------------------------
@@ -404,7 +211,7 @@ class EmbeddingModel(ModelBase):
             y = np.asarray(train_targets, dtype=np.int64)
             if len(np.unique(y)) < 2:
                 raise ConfigError("model: embedding needs at least two classes in the training data")
-            coef, intercept, C, scores = _fit_logistic(features, y, self._class_weights(y), self.config.C,
+            coef, intercept, C, scores = fit_logistic(features, y, self._class_weights(y), self.config.C,
                                                        self.config.max_iter, self.seed)
             self.coef, self.intercept = self._full_width(coef, intercept, y)
             chosen = {"C": C, "cv_log_loss": scores}
@@ -421,7 +228,7 @@ class EmbeddingModel(ModelBase):
 
     def _features_for_fit(self, texts: list[str]):
         if self.config.tfidf:
-            self.vectorizer = _new_vectorizer().fit(texts)
+            self.vectorizer = new_vectorizer().fit(texts)
         else:
             self.vectorizer = None
         return self._features(texts, use_cache=True)
@@ -460,7 +267,7 @@ class EmbeddingModel(ModelBase):
                 weights = len(column) / (2 * counts)
             elif explicit is not None:
                 weights[1] = float(explicit[j])
-            coef, intercept, C, _ = _fit_logistic(features, column, weights, self.config.C, self.config.max_iter,
+            coef, intercept, C, _ = fit_logistic(features, column, weights, self.config.C, self.config.max_iter,
                                                   self.seed)
             self.coef[j], self.intercept[j] = coef[0], intercept[0]
             chosen.append(C)
@@ -482,10 +289,10 @@ class EmbeddingModel(ModelBase):
     def max_tokens(self) -> int | None:
         return self.config.max_length
 
-    def vocabulary(self) -> set[str] | None:
+    def vocabulary(self) -> dict[str, int | None] | None:
         if self.tokenizer is None:
             return None
-        return set(self.tokenizer.hf_tokenizer.get_vocab())
+        return {token.lower(): None for token in self.tokenizer.vocabulary() if not token.startswith("##")}
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Encoder tokens per text before truncation, the model's special tokens included."""
@@ -509,7 +316,7 @@ class EmbeddingModel(ModelBase):
             self.encoder.model.save_pretrained(str(encoder_dir), safe_serialization=True)
             self.tokenizer.hf_tokenizer.save_pretrained(str(encoder_dir))
         if self.vectorizer is not None:
-            (directory / TFIDF_FILE).write_text(json.dumps(_vectorizer_state(self.vectorizer), ensure_ascii=False),
+            (directory / TFIDF_FILE).write_text(json.dumps(vectorizer_state(self.vectorizer), ensure_ascii=False),
                                                 encoding="utf-8")
         # safetensors writes the raw buffer: a Fortran-ordered array would come back transposed.
         save_file({"coef": np.ascontiguousarray(self.coef, dtype=np.float32),
@@ -534,7 +341,7 @@ class EmbeddingModel(ModelBase):
         except ConfigError as err:
             raise ModelError(f"{encoder_dir}: cannot load the encoder ({err})") from None
         if config.tfidf:
-            model.vectorizer = _vectorizer_from_state(json.loads((directory / TFIDF_FILE).read_text(encoding="utf-8")))
+            model.vectorizer = vectorizer_from_state(json.loads((directory / TFIDF_FILE).read_text(encoding="utf-8")))
         weights = load_file(str(directory / HEAD_FILE))
         model.coef, model.intercept = weights["coef"], weights["intercept"]
         expected = model.encoder.output_dim + (len(model.vectorizer.vocabulary_) if model.vectorizer else 0)
