@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
@@ -173,16 +174,25 @@ class Config(Section):
         return self
 
 
-def validate(section: type[BaseModel], values: dict[str, Any], source: str, prefix: str = "") -> Any:
-    """Validate `values` against `section`, turning pydantic's report into one ConfigError line."""
+def problems(section: type[BaseModel], values: Any, prefix: str = "") -> list[str]:
+    """Every way `values` fails `section`, as 'dotted.key: message' strings (empty when valid)."""
     try:
-        return section.model_validate(values)
+        section.model_validate(values)
     except ValidationError as err:
-        problems = []
+        out = []
         for item in err.errors():
             loc = ".".join(str(p) for p in (prefix, *item["loc"]) if p != "")
-            problems.append(f"{loc}: {item['msg']}" if loc else item["msg"])
-        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+            out.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+        return out
+    return []
+
+
+def validate(section: type[BaseModel], values: dict[str, Any], source: str, prefix: str = "") -> Any:
+    """Validate `values` against `section`, turning pydantic's report into one ConfigError line."""
+    found = problems(section, values, prefix)
+    if found:
+        raise ConfigError(f"{source}: " + "; ".join(found))
+    return section.model_validate(values)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -210,8 +220,11 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return values
 
 
-def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config (or start empty), apply `key=value` overrides, validate."""
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None,
+                check_model: Callable[[dict[str, Any]], list[str]] | None = None) -> Config:
+    """Read a YAML config (or start empty), apply `key=value` overrides, validate. Every problem
+    of the file is reported at once, in one ConfigError naming it; `check_model` adds those of the
+    model section (the registry of model types lives above this module)."""
     values: dict[str, Any] = {}
     source = "overrides"
     if path is not None:
@@ -231,4 +244,9 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
     values = apply_overrides(values, overrides or [])
-    return validate(Config, values, source)
+    found = problems(Config, values)
+    if check_model is not None and isinstance(values.get("model"), dict) and "type" in values["model"]:
+        found += check_model(values["model"])
+    if found:
+        raise ConfigError(f"{source}: " + "; ".join(found))
+    return Config.model_validate(values)

@@ -14,7 +14,12 @@ EXIT_USER_ERROR = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "verb", None) == "train" and not any(x.startswith("-") for x in extra):
+        args.arguments = [*args.arguments, *extra]  # overrides after options: train DATA --flag x key=value
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args)
     except TextclfError as err:

@@ -46,9 +46,8 @@ def classify_train_arguments(items: list[str]) -> tuple[str | None, str | None, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..config import load_config
     from ..evaluation.metrics import format_metrics
-    from ..jobs.train import config_for_data, train
+    from ..jobs.train import config_for_data, load_train_config, train
 
     config_path, data, overrides = classify_train_arguments(args.arguments)
     if data is not None or args.data is not None:
@@ -60,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides.append(f"model.time_budget={args.time_budget}")
         if args.output_dir is not None:
             overrides.append(f"output_dir={args.output_dir}")
-        cfg = load_config(config_path, overrides)
+        cfg = load_train_config(config_path, overrides)
     result = train(cfg, resume=args.resume)  # `auto` prints its leaderboard as it ends
     for name in ("validation", "test"):
         if name in result.metrics:

@@ -32,21 +32,35 @@ class TrainResult:
     splits: Splits
 
 
+def model_problems(model: dict) -> list[str]:
+    """What is wrong with a config's model section (unknown type, bad keys), for load_config."""
+    from ..config import problems
+    from ..errors import ConfigError
+    from ..models import model_class
+
+    try:
+        cls = model_class(str(model.get("type")))
+    except ConfigError as err:
+        return [str(err)]
+    return problems(cls.config_class, model, prefix="model")
+
+
+def load_train_config(path: str | None, overrides: list[str] | None = None) -> Config:
+    """A training config with every problem of the file (model section included) named at once."""
+    return load_config(path, overrides, check_model=model_problems)
+
+
 def config_for_data(path: str, columns: dict[str, str | None], time_budget: float | None = None,
                     output_dir: str | None = None, overrides: list[str] | None = None) -> Config:
     """A config for `textclf train DATA.csv`: the file split as usual (by group when a group
     column is given), `model.type: auto`. `columns` maps data config keys (text_column, ...) to names."""
-    model: dict = {"type": "auto"}
+    values = [f"data.train={path}", f"output_dir={output_dir or 'runs/' + Path(path).stem}", "model.type=auto"]
     if time_budget is not None:
-        model["time_budget"] = time_budget
-    values = [f"data.train={path}", f"output_dir={output_dir or 'runs/' + Path(path).stem}"]
+        values.append(f"model.time_budget={time_budget}")
     values += [f"data.{key}={name}" for key, name in columns.items() if name]
     if columns.get("group_column"):
         values.append("data.split.method=group")
-    cfg = load_config(None, values + list(overrides or []))
-    if "model.type" not in " ".join(overrides or []):
-        cfg = cfg.model_copy(update={"model": {**model, **{k: v for k, v in cfg.model.items() if k != "type"}}})
-    return cfg
+    return load_config(None, values + list(overrides or []), check_model=model_problems)  # overrides win
 
 
 def train(cfg: Config, log: TextIO | None = None, resume: str | Path | None = None) -> TrainResult:
@@ -87,13 +101,13 @@ def _train_locked(cfg: Config, clf: TextClassifier, output: Path, resume, log: T
     if no_validation and cfg.calibration is not None and "calibration" in cfg.model_fields_set:
         raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
                           "or data.validation (or calibration: null)")
-    print(f"textclf: data {sizes}", file=log)
     if cfg.audit.enabled:  # leakage found here would make every metric below too optimistic
         from ..audit import train_audit
 
         clf.card.audit = train_audit(splits, cfg.audit.near_duplicates, cfg.audit.near_threshold, log)
     clf.card.columns = cfg.data.model_dump(include={"text_column", "label_column", "id_column", "label_delimiter"})
     clf.card.data = cfg.data.model_dump(mode="json")
+    print(f"textclf: data {sizes}", file=log)
     started = time.perf_counter()
     clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output,
             resume=resume is not None)
