@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,8 +13,10 @@ from textclf import TextClassifier
 from textclf.cli import main
 from textclf.data.io import examples_frame, write_frame
 from textclf.errors import ModelError
-from textclf.models.onnx_runtime import OnnxModel, pad_batch
-from textclf.serving.onnx_export import export_onnx, load_onnx_classifier
+from textclf.models.onnx_runtime import (
+    INT8_FILE, PRETRAINED_TOKENIZER, JsonTokenizer, OnnxModel, load_tokenizer, pad_batch, physical_cores,
+)
+from textclf.serving.onnx_export import export_onnx, int8_ladder, load_onnx_classifier
 
 TINY = {"embedding_dim": 16, "tokenizer": {"vocab_size": 600}}
 TRAINING = {"epochs": 1, "batch_size": 16, "eval_batch_size": 8, "max_length": 48}
@@ -33,7 +37,7 @@ def exported(request, tmp_path_factory, rt_small):
     root = tmp_path_factory.mktemp(request.param["type"])
     clf.save(root / "model")
     clf = TextClassifier.load(root / "model")
-    parity = export_onnx(clf, root / "onnx", quantize=True)
+    parity = export_onnx(clf, root / "onnx", quantize=True, int8_min_agreement=0.9)
     return clf, root, parity
 
 
@@ -84,3 +88,87 @@ def test_tfidf_export_is_refused_clearly(rt_small, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     with pytest.raises(ModelError, match="not an ONNX export"):
         load_onnx_classifier(tmp_path / "tfidf")
+
+
+@pytest.fixture(scope="module")
+def tiny_transformer(tmp_path_factory, rt_small):
+    clf = TextClassifier(model={"type": "transformer", "num_heads": 2, "num_layers": 1, "ff_dim": 32, **TINY},
+                         training=TRAINING)
+    clf.fit(rt_small.subset(range(0, 600, 4)))
+    root = tmp_path_factory.mktemp("tiny")
+    clf.save(root / "model")
+    return TextClassifier.load(root / "model"), root
+
+
+@pytest.mark.slow
+def test_int8_below_the_agreement_floor_is_refused_and_fp32_kept(tiny_transformer, texts):
+    clf, root = tiny_transformer
+    out = root / "refused"
+    refused = r"int8 model refused: .* below the floor 101\.0%.*fp32 model was written"
+    with pytest.raises(ModelError, match=refused) as err:
+        export_onnx(clf, out, quantize=True, sample_texts=texts, int8_min_agreement=1.01)
+    assert "\n" not in str(err.value)
+    assert (out / "model.onnx").is_file() and not (out / INT8_FILE).exists()
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["int8"]["refused"].startswith("int8 model refused") and len(parity["int8"]["tried"]) >= 2
+    assert load_onnx_classifier(out).predict(texts) == clf.predict(texts)
+    with pytest.raises(ModelError, match="missing \\(int8 model refused: .* below the floor"):
+        load_onnx_classifier(out, int8=True)
+
+
+@pytest.mark.slow
+def test_int8_at_or_above_the_floor_is_written(tiny_transformer, texts):
+    clf, root = tiny_transformer
+    parity = export_onnx(clf, root / "accepted", quantize=True, sample_texts=texts, int8_min_agreement=0.0)
+    int8 = parity["int8"]
+    assert int8["plan"] == "int8 weights" and int8["min_agreement"] == 0.0 and "refused" not in int8
+    assert (root / "accepted" / INT8_FILE).is_file()
+    agreement = np.mean(np.array(load_onnx_classifier(root / "accepted", int8=True).predict(texts))
+                        == np.array(clf.predict(texts)))
+    assert agreement >= 0.8
+    # per-channel int8 weights: the quantized graph keeps a scale per output column
+    import onnx
+
+    graph = onnx.load(str(root / "accepted" / INT8_FILE)).graph
+    scales = [i for i in graph.initializer if i.name.endswith("_scale") and len(i.dims) == 1 and i.dims[0] > 1]
+    assert scales, "expected per-channel weight scales"
+    plans = int8_ladder(root / "accepted" / "model.onnx")
+    assert plans[0] == ("int8 weights", []) and all(len(keep) > 0 for _, keep in plans[1:])
+
+
+@pytest.mark.slow
+def test_onnx_inference_imports_neither_torch_nor_transformers(exported):
+    _, root, _ = exported
+    code = ("from textclf.serving.onnx_export import load_onnx_classifier; "
+            f"print(load_onnx_classifier({str(root / 'onnx')!r}).predict(['a fine film', 'dull']))")
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert imported and not [m for m in imported if m.split(".")[0] in ("torch", "transformers")]
+
+
+def test_json_tokenizer_matches_the_pretrained_tokenizer_without_torch(tmp_path, rotten_tomatoes):
+    from textclf.models.pretrained import PretrainedTokenizer, resolve_name_or_path
+
+    reference = PretrainedTokenizer.from_pretrained(resolve_name_or_path("minilm"))
+    reference.save(tmp_path)
+    fast = load_tokenizer(PRETRAINED_TOKENIZER, tmp_path)  # an export written before the twin existed
+    assert isinstance(fast, JsonTokenizer) and fast.pad_id == reference.pad_id
+    sample = rotten_tomatoes.texts[:300] + ["", "Ünïcödé, emoji 🎬 and punctuation?!", "word " * 500]
+    for max_length in (8, 64, 512):
+        assert fast.encode(sample, max_length) == reference.encode(sample, max_length)
+    code = ("from textclf.models.onnx_runtime import load_tokenizer, PRETRAINED_TOKENIZER; import sys; "
+            f"t = load_tokenizer(PRETRAINED_TOKENIZER, {str(tmp_path)!r}); t.encode(['a film'], 16); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-2000:]
+
+
+def test_one_thread_per_physical_core(tmp_path):
+    info = ""
+    for proc, core in ((0, 0), (1, 1), (2, 0), (3, 1)):
+        info += f"processor\t: {proc}\nphysical id\t: 0\ncore id\t: {core}\n\n"
+    (tmp_path / "cpuinfo").write_text(info)
+    assert physical_cores(str(tmp_path / "cpuinfo")) <= 2
+    assert physical_cores(str(tmp_path / "missing")) >= 1

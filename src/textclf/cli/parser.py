@@ -157,6 +157,10 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--format", choices=["onnx", "hf"], default="onnx", help="export format")
     p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset")
+    p.add_argument("--int8-min-agreement", type=float, default=0.99,
+                   help="refuse the int8 model below this argmax agreement with fp32 on held-out texts")
+    p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
+                   help="onnxruntime transformer fusions for pretrained encoders (auto: keep the faster graph)")
 
 
 def _raw_data_flags(p: argparse.ArgumentParser) -> None:

@@ -244,7 +244,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..jobs.ship import export
 
-    result = export(args.model, args.output, args.format, args.quantize, args.opset)
+    result = export(args.model, args.output, args.format, args.quantize, args.opset,
+                    int8_min_agreement=args.int8_min_agreement, fusions=args.fusions)
     if result.parity is not None:
         _done(json.dumps(result.parity, indent=2))
     kind = "ONNX" if args.format == "onnx" else "Hugging Face"

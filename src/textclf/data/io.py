@@ -314,32 +314,29 @@ def stream_texts(
 
 
 def _unlabelled_chunk(path: Path, first_row: int, frame: pd.DataFrame, columns: Columns, bad_rows: str) -> Examples:
-    """`_validate_frame(labelled=False)` for the streaming hot path: whole columns at once (one
-    list pass per column instead of a frame lookup per row and column), same rules and messages."""
-    texts = frame[columns.text].tolist()
-    # a str with visible characters is the common case; anything else goes through the full rules
-    bad_text = [i for i, t in enumerate(texts) if (t.__class__ is not str or not t.strip()) and _is_missing(t)]
+    """`_validate_frame(labelled=False)` for the streaming hot path: one list pass per column instead
+    of a frame lookup per row and column; the same rules and messages."""
+    texts = frame[columns.text].tolist()  # a str with visible characters skips the full rules
+    problems = {i: columns.text for i, t in enumerate(texts) if (t.__class__ is not str or not t.strip())
+                and _is_missing(t)}
     if any(t.__class__ is not str for t in texts):
         texts = [t if t.__class__ is str or _is_missing(t) else str(t) for t in texts]
-    ids, bad_id = None, []
+    ids = None
     if columns.id is not None:
         raw = frame[columns.id].tolist()
-        bad_id = [i for i, v in enumerate(raw) if (v.__class__ is not str or not v.strip()) and _is_missing(v)]
-        ids = [v.strip() if v.__class__ is str else _scalar_label(v) if not _is_missing(v) else "" for v in raw]
+        for i, v in enumerate(raw):  # a text problem wins within a row
+            if (v.__class__ is not str or not v.strip()) and _is_missing(v):
+                problems.setdefault(i, columns.id)
+        ids = [v.strip() if v.__class__ is str else "" if _is_missing(v) else _scalar_label(v) for v in raw]
     rows = list(range(first_row, first_row + len(texts)))
-    skipped = 0
-    if bad_text or bad_id:
-        problems = {i: columns.id for i in bad_id}
-        problems.update({i: columns.text for i in bad_text})  # the text problem wins within a row
-        if bad_rows == "error":
-            i = min(problems)
-            reason = "empty or missing text" if problems[i] == columns.text else "empty or missing value"
-            raise DataError(f"{where(path, rows[i], problems[i])}: {reason}")
+    if problems and bad_rows == "error":
+        i = min(problems)
+        reason = "empty or missing text" if problems[i] == columns.text else "empty or missing value"
+        raise DataError(f"{where(path, rows[i], problems[i])}: {reason}")
+    if problems:
         keep = [i for i in range(len(texts)) if i not in problems]
-        skipped = len(problems)
-        texts, rows = [texts[i] for i in keep], [rows[i] for i in keep]
-        ids = [ids[i] for i in keep] if ids is not None else None
-    return Examples(texts=texts, ids=ids, rows=rows, source=str(path), skipped=skipped)
+        texts, rows, ids = [texts[i] for i in keep], [rows[i] for i in keep], ids and [ids[i] for i in keep]
+    return Examples(texts=texts, ids=ids, rows=rows, source=str(path), skipped=len(problems))
 
 
 def estimate_rows(path: str | Path, max_bytes: int = 2 << 30) -> int | None:

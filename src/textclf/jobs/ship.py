@@ -68,7 +68,8 @@ class ExportResult:
 
 
 def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: bool = False,
-           opset: int = 18, sample_size: int = 256) -> ExportResult:
+           opset: int = 18, sample_size: int = 256, int8_min_agreement: float = 0.99,
+           fusions: str = "auto") -> ExportResult:
     """ONNX (with a parity check on probe texts plus held-out texts of the model's test split) or
     a Hugging Face directory."""
     clf = TextClassifier.load(model)
@@ -79,7 +80,8 @@ def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: b
         return ExportResult(Path(output), None)
     from ..serving.onnx_export import export_onnx
 
-    parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size))
+    parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size),
+                         int8_min_agreement=int8_min_agreement, fusions=fusions)
     return ExportResult(Path(output), parity)
 
 

@@ -1,9 +1,16 @@
 """The `onnx` model type: a neural classifier exported by `textclf export --format onnx`, run by
-ONNX Runtime for inference only (see serving/onnx_export.py for the export and its parity check)."""
+ONNX Runtime for inference only (see serving/onnx_export.py for the export and its parity check).
+
+Nothing here imports torch or transformers: the session runs with every graph optimisation on and
+one intra-op thread per physical core, texts go through length-sorted batches, and a pretrained
+encoder's tokenizer is read straight from its `tokenizer.json` by the `tokenizers` library.
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +40,109 @@ class OnnxConfig(Section):
     max_length: int = Field(256, ge=1)  # the exported model's tokens per text: tokenization must match
 
 
+# Exports before issue #21 name the transformers-backed tokenizer; the same files load without it.
+PRETRAINED_TOKENIZER = "textclf.models.pretrained:PretrainedTokenizer"
+JSON_TOKENIZER = "textclf.models.onnx_runtime:JsonTokenizer"
+ENCODER_DIR = "encoder"  # where a pretrained model keeps tokenizer.json (models/pretrained.py)
+THREADS_ENV = "TEXTCLF_ONNX_THREADS"  # overrides the intra-op thread count
+
+
+def physical_cores(cpuinfo: str = "/proc/cpuinfo") -> int:
+    """Physical cores this process may run on: hyper-threads share one core's arithmetic units,
+    so more intra-op threads than cores only add contention."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores, physical = set(), None
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "physical id":
+                    physical = value.strip()
+                elif key.strip() == "core id":
+                    cores.add((physical, value.strip()))
+    except OSError:
+        pass
+    return max(1, min(usable, len(cores) or usable))
+
+
+def session_options(threads: int | None = None):
+    """ONNX Runtime options for CPU inference: all graph optimisations, one intra-op thread per
+    physical core (or $TEXTCLF_ONNX_THREADS), operators run one after another."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads is None:
+        env = os.environ.get(THREADS_ENV, "").strip()
+        threads = int(env) if env.isdigit() and int(env) > 0 else physical_cores()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return options
+
+
+class JsonTokenizer:
+    """A Hugging Face fast tokenizer's `tokenizer.json`, run by the `tokenizers` library alone
+    (no transformers, no torch): ids with the model's special tokens, truncated to `max_length`,
+    the same ids `PretrainedTokenizer.encode` gives (the export's parity check holds them to it)."""
+
+    def __init__(self, tokenizer, pad_id: int) -> None:
+        self._tokenizer = tokenizer
+        self.pad_id = pad_id
+        self._truncation: int | None = None
+
+    @classmethod
+    def load(cls, directory: Path) -> JsonTokenizer:
+        from tokenizers import Tokenizer
+
+        path = Path(directory) / ENCODER_DIR
+        if not (path / "tokenizer.json").is_file():
+            raise ModelError(f"{path / 'tokenizer.json'}: tokenizer file missing")
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tokenizer.no_padding()
+        return cls(tokenizer, _pad_id(tokenizer, path))
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._tokenizer.get_vocab_size(with_added_tokens=True))
+
+    def vocabulary(self) -> list[str]:
+        return list(self._tokenizer.get_vocab(with_added_tokens=True))
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        if self._truncation != max_length:
+            self._tokenizer.enable_truncation(max_length=max_length)
+            self._truncation = max_length
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def save(self, directory: Path) -> None:
+        raise ModelError("an ONNX export's tokenizer is copied with its directory, not re-saved")
+
+
+def _pad_id(tokenizer, path: Path) -> int:
+    """The pad token's id as transformers would give it: tokenizer_config.json's pad_token, else
+    the padding set in tokenizer.json, else 0."""
+    token = None
+    config = path / "tokenizer_config.json"
+    if config.is_file():
+        value = json.loads(config.read_text(encoding="utf-8")).get("pad_token")
+        token = value.get("content") if isinstance(value, dict) else value
+    if token is not None and tokenizer.token_to_id(token) is not None:
+        return int(tokenizer.token_to_id(token))
+    padding = tokenizer.padding
+    return int(padding["pad_id"]) if padding else 0
+
+
+def load_tokenizer(name: str, directory: Path):
+    """The tokenizer class named "module:Class" in an export's config, loaded from `directory`;
+    the transformers-backed pretrained tokenizer is replaced by its torch-free twin."""
+    if name in (PRETRAINED_TOKENIZER, JSON_TOKENIZER):
+        return JsonTokenizer.load(directory)
+    module_name, class_name = name.split(":")
+    return getattr(importlib.import_module(module_name), class_name).load(directory)
+
+
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """input_ids and attention_mask, both int64 (B, T), T the longest sequence (at least 1)."""
     width = max([1, *map(len, sequences)])
@@ -57,6 +167,7 @@ class OnnxModel(ModelBase):
         self.directory: Path | None = None
         self.tokenizer = None
         self.session = None
+        self.file: str | None = None
 
     def fit(self, *args, **kwargs) -> dict:
         raise ModelError("an ONNX model is exported from a trained model (textclf export), not trained")
@@ -71,16 +182,19 @@ class OnnxModel(ModelBase):
             return np.zeros((0, len(self.label_map)), dtype=np.float32)
         return chunk_logits(self._batch_logits, list(texts), self.training.eval_batch_size)
 
-    def use(self, file: str) -> OnnxModel:
+    def use(self, file: str, threads: int | None = None) -> OnnxModel:
         """Switch to another graph in the same directory (e.g. the int8 one)."""
         import onnxruntime as ort
 
         path = self.directory / file
         if not path.is_file():
-            raise ModelError(f"{path}: missing (export with --quantize to get the int8 model)")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            hint = "export with --quantize to get the int8 model" if file == INT8_FILE else "export again"
+            parity = self.directory / "parity.json"
+            if file == INT8_FILE and parity.is_file():  # an int8 model refused at export says why
+                hint = json.loads(parity.read_text(encoding="utf-8")).get("int8", {}).get("refused") or hint
+            raise ModelError(f"{path}: missing ({hint})")
+        self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        self.file = file
         return self
 
     def save(self, directory: Path) -> None:
@@ -94,8 +208,7 @@ class OnnxModel(ModelBase):
     def load(cls, directory: Path, config: OnnxConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
         model = cls(config, label_map, training, seed)
         model.directory = Path(directory)
-        module_name, class_name = config.tokenizer.split(":")
-        model.tokenizer = getattr(importlib.import_module(module_name), class_name).load(model.directory)
+        model.tokenizer = load_tokenizer(config.tokenizer, model.directory)
         return model.use(config.file)
 
     def max_tokens(self) -> int | None:

@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import IO
 
@@ -73,14 +74,15 @@ def prediction_rows(clf, chunk: Examples, logits: np.ndarray, explain_top: int =
     names = clf.label_map.labels
     explained = _explanations(clf, chunk.texts, explain_top)
     thresholds = applied_thresholds(clf)
+    keys = [f"prob_{name}" for name in names]
+    values = np.asarray(probs, dtype=np.float64).tolist()  # Python floats for the whole chunk at once
+    multi, ids, numbers = clf.multi_label, chunk.ids, chunk.rows
     rows = []
     for i, label in enumerate(labels):
-        row: dict = {}
-        if chunk.ids is not None:
-            row["id"] = chunk.ids[i]
-        row["row"] = chunk.rows[i]
-        row["label"] = list(label) if clf.multi_label else label
-        row.update({f"prob_{name}": round(float(p), 6) for name, p in zip(names, probs[i])})
+        row: dict = {} if ids is None else {"id": ids[i]}
+        row["row"] = numbers[i]
+        row["label"] = list(label) if multi else label
+        row.update(zip(keys, [round(p, 6) for p in values[i]]))
         row.update(thresholds)
         if explained is not None:
             row["explanation"] = " ".join(f"{t.text}:{t.attribution:+.3f}" for t in explained[i].top())
@@ -96,24 +98,44 @@ def _explanations(clf, texts: list[str], top: int):
     return explain(clf, texts, top_k=top)
 
 
+def chunk_logits_stream(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | None = None,
+                        batch_size: int = 64) -> Iterator[tuple[Examples, np.ndarray]]:
+    """(chunk, logits) per non-empty chunk; a model's `preferred_batch_size` (TF-IDF: the whole chunk)
+    replaces `batch_size`, and a batch covering the chunk is one call, without length sorting."""
+    logits_fn, preferred = logits_fn or clf.logits, getattr(clf.model, "preferred_batch_size", None)
+    batch_size = (preferred() if callable(preferred) else None) or batch_size
+    for chunk in chunks:
+        if len(chunk) and batch_size >= len(chunk):
+            yield chunk, np.asarray(logits_fn(chunk.texts), dtype=np.float32)
+        elif len(chunk):
+            yield chunk, chunk_logits(logits_fn, chunk.texts, batch_size)
+
+
 def predict_chunks(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | None = None,
                    batch_size: int = 64, explain_top: int = 0) -> Iterator[list[dict]]:
-    """Output records chunk by chunk; only one chunk is in memory at a time.
-
-    A model that names a `preferred_batch_size` (TF-IDF: the whole chunk) gets it instead of
-    `batch_size`; a batch that covers the whole chunk is one call, without length sorting."""
-    logits_fn = logits_fn or clf.logits
-    preferred = getattr(clf.model, "preferred_batch_size", None)
-    preferred = preferred() if callable(preferred) else None
-    batch_size = preferred or batch_size
-    for chunk in chunks:
-        if not len(chunk):
-            continue
-        if batch_size >= len(chunk):
-            logits = np.asarray(logits_fn(chunk.texts), dtype=np.float32)
-        else:
-            logits = chunk_logits(logits_fn, chunk.texts, batch_size)
+    """Output records chunk by chunk; only one chunk is in memory at a time."""
+    for chunk, logits in chunk_logits_stream(clf, chunks, logits_fn, batch_size):
         yield prediction_rows(clf, chunk, logits, explain_top)
+
+
+def prediction_lines(clf, chunk: Examples, logits: np.ndarray) -> list[str]:
+    """`prediction_rows` as JSON lines, byte for byte what RowWriter writes for them, built column by
+    column (C-level maps) from one line template per chunk instead of a dict and an encoder per row."""
+    predictions, encode = clf.from_logits(logits), _JSON.encode
+    brace = lambda text: text.replace("{", "{{").replace("}", "}}")  # noqa: E731 - literal in a template
+    probs = [brace(encode(f"prob_{name}")) + ": {}" for name in clf.label_map.labels]
+    thresholds = "".join(f", {encode(k)}: {encode(v)}" for k, v in applied_thresholds(clf).items())
+    template = ("{{" if chunk.ids is None else '{{"id": {}, ') + '"row": {}, "label": {}, ' + ", ".join(probs)
+    template += brace(thresholds) + "}}\n"
+    values = np.asarray(predictions.probabilities, dtype=np.float64)
+    number = float.__repr__ if np.isfinite(values).all() else encode  # JSON spells NaN its own way
+    flat = list(map(number, map(round, values.ravel().tolist(), repeat(6))))
+    columns = [flat[j::len(probs)] for j in range(len(probs))]
+    cache: dict = {}
+    labels = [cache.get(x) or cache.setdefault(x, encode(list(x) if clf.multi_label else x))
+              for x in predictions.labels]
+    ids = [] if chunk.ids is None else [map(json.encoder.encode_basestring, chunk.ids)]  # the C escaper
+    return list(map(template.format, *ids, chunk.rows, labels, *columns))
 
 
 def skip_rows(chunks: Iterable[Examples], count: int) -> Iterator[Examples]:
@@ -134,6 +156,9 @@ def output_format(path: str | Path | None) -> str:
     return {".csv": "csv", ".tsv": "tsv"}.get(suffix, "jsonl")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) builds one per call
+
+
 class RowWriter:
     """Writes records as JSON lines or CSV/TSV (multi-label lists as JSON inside a cell)."""
 
@@ -144,7 +169,8 @@ class RowWriter:
 
     def write(self, rows: list[dict]) -> None:
         if self.fmt == "jsonl":
-            self.handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            encode = _JSON.encode
+            self.handle.write("".join([encode(r) + "\n" for r in rows]))
             return
         if self._csv is None and rows:
             self._csv = csv.DictWriter(self.handle, fieldnames=list(rows[0]),
@@ -381,10 +407,13 @@ def _run(clf, chunks: Iterable[Examples], writer: RowWriter, options: PredictOpt
     count = done
     with tqdm(total=None, initial=done, unit=" rows", unit_scale=True, file=sys.stderr,
               disable=not options.progress, dynamic_ncols=True, desc="predict") as bar:
-        for rows in predict_chunks(clf, chunks, logits_fn, options.batch_size, options.explain):
-            writer.write(rows)
+        for chunk, logits in chunk_logits_stream(clf, chunks, logits_fn, options.batch_size):
+            if writer.fmt == "jsonl" and not options.explain:
+                writer.handle.write("".join(prediction_lines(clf, chunk, logits)))
+            else:
+                writer.write(prediction_rows(clf, chunk, logits, options.explain))
             writer.handle.flush()  # whole chunks reach the file, so a resume loses little
-            count += len(rows)
-            bar.update(len(rows))
+            count += len(chunk)
+            bar.update(len(chunk))
     return count
 
