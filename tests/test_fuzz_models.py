@@ -54,12 +54,36 @@ def _predict(model: Path, data: Path, out: Path, capsys) -> tuple[int, str, str]
     return code, captured.err, out.read_text() if code == 0 else ""
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_corruption_is_refused_in_one_line_or_harmless(name, tmp_path, rt_small, capsys):
-    clf = TextClassifier(model=MODELS[name], training=TRAINING).fit(rt_small.subset(range(0, 600, 3)))
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory, rt_small) -> Path:
+    from test_pretrained import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), rt_small.texts, hidden=16, layers=1,
+                          vocab_words=400)
+
+
+def _saved(name: str, directory: Path, rt_small, tiny_bert: Path) -> Path:
+    """A small saved model of type `name` (calibrated, so policy.json is not empty)."""
+    if name == "onnx":
+        from textclf.serving.onnx_export import export_onnx
+
+        source = _saved("cnn", directory.parent / "onnx-source", rt_small, tiny_bert)
+        export_onnx(TextClassifier.load(source), directory, sample_texts=rt_small.texts[:8])
+        return directory
+    model = {"pretrained": {"type": "pretrained", "name_or_path": str(tiny_bert), "max_length": 24},
+             "embedding": {"type": "embedding", "name_or_path": str(tiny_bert), "max_length": 24, "C": 1.0,
+                           "cache": False},
+             "ensemble": {"type": "ensemble", "members": [MODELS["tfidf"], {"type": "tfidf", "C": 4.0}],
+                          "weights": [0.5, 0.5]}}.get(name) or MODELS[name]
+    clf = TextClassifier(model=model, training=TRAINING).fit(rt_small.subset(range(0, 600, 3)))
     clf.calibrate(rt_small.subset(range(1, 600, 6)))
-    original = clf.save(tmp_path / "model")
+    return clf.save(directory)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [*sorted(MODELS), "pretrained", "embedding", "ensemble", "onnx"])
+def test_every_corruption_is_refused_in_one_line_or_harmless(name, tmp_path, rt_small, tiny_bert, capsys):
+    original = _saved(name, tmp_path / "model", rt_small, tiny_bert)
     data = tmp_path / "in.csv"
     write_frame(examples_frame(rt_small.subset(range(2, 600, 12))), data)
     code, err, expected = _predict(original, data, tmp_path / "expected.jsonl", capsys)

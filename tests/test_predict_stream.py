@@ -14,14 +14,8 @@ from textclf import TextClassifier
 from textclf.cli import main
 from textclf.data.io import examples_frame, write_frame
 from textclf.errors import DataError
-from textclf.serving.predict import (
-    PredictOptions,
-    chunk_logits,
-    complete_records,
-    length_sorted_batches,
-    partial_path,
-    predict_file,
-)
+from textclf.data.lengths import chunk_logits, length_sorted_batches
+from textclf.serving.predict import PredictOptions, complete_records, partial_path, predict_file
 
 
 @pytest.fixture(scope="module")

@@ -203,3 +203,18 @@ def test_isotonic_ece_lies_inside_its_bootstrap_interval(rt_binary):
     accuracy = float(np.mean(decisions == targets))
     acc_low, acc_high = result["intervals"]["accuracy"]
     assert acc_low <= accuracy <= acc_high
+
+
+def test_predict_progress_has_rate_and_eta_without_a_terminal(tmp_path, rt_small, capsys):
+    from textclf import TextClassifier
+    from textclf.cli import main
+    from textclf.data.io import examples_frame, write_frame
+
+    model = TextClassifier().fit(rt_small.subset(range(300))).save(tmp_path / "model")
+    write_frame(examples_frame(rt_small), tmp_path / "in.csv")
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "in.csv"), "-o", str(tmp_path / "p.csv"), "--progress"]) == 0
+    err = capsys.readouterr().err
+    bars = [line for line in err.splitlines() if line.startswith("predict:")]
+    assert bars and "\r" not in err
+    assert "rows/s" in bars[-1] and "%|" in bars[-1] and "<" in bars[-1]  # rate, share done, ETA

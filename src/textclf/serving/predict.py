@@ -2,9 +2,8 @@
 
 The input is read in chunks (`data.io.stream_texts`); inside a chunk texts are sorted by length
 so that a neural model pads each batch to similar lengths, and the results are put back in input
-order before they are written. Output goes to `OUTPUT.partial` and is renamed to `OUTPUT` only
-when the whole input has been predicted, so a reader never sees a half-written file; after an
-interruption `resume=True` keeps the complete rows of the `.partial` file and continues.
+order before they are written. Output goes to `OUTPUT.partial`, renamed to `OUTPUT` once all is
+predicted; after an interruption `resume=True` keeps the `.partial` file's complete rows and goes on.
 
 One writer per output: the job holds `fileio.output_lock(OUTPUT)` from its start to the rename,
 so a second run on the same OUTPUT fails at once with one line, and a finished OUTPUT is replaced
@@ -31,9 +30,10 @@ from typing import IO
 import numpy as np
 
 from ..data import Examples
-from ..data.lengths import chunk_logits, length_sorted_batches  # noqa: F401 (length_sorted_batches: re-exported)
+from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, os_error, output_lock, write_json
+from .progress import progress_bar
 
 LogitsFn = Callable[[Sequence[str]], np.ndarray]  # texts -> float32 logits (n, k)
 
@@ -348,7 +348,7 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
     match) leaves no `.partial` file behind and an earlier OUTPUT untouched. Any other
     interruption keeps the `.partial` file, so that `resume=True` can continue from the last
     complete row."""
-    from ..data.io import stream_texts
+    from ..data.io import estimate_rows, stream_texts
 
     text_column = options.text_column or clf.card.text_column
 
@@ -356,9 +356,12 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
         return stream_texts(input_path, text_column=text_column, id_column=options.id_column,
                             chunk_size=options.chunk_size)
 
+    def total_rows():  # the progress bar's total, for its ETA
+        return estimate_rows(input_path) if options.progress and str(input_path) != "-" else None
+
     fmt = output_format(output)
     if output is None:
-        count = _run(clf, chunks_of_input(), RowWriter(sys.stdout, fmt), options, logits_fn, done=0)
+        count = _run(clf, chunks_of_input(), RowWriter(sys.stdout, fmt), options, logits_fn, 0, total_rows())
         return PredictSummary(rows=count, resumed_rows=0, output=None)
 
     output = check_predict_output(output, options)
@@ -381,7 +384,8 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
             else:
                 write_json(manifest_file, manifest)
             with open(partial, "a" if resuming else "w", encoding="utf-8", newline="") as handle:
-                count = _run(clf, chunks, RowWriter(handle, fmt, header_written=header), options, logits_fn, done)
+                count = _run(clf, chunks, RowWriter(handle, fmt, header_written=header), options, logits_fn, done,
+                             total_rows())
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(partial, output)
@@ -401,12 +405,9 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
 
 
 def _run(clf, chunks: Iterable[Examples], writer: RowWriter, options: PredictOptions,
-         logits_fn: LogitsFn | None, done: int) -> int:
-    from tqdm import tqdm
-
+         logits_fn: LogitsFn | None, done: int, total: int | None = None) -> int:
     count = done
-    with tqdm(total=None, initial=done, unit=" rows", unit_scale=True, file=sys.stderr,
-              disable=not options.progress, dynamic_ncols=True, desc="predict") as bar:
+    with progress_bar(options.progress, total, done) as bar:
         for chunk, logits in chunk_logits_stream(clf, chunks, logits_fn, options.batch_size):
             if writer.fmt == "jsonl" and not options.explain:
                 writer.handle.write("".join(prediction_lines(clf, chunk, logits)))
