@@ -235,3 +235,23 @@ def test_figure_legends_cover_at_most_a_fifth_of_their_axes(multi_label_model):
                 plots.reliability_figure({"uncalibrated": {"confidence": [0.2, 0.8], "accuracy": [0.3, 0.7],
                                                            "count": [5, 5], "ece": 0.1}})):
         assert all(plots.legend_share(a) <= plots.MAX_LEGEND_SHARE for a in fig.axes)
+
+
+@pytest.mark.slow
+def test_highlighted_mistakes_render_in_headless_chromium(calibrated, splits, tmp_path):
+    """The report's tokens-behind-mistakes section, as the browser draws it: shaded tokens toward
+    (blue) and against (orange) the explained label."""
+    from textclf.jobs.inspect import report_sections
+
+    browser = find_browser()
+    sections = [s for s in report_sections(calibrated, splits.test, None, tmp_path, io.StringIO())
+                if s.title == "Tokens behind mistakes"]
+    assert sections and "tx-tok" in sections[0].html
+    from textclf.jobs.inspect import write_html_page
+
+    page = tmp_path / "explained.html"  # the section's fragment alone, as the report embeds it
+    write_html_page(page, "tokens behind mistakes", sections[0].html)
+    rgb = screenshot(browser, page, tmp_path, height=1600).astype(int)
+    blue = (rgb[..., 2] - rgb[..., 0] > 60) & (rgb[..., 2] > 150)
+    orange = (rgb[..., 0] - rgb[..., 2] > 60) & (rgb[..., 1] > 100) & (rgb[..., 0] > 200)
+    assert blue.sum() > 300 and orange.sum() > 300
