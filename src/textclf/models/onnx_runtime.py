@@ -214,7 +214,9 @@ class OnnxModel(ModelBase):
     def max_tokens(self) -> int | None:
         return self.config.max_length
 
-    def vocabulary(self) -> set[str] | None:
-        return set(self.tokenizer.vocabulary()) if hasattr(self.tokenizer, "vocabulary") else None
+    def vocabulary(self) -> dict[str, int | None] | None:
+        if not hasattr(self.tokenizer, "vocabulary"):
+            return None
+        return {token.lower(): None for token in self.tokenizer.vocabulary() if not token.startswith("##")}
 
 
