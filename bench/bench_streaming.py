@@ -19,7 +19,6 @@ Goal (issue #21): textclf >= 0.9x the peer's rows/s, and textclf's peak memory f
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -29,6 +28,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench_inference import write_input  # noqa: E402
 from protocol import Protocol, add_protocol_args, main_guard, markdown_table, run_subprocess  # noqa: E402
 
 PEER = r"""
@@ -43,14 +43,6 @@ with open(sys.argv[3], "w", encoding="utf-8") as out:
         frame.insert(0, "id", chunk["id"].to_numpy())
         frame.to_json(out, orient="records", lines=True, force_ascii=False)
 """
-
-
-def write_input(path: Path, texts: list[str], rows: int) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "text"])
-        for i in range(rows):
-            writer.writerow([f"r{i}", texts[i % len(texts)]])
 
 
 def train_models(workdir: Path) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from ..serving.loading import BACKENDS
 from . import verbs as v
 
 SPLIT_METHODS = ["stratified", "random", "group", "time"]
@@ -124,7 +125,7 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--resume", action="store_true", help="continue OUTPUT.partial left by an interrupted run")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="ray: Ray Data batch prediction (pip install 'textclf[ray]'); INPUT may be a directory or glob")
@@ -139,7 +140,7 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     p.add_argument("--port", type=int, default=8000, help="TCP port")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch", help="inference engine")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="inference engine")
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413")
     p.add_argument("--max-texts", type=int, default=256, help="texts per request; more get 413")
     p.add_argument("--max-text-chars", type=int, default=20_000, help="characters per text; more get 413")
