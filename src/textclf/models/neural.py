@@ -75,6 +75,9 @@ class BagConfig(ScratchConfig):
 
     type: Literal["bag"] = "bag"
     pooling: PoolingName = "mean"
+    # None, as fastText: 0.1 scored the same validation macro-F1 on Rotten Tomatoes (0.837 / 0.828
+    # against 0.837 / 0.830, 2 seeds) and cost a third of the training time (dropout on every token).
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     word_ngrams: int = Field(2, ge=1, le=5)  # longest n-gram of adjacent subword tokens
     buckets: int = Field(2_000_000, ge=1, le=1 << 40)  # n-gram hash space (fastText's default)
     ngram_min_count: int = Field(1, ge=1)  # buckets seen fewer times in TRAIN get no embedding row
