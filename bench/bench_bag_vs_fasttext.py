@@ -32,11 +32,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from peers_data import ROOT, bench_splits, score  # noqa: E402
-from peers_systems import FASTTEXT_GRID, _fasttext_probs, _fasttext_text  # noqa: E402
+from peers_systems import _fasttext_probs, _fasttext_text, tune_fasttext  # noqa: E402
 from textclf.classifier import TextClassifier  # noqa: E402
 from textclf.config import load_config  # noqa: E402
 from textclf.fileio import write_json  # noqa: E402
@@ -71,21 +70,8 @@ def run_bag(splits, seed: int) -> dict:
 
 
 def run_fasttext(splits, seed: int, threads: int, train_file: Path) -> dict:
-    import fasttext
-
     classes = sorted(set(splits.train.labels))
-
-    def fit(epoch: int, lr: float):
-        return fasttext.train_supervised(input=str(train_file), epoch=epoch, lr=lr, wordNgrams=2, minCount=1,
-                                         thread=threads, seed=seed, verbose=0)
-
-    grid = []
-    for epoch in FASTTEXT_GRID["epoch"]:
-        for lr in FASTTEXT_GRID["lr"]:
-            probs = _fasttext_probs(fit(epoch, lr), splits.validation.texts, classes)
-            grid.append({"epoch": epoch, "lr": lr,
-                         "validation_macro_f1": score(splits.validation.labels, probs, classes).macro_f1})
-    best = max(grid, key=lambda t: t["validation_macro_f1"])
+    fit, best, grid = tune_fasttext(train_file, splits.validation, classes, threads, seed)
     started = time.perf_counter()
     model = fit(best["epoch"], best["lr"])
     seconds = time.perf_counter() - started

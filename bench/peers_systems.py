@@ -193,10 +193,26 @@ def _fasttext_probs(model, texts: list[str], classes: list[str]) -> np.ndarray:
     return out
 
 
-def run_fasttext(job: Job) -> dict:
-    """Supervised fastText with word bigrams; epoch x lr tuned on the validation split (macro-F1)."""
+def tune_fasttext(train_file: Path, validation, classes: list[str], threads: int, seed: int):
+    """(fit(epoch, lr), best trial, all trials): supervised fastText with word bigrams, epoch x lr
+    chosen on `validation` by macro-F1 over FASTTEXT_GRID."""
     import fasttext
 
+    def fit(epoch: int, lr: float):
+        return fasttext.train_supervised(input=str(train_file), epoch=epoch, lr=lr, wordNgrams=2, minCount=1,
+                                         thread=threads, seed=seed, verbose=0)
+
+    trials = []
+    for epoch in FASTTEXT_GRID["epoch"]:
+        for lr in FASTTEXT_GRID["lr"]:
+            probs = _fasttext_probs(fit(epoch, lr), validation.texts, classes)
+            trials.append({"epoch": epoch, "lr": lr,
+                           "validation_macro_f1": score(validation.labels, probs, classes).macro_f1})
+    return fit, max(trials, key=lambda t: t["validation_macro_f1"]), trials
+
+
+def run_fasttext(job: Job) -> dict:
+    """Supervised fastText with word bigrams; epoch x lr tuned on the validation split (macro-F1)."""
     splits = bench_splits(job.limit)
     classes = sorted(set(splits.train.labels))
     threads = os.cpu_count() or 1  # fastText's default of 12 threads oversubscribes small machines
@@ -205,19 +221,9 @@ def run_fasttext(job: Job) -> dict:
         train_file.write_text("".join(f"__label__{label} {_fasttext_text(text)}\n"
                                       for text, label in zip(splits.train.texts, splits.train.labels)), encoding="utf-8")
 
-        def fit(epoch: int, lr: float):
-            return fasttext.train_supervised(input=str(train_file), epoch=epoch, lr=lr, wordNgrams=2, minCount=1,
-                                             thread=threads, seed=job.seed, verbose=0)
-
         grid_started = time.perf_counter()
-        trials = []
-        for epoch in FASTTEXT_GRID["epoch"]:
-            for lr in FASTTEXT_GRID["lr"]:
-                probs = _fasttext_probs(fit(epoch, lr), splits.validation.texts, classes)
-                trials.append({"epoch": epoch, "lr": lr,
-                               "validation_macro_f1": score(splits.validation.labels, probs, classes).macro_f1})
+        fit, best, trials = tune_fasttext(train_file, splits.validation, classes, threads, job.seed)
         grid_seconds = time.perf_counter() - grid_started
-        best = max(trials, key=lambda t: t["validation_macro_f1"])
         started = time.perf_counter()
         model = fit(best["epoch"], best["lr"])
         train_seconds = time.perf_counter() - started
