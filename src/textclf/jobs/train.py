@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -78,16 +79,8 @@ def train(cfg: Config, log: TextIO | None = None, resume: str | Path | None = No
         check_writable(output / "model", directory=True)
     clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
     clf.model_config()  # a config mistake should surface before minutes of data loading
-    with output_lock(output) if main else _no_lock():
+    with output_lock(output) if main else contextlib.nullcontext():
         return _train_locked(cfg, clf, output, resume, log, main)
-
-
-class _no_lock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _train_locked(cfg: Config, clf: TextClassifier, output: Path, resume, log: TextIO, main: bool) -> TrainResult:
