@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    load_before = os.getloadavg()
 
     import ray
 
@@ -106,7 +107,10 @@ def main() -> None:
     median = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
     rate = {name: round(args.rows / seconds, 1) for name, seconds in median.items()}
     per_worker = rate["ray"] / args.workers
+    load_after = os.getloadavg()
     result = {
+        "load_average": {"before": load_before, "after": load_after,
+                         "noisy": max(load_before[0], load_after[0]) / (os.cpu_count() or 1) > 1.5},
         "what": f"batch prediction, TF-IDF model, {args.rows} Rotten Tomatoes rows (one Parquet file): local "
                 f"`predict` (1 process) vs Ray Data `predict_files` ({args.workers} actors)",
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
