@@ -103,6 +103,9 @@ def test_tokenizer_is_fitted_on_training_texts_only_and_reproducible(rt_split):
     assert all(len(seq) == 3 and seq[0] == first.cls_id for seq in ids)
     wordpiece = SubwordTokenizer.fit(train.texts, TokenizerConfig(algorithm="wordpiece", vocab_size=1000))
     assert "##" in "".join(wordpiece.tokens("unremarkably overwrought"))
+    words = SubwordTokenizer.fit(["a great film", "a dull film", "great"], TokenizerConfig(
+        algorithm="word", vocab_size=100, min_frequency=2))
+    assert words.tokens("A great overwrought film") == ["[CLS]", "a", "great", "[UNK]", "film"]
 
 
 @pytest.mark.parametrize("model_type", list(TINY))

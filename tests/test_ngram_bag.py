@@ -97,6 +97,13 @@ def test_max_length_counts_subwords_and_ngrams_cover_only_kept_tokens(subwords):
     assert len(seq) == 4 + 2 + 1  # two bigrams and one trigram of the three kept tokens
 
 
+def test_batch_of_sequences_equals_one_at_a_time(subwords):
+    tok = NgramTokenizer.fit(subwords, TEXTS, word_ngrams=3, buckets=1000)  # small: collisions happen
+    contents = subwords.encode_content(TEXTS + ["bad good", "", "film"])
+    assert tok.add_specials_batch(contents) == [tok.add_specials(ids) for ids in contents]
+    assert tok.add_specials_batch([]) == []
+
+
 def test_windows_get_their_own_ngrams(subwords):
     tok = NgramTokenizer.fit(subwords, TEXTS, word_ngrams=2, buckets=1 << 40)
     config = LongTextConfig(strategy="sliding_window", window=3, stride=3, max_windows=8)

@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .padding import pad_ids
+
 Strategy = Literal["length_bucketed", "random", "weighted", "sequential"]
 
 
@@ -29,13 +31,8 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Te
     """Right-pad to the longest sequence in the batch.
 
     Returns input_ids (B, T) int64 and attention_mask (B, T) bool (True = real token)."""
-    width = max(1, max((len(s) for s in sequences), default=1))
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.bool)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention_mask[row, : len(seq)] = True
-    return input_ids, attention_mask
+    ids, mask = pad_ids(sequences, pad_id)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,17 @@ def encode_documents(tokenizer, texts: Sequence[str], config: LongTextConfig, ma
         strategy = "head"
     else:
         strategy = config.strategy
-    sequences = [tokenizer.add_specials(truncate(ids, budget, strategy, config.head_tokens)) for ids in content]
+    sequences = with_specials(tokenizer, [truncate(ids, budget, strategy, config.head_tokens) for ids in content])
     seen = np.minimum([len(ids) for ids in content], budget).astype(np.int64)
     return LongEncoding(sequences, lengths, np.minimum(seen, lengths), config.strategy)
+
+
+def with_specials(tokenizer, contents: list) -> list:
+    """The model's sequence for each content sequence; in one call where the tokenizer can
+    (the n-gram bag hashes all its n-grams in one vectorised pass)."""
+    if hasattr(tokenizer, "add_specials_batch"):
+        return tokenizer.add_specials_batch(contents)
+    return [tokenizer.add_specials(ids) for ids in contents]
 
 
 def training_rows(sequences: list, targets: np.ndarray, weights: np.ndarray | None,

@@ -22,6 +22,7 @@ from pydantic import Field
 from ..config import Section, TrainingConfig
 from ..data import LabelMap
 from ..data.lengths import chunk_logits
+from ..data.padding import pad_ids
 from ..errors import ModelError
 from .base import ModelBase
 
@@ -114,7 +115,7 @@ class JsonTokenizer:
         if self._truncation != max_length:
             self._tokenizer.enable_truncation(max_length=max_length)
             self._truncation = max_length
-        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        return [encoding.ids for encoding in self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=True)]
 
     def save(self, directory: Path) -> None:
         raise ModelError("an ONNX export's tokenizer is copied with its directory, not re-saved")
@@ -145,13 +146,8 @@ def load_tokenizer(name: str, directory: Path):
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """input_ids and attention_mask, both int64 (B, T), T the longest sequence (at least 1)."""
-    width = max([1, *map(len, sequences)])
-    ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(sequences), width), dtype=np.int64)
-    for i, seq in enumerate(sequences):
-        ids[i, :len(seq)] = seq
-        mask[i, :len(seq)] = 1
-    return ids, mask
+    ids, mask = pad_ids(sequences, pad_id)
+    return ids, mask.astype(np.int64)
 
 
 class OnnxModel(ModelBase):

@@ -28,8 +28,8 @@ Files beside `tokenizer.json`: `ngrams.safetensors` (the kept buckets, int64, an
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 MASK64 = (1 << 64) - 1
 FORMAT = "1"
+_OFFSET, _PRIME = np.uint64(FNV_OFFSET), np.uint64(FNV_PRIME)
 HASH_NAME = "fnv1a64"  # token: FNV-1a over its id's 4 LE bytes; n-gram: FNV-1a over token hashes
 
 
@@ -68,30 +69,69 @@ def ngram_hashes(token_hashes: Sequence[int], max_n: int) -> list[int]:
     FNV-1a again, over the token hashes (one 64-bit step per token), so order matters and n-grams
     of different n differ. Order: all bigrams by position, then all trigrams, ...; an n-gram
     never reaches past the end of the sequence."""
-    states = [((FNV_OFFSET ^ t) * FNV_PRIME) & MASK64 for t in token_hashes]  # after each n-gram's first token
-    out: list[int] = []
+    return ngram_hash_array(np.asarray(token_hashes, dtype=np.uint64), max_n).tolist()
+
+
+def ngram_hash_array(token_hashes: np.ndarray, max_n: int) -> np.ndarray:
+    """`ngram_hashes` over a uint64 array, vectorised: numpy's uint64 products wrap modulo 2**64,
+    which is the arithmetic FNV-1a needs. Over a concatenation of sequences, entry i of the
+    n-gram block is the n-gram starting at token i (callers drop those that cross a boundary)."""
+    states = (token_hashes ^ _OFFSET) * _PRIME  # after each n-gram's first token
+    blocks = []
     for n in range(2, max_n + 1):
-        states = [((h ^ t) * FNV_PRIME) & MASK64 for h, t in zip(states, token_hashes[n - 1:])]
-        out += states
-    return out
+        states = (states[: len(token_hashes) - n + 1] ^ token_hashes[n - 1:]) * _PRIME
+        blocks.append(states)
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.uint64)
+
+
+def corpus_ngrams(sequences: Sequence[Sequence[int]], hash_table: np.ndarray, max_n: int,
+                  buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bucket, owner) of every n-gram (n = 2..max_n) of every sequence, hashed in one pass over
+    their concatenation; `owner` is the sequence's index, `hash_table[id]` each id's `token_hash`.
+    N-grams that would cross from one sequence into the next are dropped. Order: by sequence,
+    then as `ngram_hashes` orders one sequence."""
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    ids = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    owner = np.repeat(np.arange(len(sequences)), lengths)
+    hashes = ngram_hash_array(hash_table[ids], max_n)
+    kept, owners = [], []
+    offset = 0
+    for n in range(2, max_n + 1):
+        count = max(0, len(ids) - n + 1)
+        same = owner[:count] == owner[n - 1:n - 1 + count]  # first and last token in one sequence
+        kept.append(hashes[offset:offset + count][same])
+        owners.append(owner[:count][same])
+        offset += count
+    owner_all = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    order = np.argsort(owner_all, kind="stable")
+    found = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint64)
+    return (found[order] % np.uint64(buckets)).astype(np.int64), owner_all[order]
 
 
 def ngram_buckets(sequences: Sequence[Sequence[int]], max_n: int, buckets: int) -> list[list[int]]:
     """For each id sequence, the buckets (`hash % buckets`) of its n-grams, n = 2..max_n, in
     `ngram_hashes` order. Each sequence is hashed alone: no n-gram crosses into the next text."""
-    table: dict[int, int] = {}
-    out = []
-    for ids in sequences:
-        hashes = [table[i] if i in table else table.setdefault(i, token_hash(i)) for i in ids]
-        out.append([h % buckets for h in ngram_hashes(hashes, max_n)])
-    return out
+    vocab = 1 + max((max(seq) for seq in sequences if len(seq)), default=0)
+    found, owner = corpus_ngrams(sequences, token_hash_table(vocab), max_n, buckets)
+    splits = np.searchsorted(owner, np.arange(1, len(sequences)))
+    return [part.tolist() for part in np.split(found, splits)]
+
+
+def token_hash_table(vocab_size: int) -> np.ndarray:
+    """`token_hash` of every id below `vocab_size`, as uint64."""
+    return np.array([token_hash(i) for i in range(vocab_size)], dtype=np.uint64)
 
 
 def fit_rows(bucket_lists: Sequence[Sequence[int]], min_count: int = 1) -> list[int]:
     """The buckets seen at least `min_count` times in `bucket_lists` (the training texts), sorted:
     bucket `rows[r]` gets n-gram embedding row r."""
-    counts = Counter(b for found in bucket_lists for b in found)
-    return sorted(b for b, c in counts.items() if c >= min_count)
+    flat = np.fromiter(chain.from_iterable(bucket_lists), dtype=np.int64)
+    return kept_buckets(flat, min_count).tolist()
+
+
+def kept_buckets(found: np.ndarray, min_count: int) -> np.ndarray:
+    values, counts = np.unique(found, return_counts=True)
+    return values[counts >= min_count]
 
 
 # -- the tokenizer --------------------------------------------------------------------------------------
@@ -111,15 +151,16 @@ class NgramTokenizer:
         self.rows = [int(b) for b in rows]  # sorted buckets; bucket rows[r] has n-gram row r
         self.pad_id = subwords.pad_id
         self.cls_id = subwords.cls_id
-        self._row_of = {bucket: r for r, bucket in enumerate(self.rows)}
-        self._token_hashes = [token_hash(i) for i in range(subwords.vocab_size)]
+        self._rows = np.asarray(self.rows, dtype=np.int64)
+        self._token_hashes = token_hash_table(subwords.vocab_size)
 
     @classmethod
     def fit(cls, subwords: SubwordTokenizer, train_texts: Sequence[str], word_ngrams: int, buckets: int,
             min_count: int = 1) -> NgramTokenizer:
         """Number the n-gram buckets that occur in `train_texts` (at least `min_count` times)."""
-        found = ngram_buckets(subwords.encode_content(train_texts), word_ngrams, buckets)
-        return cls(subwords, word_ngrams, buckets, fit_rows(found, min_count), min_count)
+        found, _ = corpus_ngrams(subwords.encode_content(train_texts), token_hash_table(subwords.vocab_size),
+                                 word_ngrams, buckets)
+        return cls(subwords, word_ngrams, buckets, kept_buckets(found, min_count), min_count)
 
     @property
     def subword_vocab_size(self) -> int:
@@ -132,15 +173,20 @@ class NgramTokenizer:
 
     def ngram_ids(self, ids: Sequence[int]) -> list[int]:
         """Ids of the n-grams of one content sequence whose bucket has a row (`ngram_hashes` order)."""
-        table, row_of, buckets, offset = self._token_hashes, self._row_of, self.buckets, self.subword_vocab_size
-        found = [row_of.get(h % buckets) for h in ngram_hashes([table[i] for i in ids], self.word_ngrams)]
-        return [offset + r for r in found if r is not None]
+        if len(ids) < 2:
+            return []
+        hashes = ngram_hash_array(self._token_hashes[np.asarray(ids, dtype=np.int64)], self.word_ngrams)
+        found = (hashes % np.uint64(self.buckets)).astype(np.int64)
+        if not len(self._rows):
+            return []
+        rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
+        return (rows[self._rows[rows] == found] + self.subword_vocab_size).tolist()
 
     # -- the TextTokenizer contract ------------------------------------------------------------------
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
         """[CLS] + at most `max_length - 1` subword ids + the n-gram ids of those subwords."""
         budget = max(0, max_length - self.num_specials)
-        return [self.add_specials(ids[:budget]) for ids in self.encode_content(texts)]
+        return self.add_specials_batch([ids[:budget] for ids in self.encode_content(texts)])
 
     def encode_content(self, texts: Sequence[str]) -> list[list[int]]:
         """Subword ids without [CLS], untruncated. N-grams are added by `add_specials`, after
@@ -150,6 +196,18 @@ class NgramTokenizer:
     def add_specials(self, ids: Sequence[int]) -> list[int]:
         """The model's sequence for content ids: [CLS], the ids, their n-gram ids."""
         return [*self.subwords.add_specials(ids), *self.ngram_ids(ids)]
+
+    def add_specials_batch(self, contents: Sequence[Sequence[int]]) -> list[list[int]]:
+        """`add_specials` of many content sequences, their n-grams hashed in one vectorised pass."""
+        found, owner = corpus_ngrams(contents, self._token_hashes, self.word_ngrams, self.buckets)
+        if len(self._rows):
+            rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
+            hit = self._rows[rows] == found
+            rows, owner = rows[hit] + self.subword_vocab_size, owner[hit]
+        else:
+            rows, owner = found[:0], owner[:0]
+        ngram_ids = np.split(rows, np.searchsorted(owner, np.arange(1, len(contents)))) if len(contents) else []
+        return [[*self.subwords.add_specials(ids), *more.tolist()] for ids, more in zip(contents, ngram_ids)]
 
     def tokens(self, text: str) -> list[str]:
         return self.subwords.tokens(text)

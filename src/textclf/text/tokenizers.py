@@ -54,7 +54,9 @@ class TextTokenizer(Protocol):
 class TokenizerConfig(Section):
     """`model.tokenizer` for models trained from scratch."""
 
-    algorithm: Literal["bpe", "wordpiece"] = "bpe"  # bpe fits are bit-reproducible (see fit)
+    # bpe fits are bit-reproducible (see fit); "word" keeps whole words (the vocab_size most
+    # frequent, the rest [UNK]), as fastText does
+    algorithm: Literal["bpe", "wordpiece", "word"] = "bpe"
     vocab_size: int = 8000
     min_frequency: int = 2
     lowercase: bool = True
@@ -91,9 +93,14 @@ class SubwordTokenizer:
         # trainer breaks count ties in hash-map order, so two WordPiece fits can differ by a few
         # tokens; plain BPE is reproducible, which is why it is the default.
         prefix = {"continuing_subword_prefix": "##"} if config.algorithm == "wordpiece" else {}
-        tokenizer = Tokenizer(models.BPE(unk_token=UNK, **prefix))
-        trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
-                                      special_tokens=specials, show_progress=False, **prefix)
+        if config.algorithm == "word":
+            tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+            trainer = trainers.WordLevelTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
+                                                special_tokens=specials, show_progress=False)
+        else:
+            tokenizer = Tokenizer(models.BPE(unk_token=UNK, **prefix))
+            trainer = trainers.BpeTrainer(vocab_size=config.vocab_size, min_frequency=config.min_frequency,
+                                          special_tokens=specials, show_progress=False, **prefix)
         tokenizer.normalizer = _normalizer(config)
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # words and punctuation
         tokenizer.train_from_iterator(list(train_texts), trainer=trainer)
@@ -109,7 +116,7 @@ class SubwordTokenizer:
 
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
         """Ids per text, [CLS] first, at most `max_length` long (the tail is cut)."""
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch_fast(list(texts))  # _fast: no character offsets
         return [e.ids[:max_length] for e in encodings]
 
     def tokens(self, text: str) -> list[str]:
@@ -124,7 +131,7 @@ class SubwordTokenizer:
     def encode_content(self, texts: Sequence[str]) -> list[list[int]]:
         """Ids per text without [CLS] and untruncated; `add_specials(content[:max_length - 1])`
         equals `encode(texts, max_length)`."""
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [e.ids for e in self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def add_specials(self, ids: Sequence[int]) -> list[int]:
         return [self.cls_id, *ids]

