@@ -1,15 +1,18 @@
 """Inference speed of one fine-tuned MiniLM: textclf PyTorch, ONNX fp32, ONNX int8, HF pipeline.
 
-    python bench/bench_onnx_speed.py              # 1,000 training rows, 1,000 texts predicted, 3 pairs
+    python bench/bench_onnx_speed.py              # 6,000 training rows x 2 epochs, 1,000 texts predicted, 3 pairs
     python bench/bench_onnx_speed.py --quick      # 160 training rows, 200 texts, 2 pairs: checks the script
     python bench/bench_onnx_speed.py --publish    # also bench/results/onnx_speed.md (quiet, full runs only)
 
 The model is trained first, properly enough for "identical argmax" to mean something: the
-packaged MiniLM fine-tuned by textclf (`pretrained`, CLS pooling, max_length 64) for one epoch on
-Rotten Tomatoes training rows; its accuracy on the predicted (held-out) texts is stated. It is then
-exported with `export_onnx(quantize=True)` (validation texts for the parity and int8 checks; an
-int8 model below the 99% agreement floor is refused, and the report says so) and as a Hugging
-Face directory for `transformers.pipeline`.
+packaged MiniLM fine-tuned by textclf (`pretrained`, CLS pooling, max_length 64) for two epochs on
+6,000 Rotten Tomatoes rows (about 4 minutes on 2 cores; accuracy ~0.82 on the held-out texts,
+stated in the results). One epoch on 1,000 rows gave 0.65: a model that unsure of its answers
+makes int8 agreement look worse than it is. It is then exported with `export_onnx(quantize=True)`
+(1,000 validation texts for the parity and int8 checks; an int8 model below the 99% agreement
+floor is refused, and the report says so) and as a Hugging Face directory for
+`transformers.pipeline`. Agreement is then measured again on the held-out texts, which the
+export never saw.
 
 Each measurement is its own process (so imports and peak memory are its own): load the model,
 warm up on 32 texts, then predict the held-out texts; seconds are that steady-state predict,
@@ -78,7 +81,7 @@ def worker(kind: str, model_dir: str, texts_path: str, out_path: str) -> None:
 
 
 # -- the benchmark -----------------------------------------------------------------------------------
-def prepare(workdir: Path, train_rows: int, predict_rows: int) -> dict:
+def prepare(workdir: Path, train_rows: int, predict_rows: int, epochs: int) -> dict:
     import numpy as np
 
     from textclf import TextClassifier
@@ -91,12 +94,12 @@ def prepare(workdir: Path, train_rows: int, predict_rows: int) -> dict:
     rng = np.random.default_rng(0)
     order = rng.permutation(len(data))
     train = data.subset(order[:train_rows])
-    validation = data.subset(order[train_rows:train_rows + 256])
-    held_out = data.subset(order[train_rows + 256:train_rows + 256 + predict_rows])
+    validation = data.subset(order[train_rows:train_rows + 1000])
+    held_out = data.subset(order[train_rows + 1000:train_rows + 1000 + predict_rows])
     started = time.perf_counter()
     clf = TextClassifier(model={"type": "pretrained", "name_or_path": "minilm", "pooling": "cls",
                                 "max_length": MAX_LENGTH},
-                         training={"epochs": 1, "batch_size": 16, "progress": False}, seed=0)
+                         training={"epochs": epochs, "batch_size": 16, "progress": False}, seed=0)
     clf.fit(train, validation=validation)
     fit_seconds = time.perf_counter() - started
     clf.save(workdir / "torch")
@@ -109,7 +112,7 @@ def prepare(workdir: Path, train_rows: int, predict_rows: int) -> dict:
         parity = json.loads((workdir / "onnx" / "parity.json").read_text())
     export_hf(clf, workdir / "hf")
     (workdir / "texts.json").write_text(json.dumps(held_out.texts), encoding="utf-8")
-    return {"train_rows": len(train), "predicted_texts": len(held_out), "fit_seconds": round(fit_seconds, 1),
+    return {"train_rows": len(train), "epochs": epochs, "validation_texts": len(validation), "predicted_texts": len(held_out), "fit_seconds": round(fit_seconds, 1),
             "labels": held_out.labels, "parity": parity, "int8_refused": int8_refused}
 
 
@@ -125,11 +128,11 @@ def main() -> int:
         return 0
     proto = Protocol.from_args("onnx_speed", args)
     proto.check_publishable()
-    train_rows = args.train_rows or (160 if args.quick else 1000)
+    train_rows = args.train_rows or (160 if args.quick else 6000)
     n_texts = args.texts or (200 if args.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
         workdir = Path(tmp)
-        setup = prepare(workdir, train_rows, n_texts)
+        setup = prepare(workdir, train_rows, n_texts, epochs=1 if args.quick else 2)
         truth = setup.pop("labels")
         outputs: dict[str, list[str]] = {}
 
@@ -165,6 +168,8 @@ def main() -> int:
         goal.update({"int8_vs_fp32_at_least": 1.5, "int8_ratio": int8["median_ratio"],
                      "int8_agreement": agreement.get("onnx-int8"),
                      "int8_accuracy_points_lost": round(100 * (accuracy["onnx"] - accuracy["onnx-int8"]), 2)})
+        goal["int8_met"] = (goal["int8_ratio"] >= 1.5 and goal["int8_agreement"] >= 0.99
+                            and goal["int8_accuracy_points_lost"] <= 0.5)
     rows = []
     for kind in ("torch", "onnx", "onnx-int8", "pipeline-b1", "pipeline-b32"):
         medians = [c["median"][kind] for c in comparisons if kind in c["median"]]

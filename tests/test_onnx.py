@@ -134,6 +134,10 @@ def test_int8_at_or_above_the_floor_is_written(tiny_transformer, texts):
     assert scales, "expected per-channel weight scales"
     plans = int8_ladder(root / "accepted" / "model.onnx")
     assert plans[0] == ("int8 weights", []) and all(len(keep) > 0 for _, keep in plans[1:])
+    # this graph's nodes carry no block names: the "first blocks" are the first products in graph order
+    matmuls = [n.name for n in onnx.load(str(root / "accepted" / "model.onnx")).graph.node if n.op_type == "MatMul"]
+    first, first_two = (dict(plans)[f"fp32 feed-forward of the first {k}"] for k in ("block", "two blocks"))
+    assert first == sorted(matmuls[:len(first)]) and set(first) < set(first_two)
 
 
 @pytest.mark.slow

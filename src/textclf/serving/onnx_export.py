@@ -212,29 +212,39 @@ _LAYER = re.compile(r"(?:layers?|block|h)[./_](\d+)[./]")
 def int8_ladder(graph_path: Path) -> list[tuple[str, list[str]]]:
     """Quantisation plans, least fp32 first: (name, MatMul nodes kept in fp32). Weights are int8
     per output channel; the embeddings (Gather) and the classifier head (Gemm) always stay fp32.
-    Measured on MiniLM: the feed-forward output projections and the first and last blocks move
-    the logits most, so they are the next to keep; the last plan quantizes only the attention
-    projections of the middle blocks."""
+
+    Measured on a fine-tuned MiniLM (one node at a time kept in fp32, 400 texts): no single
+    product dominates the error, but the feed-forward products of the first blocks move the
+    logits most, since every later block amplifies their error. So the plans keep the first
+    block's feed-forward, then the first two blocks', then every block's feed-forward output
+    (plus the first block's input product), in fp32; the last plan quantizes only the attention
+    projections of the middle blocks. Speed-up over fp32 measured per plan: 2.0x, 1.7x, 1.6x,
+    1.5x, 1.4x, 1.0x."""
     import onnx
 
     graph = onnx.load(str(graph_path), load_external_data=False).graph
     matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
     ffn_out = [n for n in matmuls if re.search(r"(?<!attention/)output/dense/|linear2|fc2|/w2/", n)]
     ffn_in = [n for n in matmuls if re.search(r"intermediate/dense/|linear1|fc1|/w1/", n)]
-    layers = sorted({int(m.group(1)) for n in matmuls if (m := _LAYER.search(n))})
+    layer_of = {n: int(m.group(1)) for n in matmuls if (m := _LAYER.search(n))}
+    layers = sorted(set(layer_of.values()))
     if layers:
-        edge = [n for n in matmuls if (m := _LAYER.search(n)) and int(m.group(1)) in (layers[0], layers[-1])]
+        edge = [n for n in matmuls if layer_of.get(n) in (layers[0], layers[-1])]
+        first_ffn = [[n for n in ffn_in + ffn_out if layer_of.get(n) in layers[:k]] for k in (1, 2)]
     else:  # no recognisable blocks: the first and last quarter of the products
         quarter = max(1, len(matmuls) // 4)
         edge = matmuls[:quarter] + matmuls[-quarter:]
-    ladder = [("int8 weights", []), ("fp32 feed-forward outputs", ffn_out),
-              ("fp32 feed-forward outputs, first and last block", sorted(set(ffn_out) | set(edge))),
+        first_ffn = [matmuls[:quarter], matmuls[:2 * quarter]]
+    ladder = [("int8 weights", []), ("fp32 feed-forward of the first block", first_ffn[0]),
+              ("fp32 feed-forward of the first two blocks", first_ffn[1]),
+              ("fp32 feed-forward outputs", ffn_out),
+              ("fp32 feed-forward outputs and the first block's feed-forward", sorted(set(ffn_out) | set(first_ffn[0]))),
               ("int8 attention projections only", sorted(set(ffn_out) | set(ffn_in) | set(edge)))]
     unique, seen = [], set()
     for name, keep in ladder:
-        if tuple(keep) not in seen:
-            seen.add(tuple(keep))
-            unique.append((name, keep))
+        if tuple(sorted(keep)) not in seen:
+            seen.add(tuple(sorted(keep)))
+            unique.append((name, sorted(keep)))
     return unique
 
 

@@ -173,14 +173,20 @@ class NgramTokenizer:
 
     def ngram_ids(self, ids: Sequence[int]) -> list[int]:
         """Ids of the n-grams of one content sequence whose bucket has a row (`ngram_hashes` order)."""
-        if len(ids) < 2:
+        return self._ngram_ids([ids])[0]
+
+    def _ngram_ids(self, contents: Sequence[Sequence[int]]) -> list[list[int]]:
+        """`ngram_ids` of many sequences, hashed in one vectorised pass over all of them."""
+        found, owner = corpus_ngrams(contents, self._token_hashes, self.word_ngrams, self.buckets)
+        if len(self._rows):
+            rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
+            hit = self._rows[rows] == found
+            rows, owner = rows[hit] + self.subword_vocab_size, owner[hit]
+        else:
+            rows, owner = found[:0], owner[:0]
+        if not len(contents):
             return []
-        hashes = ngram_hash_array(self._token_hashes[np.asarray(ids, dtype=np.int64)], self.word_ngrams)
-        found = (hashes % np.uint64(self.buckets)).astype(np.int64)
-        if not len(self._rows):
-            return []
-        rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
-        return (rows[self._rows[rows] == found] + self.subword_vocab_size).tolist()
+        return [part.tolist() for part in np.split(rows, np.searchsorted(owner, np.arange(1, len(contents))))]
 
     # -- the TextTokenizer contract ------------------------------------------------------------------
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -198,16 +204,8 @@ class NgramTokenizer:
         return [*self.subwords.add_specials(ids), *self.ngram_ids(ids)]
 
     def add_specials_batch(self, contents: Sequence[Sequence[int]]) -> list[list[int]]:
-        """`add_specials` of many content sequences, their n-grams hashed in one vectorised pass."""
-        found, owner = corpus_ngrams(contents, self._token_hashes, self.word_ngrams, self.buckets)
-        if len(self._rows):
-            rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
-            hit = self._rows[rows] == found
-            rows, owner = rows[hit] + self.subword_vocab_size, owner[hit]
-        else:
-            rows, owner = found[:0], owner[:0]
-        ngram_ids = np.split(rows, np.searchsorted(owner, np.arange(1, len(contents)))) if len(contents) else []
-        return [[*self.subwords.add_specials(ids), *more.tolist()] for ids, more in zip(contents, ngram_ids)]
+        """`add_specials` of many content sequences at once (n-grams hashed in one pass)."""
+        return [[*self.subwords.add_specials(ids), *more] for ids, more in zip(contents, self._ngram_ids(contents))]
 
     def tokens(self, text: str) -> list[str]:
         return self.subwords.tokens(text)
