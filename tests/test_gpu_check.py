@@ -54,7 +54,11 @@ def test_precision_auto_on_cuda_prefers_bf16_then_fp16(monkeypatch, bf16_support
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_supported)
     assert setup.resolve_precision("auto", torch.device("cuda")) is expected
     assert setup.resolve_precision("fp16", torch.device("cuda")) is torch.float16
+    monkeypatch.setattr(setup, "cpu_has_native_bf16", lambda: False)
     assert setup.resolve_precision("auto", torch.device("cpu")) is None
+    monkeypatch.setattr(setup, "cpu_has_native_bf16", lambda: True)  # avx512_bf16 / AMX: bf16 to train only
+    assert setup.resolve_precision("auto", torch.device("cpu")) is torch.bfloat16
+    assert setup.resolve_precision("auto", torch.device("cpu"), training=False) is None
     with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
         setup.resolve_precision("fp16", torch.device("cpu"))
 

@@ -100,7 +100,7 @@ def test_bf16_autocast_trains_on_cpu(tiny):
 def test_precision_and_device_mistakes_are_config_errors(tiny):
     with pytest.raises(ConfigError, match="fp16 needs a CUDA"):
         resolve_precision("fp16", torch.device("cpu"))
-    assert resolve_precision("auto", torch.device("cpu")) is None
+    assert resolve_precision("auto", torch.device("cpu"), training=False) is None  # CPU inference: fp32
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
             resolve_device("cuda")

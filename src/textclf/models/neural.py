@@ -267,7 +267,7 @@ class NeuralModel(ModelBase):
     # -- inference ------------------------------------------------------------------------------
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         device = resolve_device(self.training.device)
-        dtype = resolve_precision(self.training.precision, device)
+        dtype = resolve_precision(self.training.precision, device, training=False)
         self.net.to(device)
         logits = predict_logits(self.net, self.encode(texts), self.tokenizer.pad_id,
                                 self.training.eval_batch_size, device, dtype, collate=pad_documents)

@@ -239,14 +239,16 @@ class PretrainedEncoder(nn.Module):
 # -- the model type ------------------------------------------------------------------------------
 # Fine-tuning defaults, used for every training key the user's config leaves unset: the
 # from-scratch defaults (lr 1e-3, 5 epochs) would wreck a pretrained encoder.
-FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "warmup_ratio": 0.1, "weight_decay": 0.01}
+# precision auto: bf16 autocast for training on GPUs and on CPUs with native bf16 (training/setup.py)
+FINE_TUNING_DEFAULTS = {"learning_rate": 3e-5, "epochs": 3, "warmup_ratio": 0.1, "weight_decay": 0.01,
+                        "precision": "auto"}
 # Few rows make few steps: a few hundred rows at 3 epochs is ~30 optimizer steps, too few for the
 # freshly initialised head. Small sets train longer, give the head its own faster rate and keep the
 # epoch with the best validation macro-F1 (early stopping).
 SMALL_DATA_ROWS = 2000
 SMALL_DATA_DEFAULTS = {"learning_rate": 5e-5, "head_learning_rate": 1e-3, "epochs": 10, "warmup_ratio": 0.1,
                        "weight_decay": 0.01, "batch_size": 16, "early_stopping_metric": "macro_f1",
-                       "early_stopping_patience": 3}
+                       "early_stopping_patience": 3, "precision": "auto"}
 
 
 class PretrainedConfig(NeuralConfig):

@@ -49,13 +49,16 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for fp32. `auto`: bf16 on CUDA where supported, else fp16;
-    fp32 on CPU (CPU bf16 is slower than fp32 on most CPUs without AMX; ask for it explicitly)."""
+def resolve_precision(name: str, device: torch.device, training: bool = True) -> torch.dtype | None:
+    """The autocast dtype, or None for fp32. `auto` on CUDA: bf16 where supported, else fp16. `auto`
+    on a CPU: bf16 for training where the CPU computes bf16 natively (avx512_bf16 or AMX; elsewhere
+    it is emulated and slower than fp32), fp32 for inference, so that predictions, exports and
+    served answers of one model are the same on every CPU. Measured on MiniLM fine-tunes with
+    avx512_bf16 (bench/results/trainer_speed.json): 1.7-1.8x faster, equal held-out accuracy."""
     cuda = device.type == "cuda"
     if name == "auto":
         if not cuda:
-            return None
+            return torch.bfloat16 if training and cpu_has_native_bf16() else None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if name == "fp32":
         return None
@@ -66,6 +69,12 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
     if cuda and not torch.cuda.is_bf16_supported():
         raise ConfigError("training.precision: this GPU does not support bf16; use fp16")
     return torch.bfloat16
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU has bf16 instructions (avx512_bf16, or AMX tiles)."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -36,7 +36,7 @@ from ..data.batching import EpochPlan, inference_batches, pad_batch
 from ..errors import ConfigError
 from .setup import autocast, parameter_groups, resolve_device, resolve_precision, schedule_factor  # noqa: F401
 from .setup import compile_module, grad_scaler, to_device
-from .optim import AdamWSparseRows
+from .optim import build_optimizer
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .tensorboard import TensorBoardLog
 
@@ -264,7 +264,7 @@ class Trainer:
         if cfg.max_steps is not None:
             total_steps = min(total_steps, cfg.max_steps)
         warmup_steps = int(cfg.warmup_ratio * total_steps)
-        optimizer = AdamWSparseRows(self.groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        optimizer = build_optimizer(self.groups, cfg.learning_rate, cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
         scaler = grad_scaler(self.device, self.dtype)
