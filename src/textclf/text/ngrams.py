@@ -113,8 +113,14 @@ def ngram_buckets(sequences: Sequence[Sequence[int]], max_n: int, buckets: int) 
     `ngram_hashes` order. Each sequence is hashed alone: no n-gram crosses into the next text."""
     vocab = 1 + max((max(seq) for seq in sequences if len(seq)), default=0)
     found, owner = corpus_ngrams(sequences, token_hash_table(vocab), max_n, buckets)
-    splits = np.searchsorted(owner, np.arange(1, len(sequences)))
-    return [part.tolist() for part in np.split(found, splits)]
+    return split_by_owner(found, owner, len(sequences))
+
+
+def split_by_owner(values: np.ndarray, owner: np.ndarray, count: int) -> list[list[int]]:
+    """`values` (sorted by `owner`) as one list per owner 0..count-1; owners without values get []."""
+    if not count:
+        return []
+    return [part.tolist() for part in np.split(values, np.searchsorted(owner, np.arange(1, count)))]
 
 
 def token_hash_table(vocab_size: int) -> np.ndarray:
@@ -184,9 +190,7 @@ class NgramTokenizer:
             rows, owner = rows[hit] + self.subword_vocab_size, owner[hit]
         else:
             rows, owner = found[:0], owner[:0]
-        if not len(contents):
-            return []
-        return [part.tolist() for part in np.split(rows, np.searchsorted(owner, np.arange(1, len(contents))))]
+        return split_by_owner(rows, owner, len(contents))
 
     # -- the TextTokenizer contract ------------------------------------------------------------------
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:

@@ -12,6 +12,7 @@ Optional, for long documents (text/long.py, models/long.py); both built-in token
 
     tokenizer.encode_content(texts) -> list[list[int]]       # untruncated ids, no special tokens
     tokenizer.add_specials(ids) -> list[int]                 # e.g. [CLS] + ids (+ [SEP])
+    tokenizer.add_specials_batch(contents) -> list[list[int]] # optional: add_specials of many at once
     tokenizer.num_specials: int                              # how many add_specials adds
 
 `SubwordTokenizer` is the from-scratch one: a WordPiece or BPE vocabulary learned with the

@@ -14,7 +14,6 @@ GPU paths, all chosen by configuration and exercised on CPU by tests where CPU a
 from __future__ import annotations
 
 import contextlib
-
 import math
 import os
 
