@@ -222,3 +222,44 @@ def test_small_classes_fall_back_to_a_fixed_C(rt_small, cache_dir):
     tiny = stratified_sample(rt_small, 1).subset(range(3))  # one row per class: no stratified folds
     clf = TextClassifier(model=params(cache_dir), training=QUIET).fit(tiny)
     assert clf.card.training_summary["C"] == 1.0 and clf.card.training_summary["cv_log_loss"] is None
+
+
+def test_contrastive_pairs_are_same_label_positives_and_cross_label_negatives():
+    from textclf.models.embedding_contrastive import make_pairs
+
+    targets = np.array([0, 0, 0, 1, 1, 2])  # label 2 has one text: it gets negatives only
+    rows = make_pairs(targets, pairs=3, seed=0)
+    positives, negatives = rows[rows[:, 2] == 1], rows[rows[:, 2] == 0]
+    assert len(positives) == 3 * 5 and len(negatives) == 3 * 6
+    assert np.all(positives[:, 0] != positives[:, 1])
+    assert np.all(targets[positives[:, 0]] == targets[positives[:, 1]])
+    assert np.all(targets[negatives[:, 0]] != targets[negatives[:, 1]])
+    assert np.array_equal(rows, make_pairs(targets, pairs=3, seed=0))  # seeded
+
+
+def test_contrastive_step_pulls_labels_apart_and_saves_the_tuned_encoder(split, cache_dir, tmp_path):
+    train, test = split
+    train = stratified_sample(train, 16)  # 48 texts, 3 labels
+    frozen = TextClassifier(model=params(cache_dir), training=QUIET, seed=0).fit(train)
+    tuned = TextClassifier(model=params(cache_dir, contrastive_pairs=4, contrastive_learning_rate=1e-4), training=QUIET,
+                           seed=0).fit(train)
+    report = tuned.card.training_summary["contrastive"]
+    assert report["pairs"] == 2 * 4 * len(train) and report["steps"] == -(-report["pairs"] // 16)
+    assert report["last_loss"] < report["first_loss"]
+    assert tuned.model.identity() != frozen.model.identity()  # new weights, new cache entries
+
+    def separation(clf) -> float:
+        """Mean cosine of same-label pairs minus that of different-label pairs, on the training texts."""
+        vectors = clf.model.embed(train.texts)
+        cosine = vectors @ vectors.T
+        labels = np.array(train.labels)
+        same = (labels[:, None] == labels[None, :]) & ~np.eye(len(labels), dtype=bool)
+        return float(cosine[same].mean() - cosine[labels[:, None] != labels[None, :]].mean())
+
+    assert separation(tuned) > separation(frozen) + 0.05
+    tuned.save(tmp_path / "tuned")
+    np.testing.assert_allclose(textclf.load(tmp_path / "tuned").predict_proba(test), tuned.predict_proba(test),
+                               rtol=0, atol=1e-6)
+    with pytest.raises(ConfigError, match="single-label"):
+        TextClassifier(model=params(cache_dir, contrastive_pairs=1), task="multi_label",
+                       training=QUIET).fit(Examples.from_lists(train.texts, [[label] for label in train.labels]))

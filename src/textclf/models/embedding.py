@@ -61,6 +61,10 @@ class EmbeddingConfig(Section):
     cache: bool = True  # false: never read or write the embedding cache
     normalize: bool = True  # L2-normalise each embedding
     max_iter: int = Field(2000, ge=1)  # lbfgs iterations per logistic regression
+    # SetFit-style step: fine-tune the encoder on this many same-label and different-label pairs
+    # per training text before the regression (models/embedding_contrastive.py); 0: frozen encoder
+    contrastive_pairs: int = Field(0, ge=0)
+    contrastive_learning_rate: float = Field(2e-5, gt=0)  # SetFit's default for the encoder
 
 
 # -- the model type -----------------------------------------------------------------------------------
@@ -201,6 +205,7 @@ class EmbeddingModel(ModelBase):
         if len(train) == 0:
             raise ConfigError("model: embedding needs at least one training text")
         self._set_encoder(resolve_name_or_path(self.config.name_or_path))
+        contrastive = self._contrastive_step(train.texts, train_targets) if self.config.contrastive_pairs else None
         started = time.perf_counter()
         features = self._features_for_fit(train.texts)
         encode_seconds = time.perf_counter() - started
@@ -222,9 +227,23 @@ class EmbeddingModel(ModelBase):
             "fit_seconds": round(time.perf_counter() - started, 3),
             **chosen,
         }
+        if contrastive is not None:
+            summary["contrastive"] = contrastive
         if self.cache is not None:
             summary["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "dir": str(self.cache.root)}
         return summary
+
+    def _contrastive_step(self, texts: list[str], targets: np.ndarray) -> dict:
+        from .embedding_contrastive import contrastive_tune
+
+        if self.label_map.multi_label:
+            raise ConfigError("model.contrastive_pairs: the contrastive step pairs texts by their one label; "
+                              "it is for single-label tasks")
+        report = contrastive_tune(self.encoder, self.tokenizer, list(texts), np.asarray(targets),
+                                  self.config.contrastive_pairs, self.config.max_length, self.seed,
+                                  self.config.contrastive_learning_rate, self.training.device)
+        self._identity, self.cache = None, None  # new weights: their own cache entries
+        return report
 
     def _features_for_fit(self, texts: list[str]):
         if self.config.tfidf:
