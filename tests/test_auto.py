@@ -216,6 +216,30 @@ def test_greedy_ensemble_mixes_complementary_candidates_only():
     assert greedy_ensemble([left, left.copy()], targets, False, "macro_f1").tolist() == [1.0, 0.0]
 
 
+def test_mix_weights_chosen_on_the_scored_rows_flatter_noise_candidates():
+    from textclf.models.auto_ensemble import out_of_fold_mix_score
+    from textclf.models.auto_protocol import score
+
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 2, 120)
+    informative = np.where(rng.random(120) < 0.7, targets, 1 - targets)  # right 70% of the time
+    margin = rng.uniform(0.0, 0.3, 120)
+    p1 = 0.5 + np.where(informative == 1, margin, -margin)
+    useful = np.stack([1 - p1, p1], axis=1)
+    noise = [np.stack([1 - q, q], axis=1) for q in 0.5 + rng.uniform(-0.3, 0.3, (10, 120))]  # know nothing
+    weights = greedy_ensemble([useful, *noise], targets, False, "macro_f1")
+    in_sample = score(targets, sum(w * p for w, p in zip(weights, [useful, *noise])), False, "macro_f1")
+    alone = score(targets, useful, False, "macro_f1")
+    assert weights[1:].sum() > 0 and in_sample > alone + 0.03  # the hill-climb fits noise to these rows
+    assert out_of_fold_mix_score([useful, *noise], targets, False, "macro_f1", seed=0) < alone
+    # complementary candidates still win out of fold
+    truth = np.eye(2)[targets]
+    left, right = truth.copy(), truth.copy()
+    left[:60], right[60:] = 0.45 + 0.1 * (1 - truth[:60]), 0.45 + 0.1 * (1 - truth[60:])
+    assert out_of_fold_mix_score([left, right], targets, False, "macro_f1", seed=0) > score(targets, left, False,
+                                                                                            "macro_f1")
+
+
 def test_candidate_mistakes_and_unavailable_types():
     train = Examples.from_lists([f"good {i}" for i in range(20)] + [f"bad {i}" for i in range(20)],
                                 ["pos"] * 20 + ["neg"] * 20)
