@@ -110,8 +110,8 @@ def choose_model(runner: TrialRunner) -> Choice:
                                    config.bootstrap_resamples, runner.seed),
         "fit_seconds": 0.0, "status": reason}
     runner.say(f"ensemble of {len(used)} ({', '.join(choice.ensemble_row['settings']['members'])}): "
-               f"{runner.score_name} {mix_score:.3f} ({honest:.3f} with weights from other folds, best single "
-               f"{single:.3f}) vs best single {best.score:.3f}: {reason}")
+               f"{runner.score_name} {mix_score:.3f} vs best single {best.score:.3f}; with weights from other "
+               f"folds {honest:.3f} vs {single:.3f}: {reason}")
     if keep:
         choice.members, choice.weights, choice.score = [pool[i] for i in used], w[used], mix_score
     return choice
