@@ -14,6 +14,18 @@ from textclf.data import Examples  # noqa: E402
 from textclf.data.bundled import load_bundled  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests (`pytestmark = pytest.mark.usefixtures(...)`): the test
+    machine is shared, and small models gain nothing from a second thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def stratified_sample(examples: Examples, per_class: int, seed: int = 0) -> Examples:
     rng = np.random.default_rng(seed)
     labels = np.array(examples.labels, dtype=object)

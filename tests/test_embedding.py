@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 import textclf
 from textclf.classifier import TextClassifier
@@ -23,12 +22,7 @@ from conftest import stratified_sample  # noqa: E402
 QUIET = {"progress": False, "device": "cpu"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine is shared; MiniLM at 32 tokens is quick anyway
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

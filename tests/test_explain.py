@@ -25,12 +25,7 @@ from conftest import stratified_sample
 TOKEN = "zqxv"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def neural(model: dict, max_length: int = 32, **training) -> TextClassifier:

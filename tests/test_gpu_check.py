@@ -112,12 +112,7 @@ def train(net: nn.Module, dtype: torch.dtype | None = "config", **training) -> t
     return trainer, trainer.fit(tiny_data())
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
