@@ -133,6 +133,14 @@ def run(name: str, model: dict, training: dict, train: Examples, validation: Exa
     return row
 
 
+def seed_means(rows: list[dict], name: str, minority: str) -> dict:
+    """Means over seeds of one system's completed runs: test macro-F1, `minority` recall, fit seconds."""
+    mine = [r for r in rows if r["model"] == name and "macro_f1" in r]
+    return {"macro_f1": round(float(np.mean([r["macro_f1"] for r in mine])), 4),
+            f"{minority}_recall": round(float(np.mean([r["recall"][minority] for r in mine])), 4),
+            "fit_seconds": round(float(np.mean([r["fit_seconds"] for r in mine])), 1), "runs": len(mine)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -20,12 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_auto import rt_imbalanced, run  # noqa: E402
+from bench_auto import rt_imbalanced, run, seed_means  # noqa: E402
 
 
 def main() -> None:
@@ -48,10 +46,7 @@ def main() -> None:
                 print(f"seed {seed}  {name:<34} macro-F1 {row['macro_f1']:.4f}  rotten recall "
                       f"{row['recall']['rotten']:.3f}  {row['fit_seconds']} s", flush=True)
                 rows.append(row)
-    means = {name: {"macro_f1": round(float(np.mean([r["macro_f1"] for r in rows if r["model"] == name])), 4),
-                    "rotten_recall": round(float(np.mean([r["recall"]["rotten"] for r in rows if r["model"] == name])), 4),
-                    "fit_seconds": round(float(np.mean([r["fit_seconds"] for r in rows if r["model"] == name])), 1)}
-             for name in systems}
+    means = {name: seed_means(rows, name, "rotten") for name in systems}
     result = {"benchmark": "SetFit-style contrastive step vs frozen encoder, 600 RT rows at 10% rotten",
               "systems": systems, "seeds": args.seeds, "mean_over_seeds": means, "runs": rows,
               "loadavg_before": [round(x, 2) for x in load_before],

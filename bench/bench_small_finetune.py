@@ -23,12 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_auto import rt_imbalanced, run  # noqa: E402
+from bench_auto import rt_imbalanced, run, seed_means  # noqa: E402
 
 MODEL = {"type": "pretrained", "name_or_path": "minilm", "pooling": "cls", "max_length": 64}
 RECIPES = {
@@ -59,12 +57,7 @@ def main() -> None:
                 print(f"seed {seed}  {name:<22} macro-F1 {row.get('macro_f1', float('nan')):.4f}  rotten recall "
                       f"{row.get('recall', {}).get('rotten', float('nan')):.3f}  {row.get('fit_seconds')} s", flush=True)
                 rows.append(row)
-    means = {}
-    for name in RECIPES:
-        mine = [r for r in rows if r["model"] == name and "macro_f1" in r]
-        means[name] = {"macro_f1": round(float(np.mean([r["macro_f1"] for r in mine])), 4),
-                       "rotten_recall": round(float(np.mean([r["recall"]["rotten"] for r in mine])), 4),
-                       "fit_seconds": round(float(np.mean([r["fit_seconds"] for r in mine])), 1), "runs": len(mine)}
+    means = {name: seed_means(rows, name, "rotten") for name in RECIPES}
     reference = None
     auto_json = Path(__file__).resolve().parent / "results" / "auto.json"
     if auto_json.is_file():
