@@ -154,10 +154,9 @@ class NgramTokenizer:
         self.word_ngrams = word_ngrams
         self.buckets = buckets
         self.min_count = min_count
-        self.rows = [int(b) for b in rows]  # sorted buckets; bucket rows[r] has n-gram row r
+        self.rows = np.asarray(rows, dtype=np.int64)  # sorted buckets; bucket rows[r] has n-gram row r
         self.pad_id = subwords.pad_id
         self.cls_id = subwords.cls_id
-        self._rows = np.asarray(self.rows, dtype=np.int64)
         self._token_hashes = token_hash_table(subwords.vocab_size)
 
     @classmethod
@@ -184,9 +183,9 @@ class NgramTokenizer:
     def _ngram_ids(self, contents: Sequence[Sequence[int]]) -> list[list[int]]:
         """`ngram_ids` of many sequences, hashed in one vectorised pass over all of them."""
         found, owner = corpus_ngrams(contents, self._token_hashes, self.word_ngrams, self.buckets)
-        if len(self._rows):
-            rows = np.minimum(np.searchsorted(self._rows, found), len(self._rows) - 1)
-            hit = self._rows[rows] == found
+        if len(self.rows):
+            rows = np.minimum(np.searchsorted(self.rows, found), len(self.rows) - 1)
+            hit = self.rows[rows] == found
             rows, owner = rows[hit] + self.subword_vocab_size, owner[hit]
         else:
             rows, owner = found[:0], owner[:0]
@@ -222,7 +221,7 @@ class NgramTokenizer:
         self.subwords.save(directory)
         metadata = {"format": FORMAT, "hash": HASH_NAME, "word_ngrams": str(self.word_ngrams),
                     "buckets": str(self.buckets), "min_count": str(self.min_count)}
-        save_file({"rows": np.asarray(self.rows, dtype=np.int64)}, str(Path(directory) / NGRAMS_FILE),
+        save_file({"rows": self.rows}, str(Path(directory) / NGRAMS_FILE),
                   metadata=metadata)
 
     @classmethod
@@ -237,4 +236,4 @@ class NgramTokenizer:
             raise ModelError(f"{path}: unknown n-gram file (format {metadata.get('format')!r}, "
                              f"hash {metadata.get('hash')!r})")
         return cls(SubwordTokenizer.load(directory), int(metadata["word_ngrams"]), int(metadata["buckets"]),
-                   rows.tolist(), int(metadata["min_count"]))
+                   rows, int(metadata["min_count"]))
