@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..data.batching import pad_batch
+from ..data.padding import pad_ids
 from ..errors import ConfigError, ModelError
 from ..text.long import (
     LongTextConfig, covered_tokens, query_terms, retrieve_passages, split_windows, truncate, window_spans,
@@ -148,15 +149,14 @@ def pad_documents(rows: list, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     -> input_ids (B, C, T) int64 and attention_mask (B, C, T) bool. A padding window is all False."""
     if not rows or not rows[0] or not isinstance(rows[0][0], (list, tuple)):
         return pad_batch(rows, pad_id)
-    chunks = max(len(doc) for doc in rows)
-    width = max(1, max(len(w) for doc in rows for w in doc))
-    input_ids = torch.full((len(rows), chunks, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), chunks, width), dtype=torch.bool)
-    for b, doc in enumerate(rows):
-        for c, window in enumerate(doc):
-            input_ids[b, c, : len(window)] = torch.as_tensor(window, dtype=torch.long)
-            mask[b, c, : len(window)] = True
-    return input_ids, mask
+    counts = [len(doc) for doc in rows]
+    windows, window_mask = pad_ids([window for doc in rows for window in doc], pad_id)  # (N, T)
+    input_ids = np.full((len(rows), max(counts), windows.shape[1]), pad_id, dtype=np.int64)
+    mask = np.zeros(input_ids.shape, dtype=bool)
+    doc = np.repeat(np.arange(len(rows)), counts)
+    chunk = np.concatenate([np.arange(n) for n in counts])
+    input_ids[doc, chunk], mask[doc, chunk] = windows, window_mask
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 # -- the network -------------------------------------------------------------------------------------
