@@ -107,12 +107,12 @@ def encode_documents(tokenizer, texts: Sequence[str], config: LongTextConfig, ma
     budget = max_length - tokenizer.num_specials
     if config.windowed:
         window, stride = window_size(tokenizer, config, max_length)
-        docs, seen = [], []
-        for ids in content:
-            spans = window_spans(len(ids), window, stride, config.max_windows)
-            docs.append([tokenizer.add_specials(ids[s:e]) for s, e in spans])
-            seen.append(covered_tokens(spans))
-        return LongEncoding(docs, lengths, np.array(seen, dtype=np.int64), config.strategy)
+        spans = [window_spans(len(ids), window, stride, config.max_windows) for ids in content]
+        flat = with_specials(tokenizer, [ids[s:e] for ids, doc in zip(content, spans) for s, e in doc])
+        ends = np.cumsum([len(doc) for doc in spans])
+        docs = [flat[end - len(doc):end] for doc, end in zip(spans, ends)]
+        seen = np.array([covered_tokens(doc) for doc in spans], dtype=np.int64)
+        return LongEncoding(docs, lengths, seen, config.strategy)
     if config.strategy == "retrieval":
         terms = query_terms(labels, config.query)
         kept = [retrieve_passages(t, terms, config.top_k, config.passage_words) for t in texts]
