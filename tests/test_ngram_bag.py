@@ -14,7 +14,7 @@ from textclf.errors import ConfigError, ModelError
 from textclf.models.encoders import BagEncoder
 from textclf.models.heads import LinearHead
 from textclf.models.long import encode_documents
-from textclf.models.net import NeuralNet
+from textclf.models.net import MeanBagNet, NeuralNet
 from textclf.models.neural import BagConfig, BagModel
 from textclf.models.pooling import build_pooling
 from textclf.text.long import LongTextConfig, window_spans
@@ -145,6 +145,40 @@ def test_padding_leaves_bag_logits_unchanged(subwords):
     wider_mask = torch.cat([mask, torch.zeros((len(TEXTS), 5), dtype=torch.bool)], dim=1)
     with torch.no_grad():
         torch.testing.assert_close(net(wider, wider_mask), net(ids, mask), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fused_training_pooling_equals_encoder_then_mean_pooling(subwords, sparse):
+    tok = NgramTokenizer.fit(subwords, TEXTS, word_ngrams=2, buckets=1 << 40)
+    torch.manual_seed(0)
+    generic = NeuralNet(BagEncoder(tok.vocab_size, 8, tok.pad_id, sparse=sparse), build_pooling("mean", 8),
+                        LinearHead(8, 3, dropout=0.0)).train()
+    fused = MeanBagNet(generic.encoder, generic.pooling, generic.head).train()
+    ids, mask = pad_batch(tok.encode(TEXTS + [""], 64), tok.pad_id)
+    wider = torch.cat([ids, torch.full((len(ids), 5), tok.pad_id)], dim=1)
+    wider_mask = torch.cat([mask, torch.zeros((len(ids), 5), dtype=torch.bool)], dim=1)
+    mask[-1] = False  # a row without a real token pools to zeros on both paths
+    wider_mask[-1] = False
+    grads = []
+    for net, batch in ((generic, (ids, mask)), (fused, (ids, mask)), (fused, (wider, wider_mask))):
+        logits = net(*batch)
+        logits.square().sum().backward()
+        grad = net.encoder.embedding.weight.grad
+        grads.append((logits.detach(), grad.to_dense() if grad.is_sparse else grad.clone()))
+        net.zero_grad(set_to_none=True)
+    for logits, grad in grads[1:]:
+        torch.testing.assert_close(logits, grads[0][0], atol=1e-6, rtol=0)
+        torch.testing.assert_close(grad, grads[0][1], atol=1e-6, rtol=0)
+    assert grads[0][1][tok.pad_id].abs().max() == 0  # padding's row never learns
+    with torch.no_grad():  # inference keeps the generic path (what ONNX export traces)
+        torch.testing.assert_close(fused.eval()(ids, mask), generic.eval()(ids, mask), atol=0, rtol=0)
+
+
+def test_plain_mean_bag_trains_with_the_fused_pooling():
+    labels = LabelMap(("a", "b"))
+    assert BagModel(BagConfig(), labels, TrainingConfig(), 0).net_class() is MeanBagNet
+    for other in (BagConfig(pooling="max"), BagConfig(dropout=0.1)):
+        assert BagModel(other, labels, TrainingConfig(), 0).net_class() is NeuralNet
 
 
 # -- the model ---------------------------------------------------------------------------------------

@@ -31,11 +31,11 @@ class BagEncoder(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int, pad_id: int = 0, dropout: float = 0.0,
                  sparse: bool = False) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id, sparse=sparse)
-        if sparse:
-            with torch.no_grad():
-                self.embedding.weight.uniform_(-1.0 / embedding_dim, 1.0 / embedding_dim)
-                self.embedding.weight[pad_id].zero_()
+        weight = None
+        if sparse:  # drawn directly: N(0, 1) first would cost a second pass over a large table
+            weight = torch.empty(vocab_size, embedding_dim).uniform_(-1.0 / embedding_dim, 1.0 / embedding_dim)
+            weight[pad_id] = 0.0
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id, sparse=sparse, _weight=weight)
         self.dropout = nn.Dropout(dropout)
         self.output_dim = embedding_dim
 

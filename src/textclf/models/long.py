@@ -92,8 +92,9 @@ def window_size(tokenizer, config: LongTextConfig, max_length: int) -> tuple[int
 
 
 def encode_documents(tokenizer, texts: Sequence[str], config: LongTextConfig, max_length: int,
-                     labels: Sequence[str] = ()) -> LongEncoding:
-    """Token ids the model sees for each text under `config` (see the module docstring)."""
+                     labels: Sequence[str] = (), content: list | None = None) -> LongEncoding:
+    """Token ids the model sees for each text under `config` (see the module docstring).
+    `content`: `tokenizer.encode_content(texts)` when the caller already has it."""
     texts = list(texts)
     if not hasattr(tokenizer, "encode_content"):
         if config.strategy != "head":
@@ -102,7 +103,8 @@ def encode_documents(tokenizer, texts: Sequence[str], config: LongTextConfig, ma
         sequences = tokenizer.encode(texts, max_length)  # coverage unknown: count what is there
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         return LongEncoding(sequences, lengths, lengths, config.strategy)
-    content = tokenizer.encode_content(texts)
+    if content is None:
+        content = tokenizer.encode_content(texts)
     lengths = np.array([len(ids) for ids in content], dtype=np.int64)
     budget = max_length - tokenizer.num_specials
     if config.windowed:

@@ -124,8 +124,14 @@ def split_by_owner(values: np.ndarray, owner: np.ndarray, count: int) -> list[li
 
 
 def token_hash_table(vocab_size: int) -> np.ndarray:
-    """`token_hash` of every id below `vocab_size`, as uint64."""
-    return np.array([token_hash(i) for i in range(vocab_size)], dtype=np.uint64)
+    """`token_hash` of every id below `vocab_size`, as uint64 (FNV-1a vectorised over the ids)."""
+    if vocab_size > 1 << 32:
+        raise ValueError(f"vocabulary of {vocab_size} ids: token ids must fit in 4 bytes")
+    ids = np.arange(vocab_size, dtype=np.uint64)
+    hashes = np.full(vocab_size, _OFFSET, dtype=np.uint64)
+    for shift in (0, 8, 16, 24):  # the id's little-endian bytes
+        hashes = (hashes ^ ((ids >> np.uint64(shift)) & np.uint64(0xFF))) * _PRIME
+    return hashes
 
 
 def fit_rows(bucket_lists: Sequence[Sequence[int]], min_count: int = 1) -> list[int]:
@@ -163,8 +169,13 @@ class NgramTokenizer:
     def fit(cls, subwords: SubwordTokenizer, train_texts: Sequence[str], word_ngrams: int, buckets: int,
             min_count: int = 1) -> NgramTokenizer:
         """Number the n-gram buckets that occur in `train_texts` (at least `min_count` times)."""
-        found, _ = corpus_ngrams(subwords.encode_content(train_texts), token_hash_table(subwords.vocab_size),
-                                 word_ngrams, buckets)
+        return cls.fit_content(subwords, subwords.encode_content(train_texts), word_ngrams, buckets, min_count)
+
+    @classmethod
+    def fit_content(cls, subwords: SubwordTokenizer, train_content: Sequence[Sequence[int]], word_ngrams: int,
+                    buckets: int, min_count: int = 1) -> NgramTokenizer:
+        """`fit` from the training texts' subword content ids (`subwords.encode_content`)."""
+        found, _ = corpus_ngrams(train_content, token_hash_table(subwords.vocab_size), word_ngrams, buckets)
         return cls(subwords, word_ngrams, buckets, kept_buckets(found, min_count), min_count)
 
     @property
