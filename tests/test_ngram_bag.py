@@ -254,3 +254,16 @@ def test_sgd_embedding_lr_makes_the_table_a_sparse_group(subwords):
     assert table.grad.is_sparse
     with pytest.raises(ConfigError, match="max_grad_norm"):
         BagModel(config, LabelMap(("a", "b", "c")), TrainingConfig(), seed=0).parameter_groups(net)
+
+
+def test_small_training_sets_get_more_epochs_unless_the_config_sets_them():
+    from textclf.models.neural import bag_epochs
+
+    assert [bag_epochs(n) for n in (10, 180, 1600, 9600, 10**6)] == [50, 50, 30, 5, 5]
+    texts, labels = word_order_data(160, seed=4)
+    small = {"type": "bag", "embedding_dim": 8, "tokenizer": {"min_frequency": 1}}
+    clf = TextClassifier(model=small, training={"progress": False, "early_stopping_patience": None}, seed=0)
+    clf.fit(texts, labels)
+    assert clf.training_config().epochs == 50 and clf.card.training_summary["epochs"] == 50
+    fixed = TextClassifier(model=small, training={"progress": False, "epochs": 3}, seed=0).fit(texts, labels)
+    assert fixed.training_config().epochs == 3 and fixed.card.training_summary["epochs"] == 3
