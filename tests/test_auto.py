@@ -328,3 +328,16 @@ def test_time_budget_accepts_durations():
     for bad in ("soon", "-5m", "0"):
         with pytest.raises(ValueError, match="time budget"):
             AutoConfig(time_budget=bad)
+
+
+def test_bag_search_scales_the_types_size_aware_epochs():
+    import optuna
+
+    from textclf.models.search import FAMILIES
+
+    bag = FAMILIES["bag"]
+    first = optuna.trial.FixedTrial(bag.defaults)
+    assert bag.suggest(first, {"train_rows": 180})[1]["epochs"] == 50  # few rows: many epochs
+    assert bag.suggest(first, {"train_rows": 9600})[1]["epochs"] == 5
+    doubled = optuna.trial.FixedTrial(dict(bag.defaults, epoch_scale=2.0))
+    assert bag.suggest(doubled, {"train_rows": 9600})[1]["epochs"] == 10

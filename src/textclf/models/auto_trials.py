@@ -170,7 +170,7 @@ class TrialRunner:
         from . import model_class
 
         context = {"multi_label": self.label_map.multi_label, "class_weight": self.training.class_weight,
-                   "pretrained": self.config.pretrained}
+                   "pretrained": self.config.pretrained, "train_rows": len(self.train)}
         model_values, overrides = family.suggest(trial, context)
         cls = model_class(model_values["type"])
         config = member_config(model_values, "model.candidates")

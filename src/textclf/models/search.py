@@ -18,7 +18,7 @@ measured so far; after that the family's own measured slowness replaces them
     name          type         searched
     tfidf_word    tfidf        C (log 0.1..100), sublinear_tf, class_weight (single-label)
     tfidf_char    tfidf        word 1-2 + char_wb 2-5 grams; C, class_weight
-    bag           bag          learning rate, epochs (the type's own defaults otherwise)
+    bag           bag          learning rate, epochs (x0.5..2 of the type's size-aware default)
     embedding     embedding    C (log 0.3..100), + TF-IDF block or not (frozen MiniLM vectors)
     cnn           cnn          small (64-d, 64 filters): learning rate, epochs, dropout
     rnn           rnn          small GRU (64-d): learning rate, epochs, dropout
@@ -74,8 +74,12 @@ def _tfidf_char(trial, context: dict) -> tuple[dict, dict]:
 
 
 def _bag(trial, context: dict) -> tuple[dict, dict]:
+    from .neural import bag_epochs  # the type's own size-aware default, scaled by the search
+
+    epochs = bag_epochs(context["train_rows"]) if context.get("train_rows") else 5
+    scale = trial.suggest_float("epoch_scale", 0.5, 2.0, log=True)
     return {"type": "bag"}, {"learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-2, log=True),
-                             "epochs": trial.suggest_int("epochs", 3, 10)}
+                             "epochs": max(2, round(epochs * scale))}
 
 
 def _embedding(trial, context: dict) -> tuple[dict, dict]:
@@ -100,7 +104,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("tfidf_word", "tfidf", "tfidf word", 0.05, 5e-4, _tfidf_word,
            {"C": 4.0, "sublinear_tf": True, "class_weight": "none"}),
     Family("tfidf_char", "tfidf", "tfidf word+char", 0.1, 1.3e-3, _tfidf_char, {"C": 4.0, "class_weight": "none"}),
-    Family("bag", "bag", "bag", 1.0, 5e-4, _bag, {"learning_rate": 3e-3, "epochs": 5}, gpu_speedup=3.0),
+    Family("bag", "bag", "bag", 1.0, 5e-4, _bag, {"learning_rate": 3e-3, "epoch_scale": 1.0}, gpu_speedup=3.0),
     Family("embedding", "embedding", "embedding+LR", 3.0, 1e-2, _embedding, {"C": 3.0, "tfidf": False},
            gpu_speedup=10.0),
     Family("cnn", "cnn", "cnn", 1.0, 4e-4, _small_neural({"type": "cnn", "embedding_dim": 64, "num_filters": 64}),
