@@ -16,7 +16,8 @@ from textclf.errors import ModelError
 from textclf.models.onnx_runtime import (
     INT8_FILE, PRETRAINED_TOKENIZER, JsonTokenizer, OnnxModel, load_tokenizer, pad_batch, physical_cores,
 )
-from textclf.serving.onnx_export import export_onnx, int8_ladder, load_onnx_classifier
+from textclf.serving.onnx_export import export_onnx, load_onnx_classifier
+from textclf.serving.onnx_int8 import Int8Plan, int8_ladder, split_first_token
 
 TINY = {"embedding_dim": 16, "tokenizer": {"vocab_size": 600}}
 TRAINING = {"epochs": 1, "batch_size": 16, "eval_batch_size": 8, "max_length": 48}
@@ -133,11 +134,34 @@ def test_int8_at_or_above_the_floor_is_written(tiny_transformer, texts):
     scales = [i for i in graph.initializer if i.name.endswith("_scale") and len(i.dims) == 1 and i.dims[0] > 1]
     assert scales, "expected per-channel weight scales"
     plans = int8_ladder(root / "accepted" / "model.onnx")
-    assert plans[0] == ("int8 weights", []) and all(len(keep) > 0 for _, keep in plans[1:])
+    assert plans[0] == Int8Plan("int8 weights", [], []) and all(p.keep_fp32 or p.first_token_fp32 for p in plans[1:])
     # this graph's nodes carry no block names: the "first blocks" are the first products in graph order
     matmuls = [n.name for n in onnx.load(str(root / "accepted" / "model.onnx")).graph.node if n.op_type == "MatMul"]
-    first, first_two = (dict(plans)[f"fp32 feed-forward of the first {k}"] for k in ("block", "two blocks"))
+    keeps = {p.name: p.keep_fp32 for p in plans}
+    first, first_two = (keeps[f"fp32 feed-forward of the first {k}"] for k in ("block", "two blocks"))
     assert first == sorted(matmuls[:len(first)]) and set(first) < set(first_two)
+
+
+@pytest.mark.slow
+def test_first_token_split_computes_the_same_and_stays_fp32_in_int8(tiny_transformer, texts):
+    import onnx
+
+    from textclf.serving.onnx_int8 import quantize_int8
+
+    clf, root = tiny_transformer
+    export_onnx(clf, root / "split", quantize=False)
+    graph = root / "split" / "model.onnx"
+    plan = {p.name: p for p in int8_ladder(graph)}["fp32 first token in every block product"]
+    assert plan.first_token_fp32 and not plan.keep_fp32  # the tiny encoder's (batch, tokens, features) products
+    first = split_first_token(graph, root / "split" / "split.onnx", plan.first_token_fp32)
+    model = load_onnx_classifier(root / "split").model
+    reference = model.logits(texts)
+    np.testing.assert_allclose(model.use("split.onnx").logits(texts), reference, atol=1e-5, rtol=0)
+    quantize_int8(graph, root / "split" / INT8_FILE, plan)
+    nodes = {n.name: n.op_type for n in onnx.load(str(root / "split" / INT8_FILE)).graph.node}
+    assert all(nodes[name] == "MatMul" for name in first)  # the first token's rows: fp32
+    assert sum(op == "MatMulInteger" for op in nodes.values()) >= len(first)  # the other rows: int8
+    assert np.mean(model.use(INT8_FILE).logits(texts).argmax(1) == reference.argmax(1)) >= 0.9
 
 
 @pytest.mark.slow

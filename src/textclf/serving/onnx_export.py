@@ -19,15 +19,14 @@ the fused attention kernel loses to plain matrix products on short texts on some
 Parity is checked before anything is written: on probe texts plus held-out texts, the ONNX
 logits must match PyTorch within `PARITY_TOLERANCE` with identical argmax; otherwise ModelError.
 The int8 model must agree with fp32 on at least `int8_min_agreement` of those texts' argmax: a
-ladder of quantisations is tried, each keeping more of the sensitive layers in fp32, and the
-first that holds the floor is written. When none does, the fp32 export is written without an int8
+ladder of quantisations is tried (onnx_int8.py), each keeping more of what is sensitive in fp32,
+and the first that holds the floor is written. When none does, the fp32 export is written without an int8
 file, and ModelError says so in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import tempfile
 import time
@@ -39,10 +38,10 @@ import numpy as np
 from ..classifier import TextClassifier
 from ..errors import ModelError
 from ..models.onnx_runtime import FP32_FILE, INT8_FILE, JSON_TOKENIZER, PRETRAINED_TOKENIZER, OnnxModel
+from .onnx_int8 import INT8_MIN_AGREEMENT, choose_int8, parity_report, quiet_logging, warnings_silenced
 
 PARITY_FILE = "parity.json"
 PARITY_TOLERANCE = 1e-3  # max |logit difference| between PyTorch and ONNX Runtime (fp32)
-INT8_MIN_AGREEMENT = 0.99  # default floor: int8 argmax agreement with fp32 on the parity texts
 FUSED_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "distilbert": "bert",
                      "electra": "bert", "camembert": "bert", "mpnet": "bert"}  # HF model_type -> optimizer type
 PROBE_TEXTS = [
@@ -145,36 +144,6 @@ def _export_graph(net, path: Path, opset: int) -> str:
     return "torchscript"
 
 
-@contextlib.contextmanager
-def warnings_silenced():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@contextlib.contextmanager
-def quiet_logging():
-    """The exporter and quantizer log advice meant for their developers; keep it off the terminal."""
-    import logging
-
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
-
-
-def parity_report(reference: np.ndarray, candidate: np.ndarray) -> dict:
-    """How closely `candidate` logits (n, k) follow `reference`."""
-    diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
-    agree = reference.argmax(axis=1) == candidate.argmax(axis=1)
-    return {"texts": int(len(reference)), "max_abs_logit_diff": float(diff.max(initial=0.0)),
-            "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
-            "argmax_agreement": float(agree.mean()) if len(agree) else 1.0, "identical_argmax": bool(agree.all())}
-
-
 def fuse_transformer(source: Path, target: Path, config) -> dict | None:
     """onnxruntime.transformers' fusions for a BERT-family graph (attention, skip LayerNorm, bias
     GELU, embedding LayerNorm) written to `target`; the fused-operator counts, or None when the
@@ -203,78 +172,6 @@ def cpu_seconds(model: OnnxModel, texts: Sequence[str], repeats: int = 3) -> flo
         model.logits(texts)
         times.append(time.process_time() - started)
     return float(np.median(times))
-
-
-# -- int8 --------------------------------------------------------------------------------------------
-_LAYER = re.compile(r"(?:layers?|block|h)[./_](\d+)[./]")
-
-
-def int8_ladder(graph_path: Path) -> list[tuple[str, list[str]]]:
-    """Quantisation plans, least fp32 first: (name, MatMul nodes kept in fp32). Weights are int8
-    per output channel; the embeddings (Gather) and the classifier head (Gemm) always stay fp32.
-
-    Measured on a fine-tuned MiniLM (one node at a time kept in fp32, 400 texts): no single
-    product dominates the error, but the feed-forward products of the first blocks move the
-    logits most, since every later block amplifies their error. So the plans keep the first
-    block's feed-forward, then the first two blocks', then every block's feed-forward output
-    (plus the first block's input product), in fp32; the last plan quantizes only the attention
-    projections of the middle blocks. Speed-up over fp32 measured per plan: 2.0x, 1.7x, 1.6x,
-    1.5x, 1.4x, 1.0x."""
-    import onnx
-
-    graph = onnx.load(str(graph_path), load_external_data=False).graph
-    matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
-    ffn_out = [n for n in matmuls if re.search(r"(?<!attention/)output/dense/|linear2|fc2|/w2/", n)]
-    ffn_in = [n for n in matmuls if re.search(r"intermediate/dense/|linear1|fc1|/w1/", n)]
-    layer_of = {n: int(m.group(1)) for n in matmuls if (m := _LAYER.search(n))}
-    layers = sorted(set(layer_of.values()))
-    if layers:
-        edge = [n for n in matmuls if layer_of.get(n) in (layers[0], layers[-1])]
-        first_ffn = [[n for n in ffn_in + ffn_out if layer_of.get(n) in layers[:k]] for k in (1, 2)]
-    else:  # no recognisable blocks: the first and last quarter of the products
-        quarter = max(1, len(matmuls) // 4)
-        edge = matmuls[:quarter] + matmuls[-quarter:]
-        first_ffn = [matmuls[:quarter], matmuls[:2 * quarter]]
-    ladder = [("int8 weights", []), ("fp32 feed-forward of the first block", first_ffn[0]),
-              ("fp32 feed-forward of the first two blocks", first_ffn[1]),
-              ("fp32 feed-forward outputs", ffn_out),
-              ("fp32 feed-forward outputs and the first block's feed-forward", sorted(set(ffn_out) | set(first_ffn[0]))),
-              ("int8 attention projections only", sorted(set(ffn_out) | set(ffn_in) | set(edge)))]
-    unique, seen = [], set()
-    for name, keep in ladder:
-        if tuple(sorted(keep)) not in seen:
-            seen.add(tuple(sorted(keep)))
-            unique.append((name, sorted(keep)))
-    return unique
-
-
-def quantize_int8(source: Path, target: Path, keep_fp32: Sequence[str]) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with warnings_silenced(), quiet_logging():
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=list(keep_fp32))
-
-
-def choose_int8(exported, staging: Path, texts: Sequence[str], fp32_logits: np.ndarray,
-                min_agreement: float) -> dict:
-    """Try the int8 ladder; keep the first plan whose argmax agrees with fp32 on at least
-    `min_agreement` of `texts` (as INT8_FILE in `staging`). The report says what was tried."""
-    tried = []
-    for name, keep in int8_ladder(staging / FP32_FILE):
-        quantize_int8(staging / FP32_FILE, staging / INT8_FILE, keep)
-        report = {"plan": name, "fp32_nodes": len(keep),
-                  **parity_report(fp32_logits, exported.model.use(INT8_FILE).logits(texts))}
-        tried.append({k: report[k] for k in ("plan", "fp32_nodes", "argmax_agreement", "max_abs_logit_diff")})
-        if report["argmax_agreement"] >= min_agreement:
-            exported.model.use(FP32_FILE)
-            return {**report, "min_agreement": min_agreement, "tried": tried}
-    exported.model.use(FP32_FILE)
-    (staging / INT8_FILE).unlink(missing_ok=True)
-    best = max(tried, key=lambda t: t["argmax_agreement"])
-    reason = (f"int8 model refused: its argmax agrees with fp32 on {best['argmax_agreement']:.1%} of "
-              f"{len(texts)} texts at best ({best['plan']}), below the floor {min_agreement:.1%}")
-    return {"refused": reason, "min_agreement": min_agreement, "tried": tried}
 
 
 def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False, opset: int = 18,
