@@ -44,6 +44,31 @@ def test_hashes_and_buckets_are_fixed_numbers():
     assert ngram_buckets([[5, 17, 42]], 3, 2_000_000) == [[1666225, 1026260, 1597322]]
 
 
+def test_vectorised_token_hashes_equal_the_byte_loop():
+    from textclf.text.ngrams import token_hash_table
+
+    ids = [0, 1, 255, 256, 65_535, 65_536, 69_999]
+    assert token_hash_table(70_000)[ids].tolist() == [token_hash(i) for i in ids]
+
+
+def test_encoding_pauses_the_cyclic_gc_and_restores_it():
+    import gc
+
+    from textclf.text.tokenizers import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+
+
 def test_order_matters_and_ids_must_be_32_bit():
     assert ngram_buckets([[3, 4]], 2, 1 << 40) != ngram_buckets([[4, 3]], 2, 1 << 40)
     with pytest.raises(ValueError):

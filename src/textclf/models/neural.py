@@ -174,7 +174,7 @@ class NeuralModel(ModelBase):
     def build_net(self, tokenizer: TextTokenizer) -> NeuralNet:
         encoder = self.build_encoder(tokenizer)
         net = self.net_class()(encoder, self.build_pooling(encoder.output_dim),
-                        self.build_head(encoder.output_dim, len(self.label_map)))
+                               self.build_head(encoder.output_dim, len(self.label_map)))
         return long_text_net(net, self.config.long_text, len(self.label_map))  # windowed: a DocumentNet
 
     def parameter_groups(self, net: NeuralNet) -> list[dict]:
