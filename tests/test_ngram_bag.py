@@ -279,6 +279,10 @@ def test_sgd_embedding_lr_makes_the_table_a_sparse_group(subwords):
     assert table.grad.is_sparse
     with pytest.raises(ConfigError, match="max_grad_norm"):
         BagModel(config, LabelMap(("a", "b", "c")), TrainingConfig(), seed=0).parameter_groups(net)
+    # A multi-label loss is a mean over labels too: the rate keeps fastText's per-example, per-label units.
+    multi = BagModel(config, LabelMap(("a", "b", "c"), multi_label=True), training, seed=0)
+    [sparse] = [g for g in multi.parameter_groups(net) if g.get("sparse")]
+    assert sparse["lr"] == 0.5 * 16 * 2 * 3
 
 
 def test_small_training_sets_get_more_epochs_unless_the_config_sets_them():

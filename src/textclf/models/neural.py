@@ -373,7 +373,10 @@ class BagModel(NeuralModel):
 
     def parameter_groups(self, net: NeuralNet) -> list[dict]:
         """With `sgd_embedding_lr`, the table is its own group, marked `sparse` for the optimizer.
-        The loss is a batch mean, so the per-example rate is scaled by the examples per step."""
+        The loss is a batch mean, so the per-example rate is scaled by the examples per step; a
+        multi-label loss is also a mean over the labels (fastText's one-vs-all loss sums them), so
+        it is scaled by the label count too: without that, 43 kaomoji labels trained the table 43x
+        slower (test micro-F1 0.21 against 0.58 with the scaling)."""
         rate = self.config.sgd_embedding_lr
         if rate is None:
             return super().parameter_groups(net)
@@ -382,6 +385,8 @@ class BagModel(NeuralModel):
                               "gradients are not clipped)")
         table = net.encoder.embedding.weight
         per_step = self.training.batch_size * self.training.gradient_accumulation_steps
+        if self.label_map.multi_label:
+            per_step *= len(self.label_map)
         rest = nn.ModuleList([m for name, m in net.named_children() if name not in ("encoder", "head")])
         groups = parameter_groups(rest, net.head, self.training)  # the encoder holds only the table
         return [*groups, {"params": [table], "lr": rate * per_step, "weight_decay": 0.0, "sparse": True}]
