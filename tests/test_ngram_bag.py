@@ -286,9 +286,12 @@ def test_sgd_embedding_lr_makes_the_table_a_sparse_group(subwords):
 
 
 def test_small_training_sets_get_more_epochs_unless_the_config_sets_them():
-    from textclf.models.neural import bag_epochs
+    from textclf.models.neural import CnnModel, scratch_epochs
+    from textclf.models.pretrained import PretrainedModel
 
-    assert [bag_epochs(n) for n in (10, 180, 1600, 9600, 10**6)] == [50, 50, 30, 5, 5]
+    assert [scratch_epochs(n) for n in (10, 180, 1600, 9600, 10**6)] == [50, 50, 30, 5, 5]
+    assert CnnModel.training_defaults(180)["epochs"] == 50  # every from-scratch type
+    assert PretrainedModel.training_defaults(180)["epochs"] == 10  # a fine-tune keeps its own recipe
     texts, labels = word_order_data(160, seed=4)
     small = {"type": "bag", "embedding_dim": 8, "tokenizer": {"min_frequency": 1}}
     clf = TextClassifier(model=small, training={"progress": False, "early_stopping_patience": None}, seed=0)

@@ -134,10 +134,32 @@ class TransformerConfig(ScratchConfig):
 
 
 # -- the model -----------------------------------------------------------------------------------
+# Few rows make few updates: at 5 epochs a 1,500-row set gets ~250 steps and a model trained from
+# scratch underfits (BBC News: the bag's test macro-F1 0.87 at 5 epochs, 0.95 at 33). So default
+# epochs give about this many examples seen, 5 to 50 epochs, as fastText users raise -epoch on
+# small sets; 9,600 Rotten Tomatoes rows keep 5 (bench/bench_scratch_epochs.py).
+EXAMPLES_SEEN = 48_000
+
+
+def scratch_epochs(train_rows: int) -> int:
+    """Default epochs of a model trained from scratch on `train_rows` rows."""
+    return int(min(50, max(5, -(-EXAMPLES_SEEN // max(1, train_rows)))))
+
+
 class NeuralModel(ModelBase):
     """A ClassifierModel (models/base.py) around a NeuralNet. Subclasses pick the encoder."""
 
     config_class: ClassVar[type[NeuralConfig]] = NeuralConfig
+
+    @classmethod
+    def training_defaults(cls, train_rows: int | None) -> dict:
+        """`default_training`, with epochs (and early-stopping patience, a fifth of them) from the
+        training-set size; a pretrained encoder (`pretrained`) has its own."""
+        defaults = dict(cls.default_training)
+        if train_rows is not None:
+            epochs = scratch_epochs(train_rows)
+            defaults.update(epochs=epochs, early_stopping_patience=max(2, epochs // 5))
+        return defaults
 
     def __init__(self, config: NeuralConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
@@ -309,18 +331,6 @@ class NeuralModel(ModelBase):
 
 
 # -- the from-scratch types ------------------------------------------------------------------------
-# Few rows make few updates: at 5 epochs a 1,500-row set gets ~250 SGD steps and the bag underfits
-# (BBC News, 1,557 rows: validation macro-F1 0.87 at 5 epochs, 0.95 at 25). So the bag's default
-# epochs give about this many examples seen in all, between 5 and 50 epochs, as fastText users
-# raise -epoch on small sets; 9,600 Rotten Tomatoes rows keep 5 (bench/bench_bag_epochs.py).
-BAG_EXAMPLES_SEEN = 48_000
-
-
-def bag_epochs(train_rows: int) -> int:
-    """The bag's default epochs for a training set of `train_rows` rows."""
-    return int(min(50, max(5, -(-BAG_EXAMPLES_SEEN // max(1, train_rows)))))
-
-
 class BagModel(NeuralModel):
     """With `word_ngrams >= 2` its tokenizer is a text.ngrams.NgramTokenizer: subword ids plus the
     ids of the n-gram buckets seen in training, all rows of one embedding table."""
@@ -329,14 +339,6 @@ class BagModel(NeuralModel):
     # Embeddings from scratch need a large step, and clipping at 1.0 starves them (the head's
     # gradient dominates the norm); row-sparse gradients cannot be clipped at all.
     default_training = {"learning_rate": 0.01, "max_grad_norm": None}
-
-    @classmethod
-    def training_defaults(cls, train_rows: int | None) -> dict:
-        defaults = dict(cls.default_training)
-        if train_rows is not None:
-            epochs = bag_epochs(train_rows)
-            defaults.update(epochs=epochs, early_stopping_patience=max(2, epochs // 5))
-        return defaults
 
     def fit_tokenizer(self, train_texts: Sequence[str]) -> tuple[TextTokenizer, list | None]:
         subwords = self.build_tokenizer(train_texts)
@@ -373,10 +375,8 @@ class BagModel(NeuralModel):
 
     def parameter_groups(self, net: NeuralNet) -> list[dict]:
         """With `sgd_embedding_lr`, the table is its own group, marked `sparse` for the optimizer.
-        The loss is a batch mean, so the per-example rate is scaled by the examples per step; a
-        multi-label loss is also a mean over the labels (fastText's one-vs-all loss sums them), so
-        it is scaled by the label count too: without that, 43 kaomoji labels trained the table 43x
-        slower (test micro-F1 0.21 against 0.58 with the scaling)."""
+        The loss is a mean over the batch (and over labels when multi-label, where fastText's loss
+        sums them), so the per-example rate is scaled by examples per step (and by labels)."""
         rate = self.config.sgd_embedding_lr
         if rate is None:
             return super().parameter_groups(net)

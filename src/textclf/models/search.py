@@ -74,9 +74,9 @@ def _tfidf_char(trial, context: dict) -> tuple[dict, dict]:
 
 
 def _bag(trial, context: dict) -> tuple[dict, dict]:
-    from .neural import bag_epochs  # the type's own size-aware default, scaled by the search
+    from .neural import scratch_epochs  # the type's own size-aware default, scaled by the search
 
-    epochs = bag_epochs(context["train_rows"]) if context.get("train_rows") else 5
+    epochs = scratch_epochs(context["train_rows"]) if context.get("train_rows") else 5
     scale = trial.suggest_float("epoch_scale", 0.5, 2.0, log=True)
     return {"type": "bag"}, {"learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-2, log=True),
                              "epochs": max(2, round(epochs * scale))}
