@@ -133,6 +133,29 @@ def run(name: str, model: dict, training: dict, train: Examples, validation: Exa
     return row
 
 
+def rt_imbalanced_runs(systems: dict[str, tuple[dict, dict]], seeds: list[int], workdir: Path,
+                       smoke: bool = False) -> list[dict]:
+    """Each system (name -> model config, training config) on (b)'s sample of every seed, in
+    alternating order from seed to seed; one row per run, with its seed and the load then."""
+    rows, names = [], list(systems)
+    for seed in seeds:
+        train, validation, test = rt_imbalanced(seed, smoke)
+        for i, name in enumerate(names if seed % 2 == 0 else names[::-1]):
+            model, training = systems[name]
+            row = run(name, model, training, train, validation, test, seed, workdir / f"{seed}-{i}")
+            row.update(seed=seed, loadavg_1min=round(os.getloadavg()[0], 2))
+            print(f"seed {seed}  {name:<34} macro-F1 {row.get('macro_f1', float('nan')):.4f}  rotten recall "
+                  f"{row.get('recall', {}).get('rotten', float('nan')):.3f}  {row.get('fit_seconds')} s", flush=True)
+            rows.append(row)
+    return rows
+
+
+def print_rotten_means(means: dict[str, dict]) -> None:
+    for name, cell in means.items():
+        print(f"{name:<34} macro-F1 {cell['macro_f1']:.4f}  rotten recall {cell['rotten_recall']:.3f}  "
+              f"{cell['fit_seconds']} s  ({cell['runs']} runs)")
+
+
 def seed_means(rows: list[dict], name: str, minority: str) -> dict:
     """Means over seeds of one system's completed runs: test macro-F1, `minority` recall, fit seconds."""
     mine = [r for r in rows if r["model"] == name and "macro_f1" in r]

@@ -14,7 +14,6 @@ Writes bench/results/contrastive.json with the load average before and after.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_auto import rt_imbalanced, run, seed_means  # noqa: E402
+from bench_auto import print_rotten_means, rt_imbalanced_runs, seed_means  # noqa: E402
+from protocol import write_results  # noqa: E402
 
 
 def main() -> None:
@@ -36,25 +36,16 @@ def main() -> None:
     systems = {"embedding (frozen)": {"type": "embedding", "max_length": 64},
                f"embedding + contrastive ({args.pairs} pairs)": {"type": "embedding", "max_length": 64,
                                                                  "contrastive_pairs": args.pairs}}
-    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-contrastive-") as tmp:
-        for seed in args.seeds:
-            train, validation, test = rt_imbalanced(seed, smoke=False)
-            for name, model in systems.items():
-                row = run(name, dict(model, cache_dir=tmp), {}, train, validation, test, seed, Path(tmp) / f"{seed}")
-                row.update(seed=seed, loadavg_1min=round(os.getloadavg()[0], 2))
-                print(f"seed {seed}  {name:<34} macro-F1 {row['macro_f1']:.4f}  rotten recall "
-                      f"{row['recall']['rotten']:.3f}  {row['fit_seconds']} s", flush=True)
-                rows.append(row)
+        rows = rt_imbalanced_runs({name: (dict(model, cache_dir=tmp), {}) for name, model in systems.items()},
+                                  args.seeds, Path(tmp))
     means = {name: seed_means(rows, name, "rotten") for name in systems}
-    result = {"benchmark": "SetFit-style contrastive step vs frozen encoder, 600 RT rows at 10% rotten",
-              "systems": systems, "seeds": args.seeds, "mean_over_seeds": means, "runs": rows,
-              "loadavg_before": [round(x, 2) for x in load_before],
-              "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count()}
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    for name, cell in means.items():
-        print(f"{name:<34} macro-F1 {cell['macro_f1']:.4f}  rotten recall {cell['rotten_recall']:.3f}  "
-              f"{cell['fit_seconds']} s")
+    write_results(Path(args.output), {
+        "benchmark": "SetFit-style contrastive step vs frozen encoder, 600 RT rows at 10% rotten",
+        "systems": systems, "seeds": args.seeds, "mean_over_seeds": means, "runs": rows,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count()})
+    print_rotten_means(means)
     print(f"written {args.output}")
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_auto import rt_imbalanced, run, seed_means  # noqa: E402
+from bench_auto import print_rotten_means, rt_imbalanced_runs, seed_means  # noqa: E402
+from protocol import write_results  # noqa: E402
 
 MODEL = {"type": "pretrained", "name_or_path": "minilm", "pooling": "cls", "max_length": 64}
 RECIPES = {
@@ -46,32 +47,23 @@ def main() -> None:
     args = parser.parse_args()
     seeds = args.seeds[:1] if args.smoke else args.seeds
     load_before = os.getloadavg()
-    rows = []
+    recipes = {name: (MODEL, dict(training, epochs=1) if args.smoke else training)
+               for name, training in RECIPES.items()}
     with tempfile.TemporaryDirectory(prefix="bench-small-ft-") as tmp:
-        for seed in seeds:
-            train, validation, test = rt_imbalanced(seed, args.smoke)
-            for i, (name, training) in enumerate(RECIPES.items() if seed % 2 == 0 else reversed(RECIPES.items())):
-                training = dict(training, epochs=1) if args.smoke else training
-                row = run(name, MODEL, training, train, validation, test, seed, Path(tmp) / f"{seed}-{i}")
-                row.update(seed=seed, loadavg_1min=round(os.getloadavg()[0], 2))
-                print(f"seed {seed}  {name:<22} macro-F1 {row.get('macro_f1', float('nan')):.4f}  rotten recall "
-                      f"{row.get('recall', {}).get('rotten', float('nan')):.3f}  {row.get('fit_seconds')} s", flush=True)
-                rows.append(row)
+        rows = rt_imbalanced_runs(recipes, seeds, Path(tmp), args.smoke)
     means = {name: seed_means(rows, name, "rotten") for name in RECIPES}
     reference = None
     auto_json = Path(__file__).resolve().parent / "results" / "auto.json"
     if auto_json.is_file():
         reference = json.loads(auto_json.read_text()).get("mean_over_seeds", {}).get("rt-imbalanced", {}).get(
             "embedding_lr")
-    result = {"benchmark": "small-data fine-tune recipe vs the 10k-row recipe, 600 RT rows at 10% rotten",
-              "model": MODEL, "recipes": RECIPES, "seeds": seeds, "smoke": args.smoke,
-              "mean_over_seeds": means, "embedding_lr_from_auto_json": reference, "runs": rows,
-              "loadavg_before": [round(x, 2) for x in load_before],
-              "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count()}
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    for name, cell in means.items():
-        print(f"{name:<22} macro-F1 {cell['macro_f1']:.4f}  rotten recall {cell['rotten_recall']:.3f}  "
-              f"{cell['fit_seconds']} s  ({cell['runs']} runs)")
+    write_results(Path(args.output), {
+        "benchmark": "small-data fine-tune recipe vs the 10k-row recipe, 600 RT rows at 10% rotten",
+        "model": MODEL, "recipes": RECIPES, "seeds": seeds, "smoke": args.smoke,
+        "mean_over_seeds": means, "embedding_lr_from_auto_json": reference, "runs": rows,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count()})
+    print_rotten_means(means)
     print(f"written {args.output}")
 
 
