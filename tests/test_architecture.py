@@ -28,7 +28,7 @@ LAYERS = {
     "classifier": 3, "artifacts": 3, "models": 3, "evaluation": 3, "analysis": 3, "audit": 3, "serving": 3,
     "policy": 3, "imbalance": 2, "objectives": 2, "card": 1,
     "data": 2, "text": 2, "training": 2,
-    "config": 1, "errors": 0, "fileio": 0, "__init__": 6, "__main__": 6,
+    "config": 1, "errors": 0, "fileio": 0, "version": 0, "__init__": 6, "__main__": 6,
 }
 
 

@@ -1,6 +1,6 @@
 """textclf: text classifiers you can measure, trust and ship."""
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (re-exported)
 
 from .classifier import TextClassifier  # noqa: E402
 from .config import Config, TrainingConfig, load_config  # noqa: E402
