@@ -33,7 +33,7 @@ from textclf.config import load_config
 from textclf.data.sources import load_splits
 from textclf.errors import ConfigError
 from textclf.models import model_class, register_model_type
-from textclf.models.embedding_head import LBFGS_TOL
+from textclf.models.embedding.head import LBFGS_TOL
 
 RESULTS = Path(__file__).parent / "results" / "embedding_parity.json"
 TOLERANCE = 0.01  # macro-F1, absolute

@@ -217,8 +217,8 @@ def test_greedy_ensemble_mixes_complementary_candidates_only():
 
 
 def test_mix_weights_chosen_on_the_scored_rows_flatter_noise_candidates():
-    from textclf.models.auto_ensemble import out_of_fold_mix_score
-    from textclf.models.auto_protocol import score
+    from textclf.models.auto.choice import out_of_fold_mix_score
+    from textclf.models.auto.protocol import score
 
     rng = np.random.default_rng(0)
     targets = rng.integers(0, 2, 120)
@@ -333,7 +333,7 @@ def test_time_budget_accepts_durations():
 def test_bag_search_scales_the_types_size_aware_epochs():
     import optuna
 
-    from textclf.models.search import FAMILIES
+    from textclf.models.auto.search import FAMILIES
 
     bag = FAMILIES["bag"]
     first = optuna.trial.FixedTrial(bag.defaults)

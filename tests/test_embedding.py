@@ -14,8 +14,8 @@ from textclf.classifier import TextClassifier
 from textclf.data import Examples
 from textclf.errors import ConfigError, ModelError
 from textclf.models.embedding import EmbeddingModel  # noqa: E402
-from textclf.models.embedding_cache import EmbeddingCache, text_key  # noqa: E402
-from textclf.models.embedding_head import C_GRID  # noqa: E402
+from textclf.models.embedding.cache import EmbeddingCache, text_key  # noqa: E402
+from textclf.models.embedding.head import C_GRID  # noqa: E402
 
 from conftest import stratified_sample  # noqa: E402
 
@@ -219,7 +219,7 @@ def test_small_classes_fall_back_to_a_fixed_C(rt_small, cache_dir):
 
 
 def test_contrastive_pairs_are_same_label_positives_and_cross_label_negatives():
-    from textclf.models.embedding_contrastive import make_pairs
+    from textclf.models.embedding.contrastive import make_pairs
 
     targets = np.array([0, 0, 0, 1, 1, 2])  # label 2 has one text: it gets negatives only
     rows = make_pairs(targets, pairs=3, seed=0)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..config import TrainingConfig
+from ...config import TrainingConfig
 from .search import Family
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .auto_protocol import score, score_interval
-from .auto_trials import Trial, TrialRunner, ensemble_pool
-from .ensemble import mix_probabilities
+from ..ensemble import mix_probabilities
+from .protocol import score, score_interval
+from .trials import Trial, TrialRunner, ensemble_pool
 
 
 @dataclass
@@ -28,7 +28,7 @@ def greedy_ensemble(candidate_probs: Sequence[np.ndarray], targets: np.ndarray, 
     best single one) and repeatedly add whichever candidate most improves the mix's metric,
     ties broken by lower log loss; stop when no addition improves. Returns non-negative weights
     summing to 1, one per candidate."""
-    from ..evaluation.metrics import log_loss
+    from ...evaluation.metrics import log_loss
 
     def quality(probs: np.ndarray) -> tuple[float, float]:
         return score(targets, probs, multi_label, metric), -log_loss(targets, probs, multi_label)

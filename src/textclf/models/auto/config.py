@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..config import Section
-from ..errors import ConfigError
+from ...config import Section
+from ...errors import ConfigError
 
 
 def parse_duration(value: Any) -> float:
@@ -32,7 +32,7 @@ def parse_duration(value: Any) -> float:
 class AutoConfig(Section):
     type: Literal["auto"] = "auto"
     time_budget: float = Field(600.0, gt=0)  # seconds for search + refit + ensemble; YAML may say 10m
-    # Family names (models/search.py: tfidf_word, tfidf_char, bag, embedding, cnn, rnn, pretrained)
+    # Family names (models/auto/search.py: tfidf_word, tfidf_char, bag, embedding, cnn, rnn, pretrained)
     # or fixed model configs ({type: ..., ...}); null: every family.
     candidates: list[str | dict[str, Any]] | None = None
     metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None  # null: macro_f1 / micro_f1 (multi-label)

@@ -3,7 +3,7 @@
     model: {type: auto, time_budget: 600}                # seconds for the whole fit (or 10m, 1h)
     model: {type: auto, time_budget: 2m, candidates: [tfidf_word, tfidf_char, bag, {type: tfidf, C: 8}]}
 
-Keys (AutoConfig): time_budget, candidates (family names from models/search.py or fixed model
+Keys (AutoConfig): time_budget, candidates (family names from models/auto/search.py or fixed model
 configs; default: every family), metric, cv_folds (5), cv_max_rows (5000), max_trials (40),
 ensemble_size (5; 0 or 1: never ensemble), pretrained (encoder of the embedding and fine-tune
 candidates, default minilm), bootstrap_resamples (200).
@@ -17,7 +17,7 @@ test split never reaches `fit`):
    probabilities for every training row. Larger data: each candidate is fitted on the training
    split and scored on the validation split (with no validation split, on a stratified 10% of
    training held out, and the choice is refitted on all of it).
-2. Candidates (models/search.py) in increasing cost: TF-IDF word, TF-IDF word+char, the n-gram
+2. Candidates (models/auto/search.py) in increasing cost: TF-IDF word, TF-IDF word+char, the n-gram
    bag, frozen-embedding + LR, small CNN / GRU, the MiniLM fine-tune. Each family's first trial
    runs its known-good defaults; the budget left after one pass over the families goes to more
    Optuna trials (seeded TPE) of the families whose best score is close to the leader's.
@@ -43,11 +43,8 @@ returns a summary with the leaderboard (candidate, settings, score, interval, fi
 status) and writes `leaderboard.json` into `workdir`; one progress line per candidate goes to
 stderr. The whole fit aims to end within the budget (+10% at most).
 
-The parts, each importing only those listed before it (and models/search.py, the candidate
-space): auto_config.py (AutoConfig), auto_budget.py (the clock, cost estimates), auto_protocol.py
-(folds, holdout, scoring), auto_report.py (leaderboard rows, table, document), auto_trials.py
-(Optuna studies, fold-by-fold fits, pruning, the next family), auto_ensemble.py (the final
-choice: one trial or a mix). This module runs them in order and answers for the chosen model.
+The parts live beside this module in models/auto/ (see its __init__); this module runs them in
+order and answers for the chosen model.
 """
 
 from __future__ import annotations
@@ -62,20 +59,20 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from ..config import TrainingConfig, validate
-from ..data import Examples, LabelMap
-from ..errors import ConfigError, ModelError
-from ..fileio import write_json
-from .auto_budget import Budget, CostModel, is_neural, quiet_blas
-from .auto_config import AutoConfig, parse_duration
-from .auto_ensemble import Choice, choose_model, greedy_ensemble
-from .auto_protocol import choose_protocol, holdout_split, make_folds, score, score_interval
-from .auto_report import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_document, leaderboard_rows,
+from ...config import TrainingConfig, validate
+from ...data import Examples, LabelMap
+from ...errors import ConfigError, ModelError
+from ...fileio import write_json
+from ..base import ModelBase
+from ..ensemble import EnsembleModel, member_config
+from .budget import Budget, CostModel, is_neural, quiet_blas
+from .choice import Choice, choose_model, greedy_ensemble
+from .config import AutoConfig, parse_duration
+from .leaderboard import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_document, leaderboard_rows,
                           print_leaderboard, unavailable_row)
-from .auto_trials import MIN_TRIALS, Trial, TrialRunner, ensemble_pool
-from .base import ModelBase
-from .ensemble import EnsembleModel, member_config
+from .protocol import choose_protocol, holdout_split, make_folds, score, score_interval
 from .search import Family, candidate_families
+from .trials import MIN_TRIALS, Trial, TrialRunner, ensemble_pool
 
 __all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIALS", "SELECTED_DIR", "Trial",
            "ensemble_pool", "greedy_ensemble", "holdout_split", "make_folds", "parse_duration", "score",
@@ -230,7 +227,7 @@ class AutoModel(ModelBase):
     @classmethod
     def load(cls, directory: Path, config: AutoConfig, label_map: LabelMap, training: TrainingConfig,
              seed: int) -> AutoModel:
-        from . import model_class
+        from .. import model_class
 
         model = cls(config, label_map, training, seed)
         state_path = Path(directory) / "auto.json"

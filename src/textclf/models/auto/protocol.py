@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import Examples
-from ..errors import ModelError
-from ..objectives import decide
-from .auto_budget import Budget, is_neural
+from ...data import Examples
+from ...errors import ModelError
+from ...objectives import decide
+from .budget import Budget, is_neural
 from .search import Family
 
 
@@ -106,7 +106,7 @@ def holdout_split(targets: np.ndarray, multi_label: bool, seed: int, share: floa
 
 # -- scoring ------------------------------------------------------------------------------------------
 def _statistic(targets: np.ndarray, probs: np.ndarray, multi_label: bool, metric: str):
-    from ..evaluation.bootstrap import multi_label_statistics, single_label_statistics
+    from ...evaluation.bootstrap import multi_label_statistics, single_label_statistics
 
     decisions = decide(probs, multi_label)
     if multi_label:
@@ -125,7 +125,7 @@ def score_interval(targets: np.ndarray, probs: np.ndarray, multi_label: bool, me
                    seed: int) -> list[float] | None:
     if n_resamples <= 0 or len(targets) == 0:
         return None
-    from ..evaluation.bootstrap import bootstrap_intervals
+    from ...evaluation.bootstrap import bootstrap_intervals
 
     interval = bootstrap_intervals({"s": _statistic(targets, probs, multi_label, metric)}, len(targets),
                                    n_resamples=n_resamples, seed=seed)["s"]

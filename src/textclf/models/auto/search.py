@@ -13,7 +13,7 @@ epochs for neural types) or one row scored; measured on two quiet CPU cores (Rot
 epoch; MiniLM ~100 texts/s encoding, ~12 texts/s fine-tuning at 128 tokens). They only size a
 family's first fit, scaled by how much slower than its prior the machine proved on the families
 measured so far; after that the family's own measured slowness replaces them
-(auto_budget.CostModel).
+(budget.CostModel).
 
     name          type         searched
     tfidf_word    tfidf        C (log 0.1..100), sublinear_tf, class_weight (single-label)
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _tfidf_char(trial, context: dict) -> tuple[dict, dict]:
 
 
 def _bag(trial, context: dict) -> tuple[dict, dict]:
-    from .neural import scratch_epochs  # the type's own size-aware default, scaled by the search
+    from ..neural import scratch_epochs  # the type's own size-aware default, scaled by the search
 
     epochs = scratch_epochs(context["train_rows"]) if context.get("train_rows") else 5
     scale = trial.suggest_float("epoch_scale", 0.5, 2.0, log=True)
@@ -133,7 +133,7 @@ def candidate_families(wanted: list[str | dict[str, Any]] | None) -> tuple[list[
     """The families `model.candidates` names, in order (None: every family), and those among them
     whose model type is not registered (left out of the first list). ConfigError for a name that
     is no family, a fixed candidate without a `type`, or no usable candidate at all."""
-    from . import model_class
+    from .. import model_class
 
     families, unavailable = [], []
     for i, entry in enumerate(wanted if wanted is not None else list(DEFAULT_CANDIDATES)):

@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from ..config import TrainingConfig
-from ..data import Examples, LabelMap
-from ..errors import ConfigError, ModelError
-from ..objectives import probabilities
-from .auto_budget import Budget, BudgetStop, is_neural, quiet_blas
-from .auto_config import AutoConfig
-from .auto_protocol import Protocol, score, score_interval
-from .auto_report import METRIC_NAMES, jsonable
-from .ensemble import member_config
+from ...config import TrainingConfig
+from ...data import Examples, LabelMap
+from ...errors import ConfigError, ModelError
+from ...objectives import probabilities
+from ..ensemble import member_config
+from .budget import Budget, BudgetStop, is_neural, quiet_blas
+from .config import AutoConfig
+from .leaderboard import METRIC_NAMES, jsonable
+from .protocol import Protocol, score, score_interval
 from .search import Family, describe
 
 MIN_TRIALS = 3  # trials every family gets (budget allowing) before only the close ones are tuned
@@ -112,7 +112,7 @@ class TrialRunner:
             self._run_trial(family, force=False)
 
     def new_model(self, config: BaseModel, training: TrainingConfig):
-        from . import model_class
+        from .. import model_class
 
         return model_class(config.type)(config, self.label_map, training, self.seed)
 
@@ -167,7 +167,7 @@ class TrialRunner:
 
     def _candidate(self, family: Family, trial) -> tuple[BaseModel, TrainingConfig, int]:
         """Config, training settings and epochs of one trial's model."""
-        from . import model_class
+        from .. import model_class
 
         context = {"multi_label": self.label_map.multi_label, "class_weight": self.training.class_weight,
                    "pretrained": self.config.pretrained, "train_rows": len(self.train)}

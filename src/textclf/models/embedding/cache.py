@@ -1,5 +1,5 @@
 """The on-disk cache of sentence embeddings: one immutable safetensors file per write, keyed by
-what the encoder computes + max_length + the SHA-1 of each text (see models/embedding.py)."""
+what the encoder computes + max_length + the SHA-1 of each text (see models/embedding/model.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TextclfError
-from ..fileio import atomic_file
+from ...errors import TextclfError
+from ...fileio import atomic_file
 
 
 def default_cache_dir() -> Path:

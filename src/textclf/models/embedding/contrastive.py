@@ -48,10 +48,10 @@ def contrastive_tune(encoder, tokenizer, texts: list[str], targets: np.ndarray, 
     import torch
     from torch.nn import functional as F
 
-    from ..data.batching import pad_batch
-    from ..training.optim import build_optimizer
-    from ..training.setup import autocast, resolve_device, resolve_precision
-    from .pooling import MeanPooling
+    from ...data.batching import pad_batch
+    from ...training.optim import build_optimizer
+    from ...training.setup import autocast, resolve_device, resolve_precision
+    from ..pooling import MeanPooling
 
     started = time.perf_counter()
     rows = make_pairs(targets, pairs, seed)

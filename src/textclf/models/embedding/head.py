@@ -1,5 +1,5 @@
 """The trainable part of the `embedding` model: optional TF-IDF features and a logistic regression
-whose C is chosen by cross-validation on the training split (see models/embedding.py)."""
+whose C is chosen by cross-validation on the training split (see models/embedding/model.py)."""
 
 from __future__ import annotations
 

@@ -30,13 +30,13 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from ..config import Section, TrainingConfig
-from ..data import Examples, LabelMap
-from ..errors import ConfigError, ModelError
-from ..imbalance import explicit_weights
-from .base import ModelBase
-from .embedding_cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
-from .embedding_head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
+from ...config import Section, TrainingConfig
+from ...data import Examples, LabelMap
+from ...errors import ConfigError, ModelError
+from ...imbalance import explicit_weights
+from ..base import ModelBase
+from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
+from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
 HEAD_FILE = "model.safetensors"
 TFIDF_FILE = "tfidf.json"
@@ -62,7 +62,7 @@ class EmbeddingConfig(Section):
     normalize: bool = True  # L2-normalise each embedding
     max_iter: int = Field(2000, ge=1)  # lbfgs iterations per logistic regression
     # SetFit-style step: fine-tune the encoder on this many same-label and different-label pairs
-    # per training text before the regression (models/embedding_contrastive.py); 0: frozen encoder
+    # per training text before the regression (models/embedding/contrastive.py); 0: frozen encoder
     contrastive_pairs: int = Field(0, ge=0)
     contrastive_learning_rate: float = Field(2e-5, gt=0)  # SetFit's default for the encoder
 
@@ -95,7 +95,7 @@ class EmbeddingModel(ModelBase):
 
     # -- encoder --------------------------------------------------------------------------------
     def _set_encoder(self, source: str) -> None:
-        from .pretrained import PretrainedEncoder, PretrainedTokenizer, quiet_transformers
+        from ..pretrained import PretrainedEncoder, PretrainedTokenizer, quiet_transformers
 
         with quiet_transformers():
             self.tokenizer = PretrainedTokenizer.from_pretrained(source)
@@ -124,9 +124,9 @@ class EmbeddingModel(ModelBase):
         """Mean-pooled hidden states of `texts`, float32 (n, H), in length-sorted batches."""
         import torch
 
-        from ..data.batching import pad_batch
-        from ..training.trainer import resolve_device
-        from .pooling import MeanPooling
+        from ...data.batching import pad_batch
+        from ...training.trainer import resolve_device
+        from ..pooling import MeanPooling
 
         out = np.zeros((len(texts), self.encoder.output_dim), dtype=np.float32)
         if not texts:
@@ -198,7 +198,7 @@ class EmbeddingModel(ModelBase):
     def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
             workdir: Path | None = None, resume: bool = False) -> dict:
         """Fit on `train` only; `validation` is not used (C comes from cross-validation on train)."""
-        from .pretrained import resolve_name_or_path
+        from ..pretrained import resolve_name_or_path
 
         if resume:
             raise ConfigError("model.type 'embedding' cannot resume: only neural models checkpoint")
@@ -234,7 +234,7 @@ class EmbeddingModel(ModelBase):
         return summary
 
     def _contrastive_step(self, texts: list[str], targets: np.ndarray) -> dict:
-        from .embedding_contrastive import contrastive_tune
+        from .contrastive import contrastive_tune
 
         if self.label_map.multi_label:
             raise ConfigError("model.contrastive_pairs: the contrastive step pairs texts by their one label; "
@@ -325,7 +325,7 @@ class EmbeddingModel(ModelBase):
     def save(self, directory: Path) -> None:
         from safetensors.numpy import save_file
 
-        from .pretrained import quiet_transformers
+        from ..pretrained import quiet_transformers
 
         if self.coef is None:
             raise ModelError("this embedding model is not fitted: nothing to save")

@@ -1,0 +1,15 @@
+"""`model.type: auto`: a budgeted search over model families (see model.py for the whole story).
+
+The parts, each importing only those listed before it: search.py (the candidate space),
+config.py (AutoConfig), budget.py (the clock, cost estimates), protocol.py (folds, holdout,
+scoring), leaderboard.py (leaderboard rows, table, the one `leaderboard.json` writer), trials.py
+(Optuna studies, fold-by-fold fits, pruning), choice.py (one trial or a mix), model.py (AutoModel).
+"""
+
+from .model import (LEADERBOARD_FILE, MIN_TRIALS, SELECTED_DIR, AutoConfig, AutoModel, CostModel, Trial,
+                    ensemble_pool, greedy_ensemble, holdout_split, make_folds, parse_duration, score,
+                    score_interval)
+
+__all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIALS", "SELECTED_DIR", "Trial",
+           "ensemble_pool", "greedy_ensemble", "holdout_split", "make_folds", "parse_duration", "score",
+           "score_interval"]
