@@ -4,11 +4,15 @@ ONNX Runtime for inference only (see serving/onnx_export.py for the export and i
 Nothing here imports torch or transformers: the session runs with every graph optimisation on and
 one intra-op thread per physical core, texts go through length-sorted batches, and a pretrained
 encoder's tokenizer is read straight from its `tokenizer.json` by the `tokenizers` library.
+
+The tokenizer an export names in its config.json is looked up in `TOKENIZERS`, textclf's own
+tokenizer classes by name: a saved file never makes this module import anything (issue #28). Older
+exports wrote "module:Class"; such a name is accepted when the class is one of ours, and the
+module part is never imported.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -17,28 +21,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..config import Section, TrainingConfig
 from ..data import LabelMap
 from ..data.lengths import chunk_logits
 from ..data.padding import pad_ids
 from ..errors import ModelError
+from ..text.ngrams import NgramTokenizer
+from ..text.tokenizers import SubwordTokenizer
 from .base import ModelBase
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 # The classifier's own files (artifacts.py): never copied with the model files.
 CLASSIFIER_FILES = {"config.json", "labels.json", "calibration.json", "thresholds.json", "metrics.json",
-                    "leaderboard.json"}
+                    "leaderboard.json", "policy.json", "manifest.json"}
 
 
 class OnnxConfig(Section):
     type: Literal["onnx"] = "onnx"
     source: dict[str, Any]  # the exported model's own config (type, pooling, ...)
-    tokenizer: str  # "module:Class" with a `load(directory)` classmethod
+    tokenizer: str  # a TOKENIZERS name ("json", "subword", "ngram"); older exports: "textclf...:Class"
     file: str = FP32_FILE
     max_length: int = Field(256, ge=1)  # the exported model's tokens per text: tokenization must match
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _known_tokenizer(cls, name: str) -> str:
+        tokenizer_kind(name)  # refuses a name that is not one of textclf's tokenizers
+        return name
 
 
 # Exports before issue #21 name the transformers-backed tokenizer; the same files load without it.
@@ -135,13 +147,46 @@ def _pad_id(tokenizer, path: Path) -> int:
     return int(padding["pad_id"]) if padding else 0
 
 
+# The tokenizers an ONNX export may name (config.json "tokenizer"): textclf's own classes, by name.
+TOKENIZERS: dict[str, type] = {"json": JsonTokenizer, "subword": SubwordTokenizer, "ngram": NgramTokenizer}
+_KIND_OF_CLASS = {"JsonTokenizer": "json", "PretrainedTokenizer": "json", "SubwordTokenizer": "subword",
+                  "NgramTokenizer": "ngram"}  # the class part of names older exports wrote
+
+
+def tokenizer_kind(name: str) -> str:
+    """The TOKENIZERS key for a tokenizer name in an export's config: a key itself, or an older
+    export's "textclf.<module>:<Class>" whose Class is one of textclf's (the module is not imported)."""
+    if not isinstance(name, str):
+        raise ValueError(f"tokenizer must be a string naming one of {', '.join(TOKENIZERS)}")
+    if name in TOKENIZERS:
+        return name
+    module, _, class_name = name.partition(":")
+    kind = _KIND_OF_CLASS.get(class_name)
+    if kind is None or not (module == "textclf" or module.startswith("textclf.")):
+        raise ValueError(f"unknown tokenizer {name[:80]!r}: an ONNX export names one of textclf's own "
+                         f"({', '.join(TOKENIZERS)}); nothing named in a saved file is imported")
+    return kind
+
+
+def tokenizer_name(tokenizer) -> str:
+    """The name an export writes for `tokenizer` (a TOKENIZERS key), refusing a foreign class."""
+    for kind, cls in TOKENIZERS.items():
+        if type(tokenizer) is cls:
+            return kind
+    if type(tokenizer).__name__ == "PretrainedTokenizer":  # same tokenizer.json, without transformers
+        return "json"
+    raise ModelError(f"{type(tokenizer).__name__}: not a tokenizer an ONNX export can name ({', '.join(TOKENIZERS)})")
+
+
 def load_tokenizer(name: str, directory: Path):
-    """The tokenizer class named "module:Class" in an export's config, loaded from `directory`;
-    the transformers-backed pretrained tokenizer is replaced by its torch-free twin."""
-    if name in (PRETRAINED_TOKENIZER, JSON_TOKENIZER):
-        return JsonTokenizer.load(directory)
-    module_name, class_name = name.split(":")
-    return getattr(importlib.import_module(module_name), class_name).load(directory)
+    """The textclf tokenizer named in an export's config, loaded from `directory`; the
+    transformers-backed pretrained tokenizer is replaced by its torch-free twin. Unknown names
+    are refused before anything is loaded or imported."""
+    try:
+        kind = tokenizer_kind(name)
+    except ValueError as err:
+        raise ModelError(str(err)) from None
+    return TOKENIZERS[kind].load(directory)
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,12 +7,25 @@
     model files        written by the model type (model.safetensors, tokenizer files, ...)
     metrics.json       optional, evaluation results at training time
     leaderboard.json   optional, the candidates `auto` compared
+    manifest.json      the sha256 of every other file in the directory (see below)
 
 A whole model is written into a temporary directory that replaces the old one; a policy change
 rewrites only policy.json, in one atomic rename, so a crash leaves the old policy or the new one,
 never a mix. Version 1 directories (calibration.json, thresholds.json, min_labels and
 training.max_length in config.json) are migrated when read. Every part is checked against the
 others on load: a mismatch is a ModelError that names the file, never a silent wrong answer.
+
+A model directory is data. manifest.json lists every file in it with its sha256; loading refuses a
+listed file that is missing or changed, a file or folder it does not list, a symbolic link or
+special file anywhere in it, before any file is parsed; nothing named in a file is ever imported
+(model types and tokenizers are looked up in textclf's own registries). policy.json is listed too,
+so a model saved with a policy refuses to load without it unless the caller asks for raw scores
+(`policy=False`). A policy update writes the manifest twice around the policy's rename: first with
+the new digest and the old one under "replacing", then with the new one alone, so a crash at any
+point leaves a pair that loads the old policy or the new one, never one the manifest does not vouch
+for. Checksums catch accidents (a truncated copy, a hand edit, a file from another model); someone
+who can rewrite the directory can rewrite manifest.json too, which is why `textclf verify --sha256`
+compares the manifest's own digest with one kept elsewhere (docs/security.md).
 """
 
 from __future__ import annotations
@@ -25,14 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .card import ModelCard
-from .config import migrate_max_length
-from .data import LabelMap
-from .errors import ConfigError, ModelError, TextclfError
-from .fileio import atomic_directory, write_json
-from .models import model_class
-from .policy import DecisionPolicy
+from ..card import ModelCard
+from ..config import migrate_max_length
+from ..data import LabelMap
+from ..errors import ConfigError, ModelError, TextclfError
+from ..fileio import atomic_directory, atomic_file, write_json
+from ..models import model_class
+from ..policy import DecisionPolicy, check_min_labels
+from ..version import __version__
+from .manifest import (MANIFEST_FILE, _RAW_SCORES, manifest_document, _first_line, _read_json, _read_manifest, _scan, _sha256,
+                       _verify_manifest, raw_scores)
 
 FORMAT = "textclf-model"
 FORMAT_VERSION = 2
@@ -40,12 +55,16 @@ READABLE_VERSIONS = (1, 2)
 POLICY_FILE = "policy.json"
 POLICY_KEYS = ("calibration", "thresholds", "min_labels", "provenance")
 CLASSIFIER_FILES = ("config.json", "labels.json", POLICY_FILE, "metrics.json", "leaderboard.json",
-                    "calibration.json", "thresholds.json")  # the last two: format 1
+                    "calibration.json", "thresholds.json", MANIFEST_FILE)  # calibration, thresholds: format 1
 PROBE_TEXT = "a short probe text to check the saved model's outputs"
 
 
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False, default=_plain) + "\n").encode("utf-8")
+
+
 def _dump(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_plain) + "\n", encoding="utf-8")
+    path.write_bytes(_json_bytes(obj))
 
 
 def _plain(value: Any) -> Any:
@@ -73,7 +92,8 @@ def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: di
             "model": clf.model_config().model_dump(mode="json"),
             "training": clf.training_config().model_dump(mode="json"),
             "info": clf.card.to_json(),
-            "files": model_file_digests(tmp),
+            "files": model_file_digests(tmp),  # read by textclf versions without manifest.json
+            "manifest": MANIFEST_FILE,  # loading refuses this directory without it
         })
         _dump(tmp / "labels.json", clf.label_map.to_json())
         _dump(tmp / POLICY_FILE, policy_json(clf.policy))
@@ -81,6 +101,8 @@ def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: di
             _dump(tmp / "metrics.json", metrics)
         for name, content in (extra or {}).items():
             _dump(tmp / name, content)
+        files, _ = _scan(tmp)
+        _dump(tmp / MANIFEST_FILE, manifest_document({name: _sha256(path) for name, path in files.items()}))
     return directory
 
 
@@ -90,11 +112,7 @@ def model_file_digests(directory: Path) -> dict[str, str]:
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         relative = path.relative_to(directory).as_posix()
         if relative not in CLASSIFIER_FILES:
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            out[relative] = digest.hexdigest()
+            out[relative] = _sha256(path)
     return out
 
 
@@ -115,27 +133,31 @@ def _check_files(directory: Path, config: dict) -> None:
 
 
 def save_policy(clf, directory: Path) -> None:
-    """Replace the saved decision policy of the model in `directory` (one atomic file write)."""
+    """Replace the saved decision policy of the model in `directory`: policy.json in one atomic
+    rename, with manifest.json rewritten before (new digest, old one under "replacing") and after
+    (new digest alone), so that every state a crash can leave loads one whole policy."""
     read_config(directory)  # refuse to write into something that is not a textclf model
-    write_json(directory / POLICY_FILE, policy_json(clf.policy))
-    for legacy in ("calibration.json", "thresholds.json"):  # format 1 files would now be stale
-        (directory / legacy).unlink(missing_ok=True)
+    manifest = _read_manifest(directory)
+    if manifest is None:  # a directory saved before manifests (format 1, early format 2)
+        write_json(directory / POLICY_FILE, policy_json(clf.policy))
+        for legacy in ("calibration.json", "thresholds.json"):  # format 1 files would now be stale
+            (directory / legacy).unlink(missing_ok=True)
+        return
+    content = _json_bytes(policy_json(clf.policy))
+    files = {**manifest["files"], POLICY_FILE: hashlib.sha256(content).hexdigest()}
+    previous = manifest["files"].get(POLICY_FILE)
+    if previous is not None and previous != files[POLICY_FILE]:
+        _write_bytes(directory / MANIFEST_FILE, _json_bytes(manifest_document(files, {POLICY_FILE: previous})))
+    _write_bytes(directory / POLICY_FILE, content)
+    _write_bytes(directory / MANIFEST_FILE, _json_bytes(manifest_document(files)))
+
+
+def _write_bytes(path: Path, content: bytes) -> None:
+    with atomic_file(path, "wb") as handle:
+        handle.write(content)
 
 
 # -- reading -------------------------------------------------------------------------------------
-def _read_json(path: Path, required: bool = True) -> Any:
-    if not path.is_file():
-        if required:
-            raise ModelError(f"{path}: missing; is {path.parent} a textclf model directory?")
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(f"{path}: corrupt JSON ({err})") from None
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
-
-
 def read_config(directory: Path) -> dict:
     """config.json of a model directory, checked and migrated to the current format."""
     if not directory.is_dir():
@@ -162,7 +184,7 @@ def read_config(directory: Path) -> dict:
     return config
 
 
-def _read_policy(directory: Path, config: dict) -> DecisionPolicy:
+def _read_policy(directory: Path, config: dict, required: bool) -> DecisionPolicy:
     if config["format_version"] == 1:
         thresholds = _read_json(directory / "thresholds.json", required=False)
         info = config.get("info") or {}
@@ -174,8 +196,8 @@ def _read_policy(directory: Path, config: dict) -> DecisionPolicy:
         where = str(directory / "thresholds.json")
     else:
         where = str(directory / POLICY_FILE)
-        raw = _read_json(directory / POLICY_FILE, required=False)
-        if raw is None:
+        raw = _read_json(directory / POLICY_FILE, required=required)
+        if raw is None:  # a format-2 directory saved before manifests, without a policy
             return DecisionPolicy()
         missing = [key for key in POLICY_KEYS if not isinstance(raw, dict) or key not in raw]
         if missing:
@@ -191,8 +213,7 @@ def _read_policy(directory: Path, config: dict) -> DecisionPolicy:
         except (TypeError, ValueError):
             raise ModelError(f"{where}: thresholds must be a list of numbers") from None
     min_labels = raw.get("min_labels", 0)
-    if min_labels not in (0, 1):
-        raise ModelError(f"{where}: min_labels must be 0 or 1, got {min_labels!r}")
+    check_min_labels(min_labels, where)
     provenance = raw.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise ModelError(f"{where}: provenance must be a JSON object")
@@ -233,33 +254,77 @@ class SavedModel:
         return model
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:200] if text else ""
-
-
-def read_model_directory(directory: Path) -> SavedModel:
+def read_model_directory(directory: Path, policy: bool = True) -> SavedModel:
+    """A model directory checked file by file (manifest.json), then part against part. Nothing
+    named in a file is imported; the model itself is built later (`SavedModel.build_model`).
+    `policy=False` reads the model without its decision policy (raw scores: argmax / 0.5): policy.json
+    is then neither required nor read."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: model directory not found")
+    policy = policy and not _RAW_SCORES.get()
+    scanned = _scan(directory)
+    manifest = _read_manifest(directory)
+    if manifest is not None:
+        _verify_manifest(directory, manifest, scanned, policy)
     config = read_config(directory)
-    _check_files(directory, config)
+    if manifest is None:
+        if config.get("manifest") is not None:
+            raise ModelError(f"{directory / MANIFEST_FILE}: missing; config.json says the model was saved with "
+                             "one (restore it, or save the model again)")
+        _check_files(directory, config)
     label_map = LabelMap.from_json(_read_json(directory / "labels.json"), str(directory / "labels.json"))
     if label_map.multi_label != (config["task"] == "multi_label"):
         raise ModelError(f"{directory}: labels.json and config.json disagree on the task")
-    policy = _read_policy(directory, config)
-    policy.check(len(label_map), label_map.multi_label, str(directory / POLICY_FILE))
+    decision = DecisionPolicy()
+    if policy:
+        decision = _read_policy(directory, config, required=manifest is not None)
+        decision.check(len(label_map), label_map.multi_label, str(directory / POLICY_FILE))
     card = ModelCard.from_json(config.get("info"), str(directory / "config.json"))
     seed = config.get("seed", 0)
-    if not isinstance(seed, int):
+    if not isinstance(seed, int) or isinstance(seed, bool):
         raise ModelError(f"{directory / 'config.json'}: seed must be an integer")
-    saved = SavedModel(directory, config["task"], seed, config["model"], config["training"], label_map, policy, card)
+    saved = SavedModel(directory, config["task"], seed, config["model"], config["training"], label_map, decision,
+                       card)
     _check_configs(saved)
     return saved
 
 
-def _check_configs(saved: SavedModel) -> None:
-    from .config import TrainingConfig, validate
+@dataclass
+class Verified:
+    """What `textclf verify` reports: the manifest's own sha256 and how many files it covers."""
 
+    manifest: Path
+    digest: str
+    files: int
+
+
+def verify_model_directory(directory: Path, expected: str | None = None) -> Verified:
+    """Check every file of a model directory against manifest.json and every part against the
+    others (as loading does, without building the model); with `expected`, also the manifest's own
+    sha256 against that digest, kept somewhere the directory's writers cannot reach."""
+    directory = Path(directory)
+    saved = read_model_directory(directory)
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; {directory} was saved by an older textclf without a manifest "
+                         "(load and save it again to add one)")
+    digest = _sha256(path)
+    if expected is not None and digest != expected.strip().lower():
+        raise ModelError(f"{path}: sha256 {digest} differs from the expected {expected.strip()[:64]}; the "
+                         "directory is not the model that digest was taken of")
+    del saved
+    return Verified(path, digest, len(_read_manifest(directory)["files"]))
+
+
+def _check_configs(saved: SavedModel) -> None:
+    from ..config import TrainingConfig, validate
+
+    kind = saved.model_params.get("type", "tfidf")
+    if not isinstance(kind, str):
+        raise ModelError(f"{saved.directory / 'config.json'}: model.type must be a string, got {kind!r:.60}")
     try:
-        validate(model_class(saved.model_params.get("type", "tfidf")).config_class, saved.model_params,
+        validate(model_class(kind).config_class, saved.model_params,
                  "model config", prefix="model")
         validate(TrainingConfig, saved.training, "training config", prefix="training")
     except ConfigError as err:
