@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import numpy as np
 from ..card import ModelCard
 from ..config import migrate_max_length
 from ..data import LabelMap
-from ..errors import ConfigError, ModelError, TextclfError
+from ..errors import ConfigError, DataError, ModelError, TextclfError
 from ..fileio import atomic_directory, atomic_file, write_json
 from ..models import model_class
 from ..policy import DecisionPolicy, check_min_labels
@@ -288,6 +289,24 @@ def read_model_directory(directory: Path, policy: bool = True) -> SavedModel:
                        card)
     _check_configs(saved)
     return saved
+
+
+def expected_digest(value: str) -> str:
+    """A sha256 given to `textclf verify --sha256`: 64 hex digits, or a file that starts with them
+    (what `textclf verify MODEL > model.sha256` or sha256sum wrote)."""
+    text = value.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        return text.lower()
+    path = Path(value)
+    if not path.is_file():
+        raise DataError(f"--sha256 {value[:80]!r}: neither a sha256 digest (64 hex digits) nor a file")
+    try:
+        first = path.read_text(encoding="utf-8", errors="replace")[:4096].split()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not first or not re.fullmatch(r"[0-9a-fA-F]{64}", first[0]):
+        raise DataError(f"{path}: does not start with a sha256 digest (64 hex digits)")
+    return first[0].lower()
 
 
 @dataclass

@@ -137,10 +137,10 @@ def _verify_manifest(directory: Path, manifest: dict, scanned: tuple[dict[str, P
 
 
 @contextlib.contextmanager
-def raw_scores() -> Iterator[None]:
-    """Within the block, every model directory is read without its decision policy, as with
-    `read_model_directory(..., policy=False)` (what the CLI's --no-policy does around a verb)."""
-    token = _RAW_SCORES.set(True)
+def raw_scores(active: bool = True) -> Iterator[None]:
+    """Within the block (when `active`), every model directory is read without its decision policy,
+    as with `read_model_directory(..., policy=False)`: what the CLI's --no-policy does around a verb."""
+    token = _RAW_SCORES.set(_RAW_SCORES.get() or active)
     try:
         yield
     finally:

@@ -40,6 +40,8 @@ def _model_verbs(verb: Callable) -> None:
     add_data_flags(p, f"labelled data: {saved} (default: test)")
     p.add_argument("-o", "--output", help="metrics JSON to write (the model's training metrics.json is kept)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    p.add_argument("--no-policy", action="store_true",
+                   help="ignore the saved decision policy (calibration, thresholds): raw scores, argmax / 0.5")
 
     p = verb("calibrate", v.cmd_calibrate, "fit a probability calibration on validation data, save it with the model")
     p.add_argument("model", help="saved model directory")
@@ -135,6 +137,8 @@ def _serving_verbs(verb: Callable) -> None:
                    help="Ray output files (default: from the -o suffix, else parquet)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
                    help="add the top K tokens behind each label (Integrated Gradients on neural models: slow)")
+    p.add_argument("--no-policy", action="store_true",
+                   help="ignore the saved decision policy (calibration, thresholds): raw scores, argmax / 0.5")
 
     p = verb("serve", v.cmd_serve, "serve a saved model over HTTP (POST /predict, /explain; GET /health, /ready, /labels, /docs)")
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
@@ -151,6 +155,13 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--max-queue-texts", type=int, default=1024, help="texts queued or running; more get 503")
     p.add_argument("--max-queue-chars", type=int, default=2_000_000, help="characters queued or running; more get 503")
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of a 503")
+
+    p = verb("verify", v.cmd_verify, "check every file of a saved model against its manifest.json; print "
+             "the manifest's sha256")
+    p.add_argument("model", help="saved model directory")
+    p.add_argument("--sha256", metavar="DIGEST_OR_FILE",
+                   help="the manifest digest printed when the model was shipped, or a file holding it "
+                        "(kept outside the model directory): exit 2 unless they match")
 
     p = verb("export", v.cmd_export, "export a saved model to ONNX (neural models) or a Hugging Face directory")
     p.add_argument("model", help="saved model directory")

@@ -71,10 +71,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- evaluate, report, errors, shift ----------------------------------------------------------------
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..artifacts import raw_scores
     from ..evaluation.metrics import format_metrics
     from ..jobs.inspect import evaluate
 
-    result = evaluate(args.model, _data_choice(args), args.output, overwrite=args.overwrite)
+    with raw_scores(args.no_policy):  # --no-policy: the model without its saved decision policy
+        result = evaluate(args.model, _data_choice(args), args.output, overwrite=args.overwrite)
     print(format_metrics(result.metrics, result.classifier.label_map))
     if result.output is not None:
         print(f"\nmetrics written to {result.output}")
@@ -196,6 +198,7 @@ def cmd_tune_thresholds(args: argparse.Namespace) -> int:
 
 # -- predict, serve, export --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ..artifacts import raw_scores
     from ..jobs.ship import predict
     from ..serving.predict import PredictOptions
 
@@ -207,7 +210,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
         explain=args.explain, progress=progress,
     )
-    summary = predict(args.model, args.input, args.output, options, backend=args.backend)
+    with raw_scores(args.no_policy):  # --no-policy: the model without its saved decision policy
+        summary = predict(args.model, args.input, args.output, options, backend=args.backend)
     if summary.output is not None:
         resumed = f" ({summary.resumed_rows} kept from an earlier run)" if summary.resumed_rows else ""
         _done(f"{summary.rows} predictions written to {summary.output}{resumed}")
@@ -218,8 +222,8 @@ def _predict_on_ray(args: argparse.Namespace, progress: bool) -> int:
     from ..errors import DataError
     from ..jobs.ship import predict_ray
 
-    if args.resume or args.explain:
-        raise DataError("--engine ray has no --resume or --explain; use the local engine for those")
+    if args.resume or args.explain or args.no_policy:
+        raise DataError("--engine ray has no --resume, --explain or --no-policy; use the local engine for those")
     summary = predict_ray(args.model, args.input, args.output, address=args.address, num_workers=args.num_workers,
                           backend=args.backend, fmt=args.output_format, text_column=args.text_column,
                           id_column=args.id_column, batch_size=args.batch_size, chunk_size=args.chunk_size,
@@ -238,6 +242,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                            body_timeout_s=args.body_timeout, max_queue_texts=args.max_queue_texts,
                            max_queue_chars=args.max_queue_chars, retry_after_s=args.retry_after)
     serve(args.model, args.host, args.port, config, backend=args.backend)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`sha256  MODEL/manifest.json` on stdout (the format of sha256sum, so the line can be kept and
+    given back with --sha256); exit 2 with one line when a file or the digest does not match."""
+    from ..artifacts import expected_digest, verify_model_directory
+
+    expected = expected_digest(args.sha256) if args.sha256 else None
+    result = verify_model_directory(Path(args.model), expected)
+    print(f"{result.digest}  {result.manifest}")
+    matched = " and matches --sha256" if expected else ""
+    _done(f"{result.files} files match {result.manifest.name}{matched}")
     return 0
 
 
