@@ -142,19 +142,7 @@ def _serving_verbs(verb: Callable) -> None:
 
     p = verb("serve", v.cmd_serve, "serve a saved model over HTTP (POST /predict, /explain; GET /health, /ready, /labels, /docs)")
     p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    p.add_argument("--port", type=int, default=8000, help="TCP port")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="inference engine")
-    p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413")
-    p.add_argument("--max-texts", type=int, default=256, help="texts per request; more get 413")
-    p.add_argument("--max-text-chars", type=int, default=20_000, help="characters per text; more get 413")
-    p.add_argument("--max-batch", type=int, default=64, help="texts per model call across concurrent requests")
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
-    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (length-sorted)")
-    p.add_argument("--body-timeout", type=float, default=10.0, help="seconds for a request body to arrive; else 408")
-    p.add_argument("--max-queue-texts", type=int, default=1024, help="texts queued or running; more get 503")
-    p.add_argument("--max-queue-chars", type=int, default=2_000_000, help="characters queued or running; more get 503")
-    p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of a 503")
+    add_service_flags(p)
 
     p = verb("verify", v.cmd_verify, "check every file of a saved model against its manifest.json; print "
              "the manifest's sha256")
@@ -173,6 +161,30 @@ def _serving_verbs(verb: Callable) -> None:
                    help="refuse the int8 model below this argmax agreement with fp32 on held-out texts")
     p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
                    help="onnxruntime transformer fusions for pretrained encoders (auto: keep the faster graph)")
+
+
+def add_service_flags(p: argparse.ArgumentParser) -> None:
+    """`textclf serve`'s flags, one per field of serving.http.ServiceConfig (its default and help
+    text are the field's): `--name-like-this`, the `_s` of a seconds field dropped; dest is the
+    field name, so `ServiceConfig(**{f.name: getattr(args, f.name)})` reads them back."""
+    from dataclasses import MISSING, fields
+
+    from ..serving.http import ServiceConfig
+
+    for f in fields(ServiceConfig):
+        flag = "--" + f.name.removesuffix("_s").replace("_", "-")
+        extra = {key: f.metadata[key] for key in ("choices", "metavar") if key in f.metadata}
+        default = f.default if f.default is not MISSING else None
+        if "choices" not in extra and "metavar" not in extra:
+            extra["metavar"] = ("SECONDS" if f.name.endswith("_s") else "MS" if f.name.endswith("_ms")
+                                else "N" if isinstance(default, int) and not isinstance(default, bool)
+                                else f.name.upper())
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=f.metadata.get("help"))
+        else:
+            kind = type(default) if default is not None else str
+            p.add_argument(flag, dest=f.name, type=kind, default=default, help=f.metadata.get("help"), **extra)
 
 
 def _raw_data_flags(p: argparse.ArgumentParser) -> None:

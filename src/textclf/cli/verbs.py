@@ -233,15 +233,13 @@ def _predict_on_ray(args: argparse.Namespace, progress: bool) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from ..jobs.ship import serve
     from ..serving.http import ServiceConfig
 
-    config = ServiceConfig(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts,
-                           max_text_chars=args.max_text_chars, max_batch=args.max_batch,
-                           max_wait_ms=args.max_wait_ms, batch_size=args.batch_size,
-                           body_timeout_s=args.body_timeout, max_queue_texts=args.max_queue_texts,
-                           max_queue_chars=args.max_queue_chars, retry_after_s=args.retry_after)
-    serve(args.model, args.host, args.port, config, backend=args.backend)
+    config = ServiceConfig(**{f.name: getattr(args, f.name) for f in fields(ServiceConfig)})  # flags = fields
+    serve(args.model, config.host, config.port, config, backend=config.backend)
     return 0
 
 

@@ -1,5 +1,9 @@
 """Micro-batching for the HTTP service: concurrent requests share one model call, and the load
-the queue holds is bounded (beyond it, `Busy`: the service answers 503 + Retry-After)."""
+the queue holds is bounded (beyond it, `Busy`: the service answers 503 + Retry-After).
+
+Shutdown is two steps: `close()` (at SIGTERM, before the server waits for in-flight requests)
+stops waiting out batching windows, so everything queued is predicted at once, and refuses new
+work with `Busy`; `stop()` (at the end) answers what is still queued and ends the loop."""
 
 from __future__ import annotations
 
@@ -42,11 +46,25 @@ class MicroBatcher:
     queued_chars: int = 0
     _queue: asyncio.Queue | None = field(default=None, repr=False)
     _task: asyncio.Task | None = field(default=None, repr=False)
+    _wake: asyncio.Event | None = field(default=None, repr=False)  # set when an item arrives or on close
     _closing: bool = False
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._closing = False
         self._task = asyncio.create_task(self._loop())
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        """Begin shutting down: queued work is predicted now (no batching window is waited out)
+        and `submit` raises `Busy`. Idempotent; call from the event loop's thread."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
 
     @property
     def running(self) -> bool:
@@ -75,11 +93,12 @@ class MicroBatcher:
         self.queued_texts += len(texts)
         self.queued_chars += chars
         self._queue.put_nowait(_Pending(texts, future, chars))
+        self._wake.set()
         return await future
 
     async def stop(self) -> None:
         """Answer everything already queued, then end the loop."""
-        self._closing = True
+        self.close()
         if self._queue is not None:
             await self._queue.join()
         if self._task is not None:
@@ -95,11 +114,14 @@ class MicroBatcher:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                # Poll rather than wait_for(queue.get()): cancelling a get can drop an item on 3.11.
+                # Wait on an event rather than wait_for(queue.get()): cancelling a get can drop an
+                # item on 3.11; a timed-out event wait drops nothing.
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._closing:  # shutting down: answer now, wait for no one
                     break
-                await asyncio.sleep(min(0.001, remaining))
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
                 continue
             batch.append(item)
             size += len(item.texts)

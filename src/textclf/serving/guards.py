@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hmac
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import DataError
@@ -39,17 +40,39 @@ def validation_errors(errors: Sequence[dict], limit: int = 80) -> list[dict]:
     return out
 
 
-# -- body guard ----------------------------------------------------------------------------------
+# -- request guard (ASGI) ------------------------------------------------------------------------
 class _BodyTimeout(Exception):
     pass
 
 
-class BodyGuard:
-    """ASGI middleware: 413 for a request body over `max_bytes` (declared or streamed), 408 for a
-    body that has not fully arrived `timeout_s` after the request started."""
+def is_json_type(content_type: bytes | str | None) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters (charset) allowed."""
+    if not content_type:
+        return False
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
-    def __init__(self, app, max_bytes: int, timeout_s: float = 10.0) -> None:
+
+def bearer_matches(authorization: bytes | None, key: bytes) -> bool:
+    """Whether an `Authorization` header value is `Bearer <key>` (constant-time compare)."""
+    scheme, _, token = (authorization or b"").strip().partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), key)
+
+
+class RequestGuard:
+    """ASGI middleware, in the order it checks: 401 without `Authorization: Bearer <api_key>` (when
+    a key is set; `open_paths` need none), 415 for a POST to one of `json_paths` whose
+    Content-Type is missing or not JSON, 413 for a body over `max_bytes` (declared or streamed),
+    408 for a body that has not fully arrived `timeout_s` after the request started. A refused
+    request's body is read and dropped (bounded), so the client sees the status, not a reset."""
+
+    def __init__(self, app, max_bytes: int, timeout_s: float = 10.0, api_key: str | None = None,
+                 open_paths: Collection[str] = ("/health", "/ready"), json_paths: Collection[str] = ()) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+        self.api_key = api_key.encode("utf-8") if api_key else None
+        self.open_paths, self.json_paths = frozenset(open_paths), frozenset(json_paths)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -66,9 +89,20 @@ class BodyGuard:
             except asyncio.TimeoutError:
                 raise _BodyTimeout from None
 
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        if self.api_key is not None and scope.get("path") not in self.open_paths \
+                and not bearer_matches(headers.get(b"authorization"), self.api_key):
+            return await self._refuse(timed_receive, send, deadline, 401, "missing or wrong API key "
+                                      "(send the header 'Authorization: Bearer <key>')",
+                                      headers=[(b"www-authenticate", b'Bearer realm="textclf"')])
+        if scope.get("method") == "POST" and scope.get("path") in self.json_paths \
+                and not is_json_type(headers.get(b"content-type")):
+            got = short(headers.get(b"content-type", b"").decode("latin-1"), 40) or "none"
+            return await self._refuse(timed_receive, send, deadline, 415,
+                                      f"the body must be JSON: send 'Content-Type: application/json' (got {got})")
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(timed_receive, send, deadline)
+            return await self._refuse(timed_receive, send, deadline, 413, f"request body over {self.max_bytes} bytes")
         chunks, total = [], 0
         try:
             while True:  # read (at most max_bytes of) the body, then replay it to the app
@@ -77,7 +111,9 @@ class BodyGuard:
                     break
                 total += len(message.get("body", b""))
                 if total > self.max_bytes:
-                    return await self._refuse(timed_receive, send, deadline, message.get("more_body", False))
+                    return await self._refuse(timed_receive, send, deadline, 413,
+                                              f"request body over {self.max_bytes} bytes",
+                                              more_body=message.get("more_body", False))
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     break
@@ -95,9 +131,10 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, timed_receive, send, deadline: float, more_body: bool = True) -> None:
+    async def _refuse(self, timed_receive, send, deadline: float, status: int, detail: str,
+                      more_body: bool = True, headers: Sequence = ()) -> None:
         # Closing with an unread body in the socket makes the kernel send a reset, and the client
-        # sees "connection reset" instead of the 413: read and discard a bounded amount first,
+        # sees "connection reset" instead of the status: read and discard a bounded amount first,
         # for a bounded time (a client that declares a huge body and sends nothing is not waited for).
         drained = 0
         until = min(deadline, asyncio.get_running_loop().time() + 2.0)
@@ -108,7 +145,10 @@ class BodyGuard:
                     break
                 drained += len(message.get("body", b""))
                 more_body = message.get("more_body", False)
-        await _send_json(send, 413, {"detail": f"request body over {self.max_bytes} bytes"}, close=True)
+        await _send_json(send, status, {"detail": detail}, close=True, headers=headers)
+
+
+BodyGuard = RequestGuard  # the earlier name (size and timeout only, when no key or JSON paths are given)
 
 
 async def _send_json(send, status: int, body: dict, close: bool = False, headers: Sequence = ()) -> None:
@@ -118,6 +158,91 @@ async def _send_json(send, status: int, body: dict, close: bool = False, headers
         head.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": payload})
+
+
+# -- connections (below ASGI) -------------------------------------------------------------------
+_HEAD_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                 b"content-length: %d\r\n\r\n%s")
+_TOO_MANY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
+             b"retry-after: %d\r\ncontent-length: %d\r\n\r\n%s")
+
+
+def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_s: int = 1):
+    """uvicorn's h11 protocol class, plus what uvicorn lacks:
+
+    - a **header-read timeout**: a request head (request line and headers) must be complete within
+      `header_timeout_s` of its first byte, else 408 and the connection is closed (slow-header
+      clients, "slowloris", cannot hold a connection by trickling bytes);
+    - an **idle timeout from the start**: uvicorn arms its keep-alive timer only after a response,
+      so a connection that never sends a byte was held forever; here it is closed after
+      `timeout_keep_alive` (`--idle-timeout`) like any idle keep-alive connection;
+    - a **connection cap**: past `max_connections` open connections, a new one first evicts an
+      idle connection (no request in flight, no bytes of a head received); when none is idle the
+      new one gets 503 + Retry-After and is closed.
+
+    Used as `uvicorn.Config(http=guarded_protocol(...))`: the same parser (h11) whether or not
+    httptools is installed."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > max_connections and not self._evict_idle():
+                body = json.dumps({"detail": f"too many open connections (the limit is {max_connections})"}).encode()
+                transport.write(_TOO_MANY % (retry_after_s, len(body), body))
+                transport.close()
+                return
+            # A connection that never sends a byte is idle: the keep-alive timer closes it.
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self.timeout_keep_alive_handler)
+
+        def _idle(self) -> bool:
+            return (self._head_timer is None and self.conn.their_state is h11.IDLE
+                    and (self.cycle is None or self.cycle.response_complete)
+                    and self.transport is not None and not self.transport.is_closing())
+
+        def _evict_idle(self) -> bool:
+            for other in list(self.connections):
+                if other is not self and isinstance(other, GuardedH11Protocol) and other._idle():
+                    other.timeout_keep_alive_handler()  # closes it, as an expired keep-alive
+                    self.connections.discard(other)
+                    return True
+            return False
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and self.conn.their_state is h11.IDLE:
+                self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the head is complete (or the connection failed)
+                self._cancel_head_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if (self._head_timer is None and self.conn.their_state is h11.IDLE
+                    and self.conn.trailing_data[0]):  # part of a pipelined head is already here
+                self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            body = json.dumps({"detail": f"the request head did not arrive within {header_timeout_s:g} s"}).encode()
+            self.transport.write(_HEAD_TIMEOUT % (len(body), body))
+            self.transport.close()
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_head_timer()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
 
 
 # -- the port ----------------------------------------------------------------------------------

@@ -2,18 +2,28 @@
 
 Concurrent requests are micro-batched: an asyncio queue gathers them for up to `max_wait_ms` or
 `max_batch` texts, one model call runs in a worker thread, and each request's future gets its
-slice of the result. On shutdown the server stops accepting connections, answers what is queued,
-then exits.
+slice of the result. At SIGTERM/SIGINT the server stops accepting connections, the batcher stops
+waiting out batching windows (what is queued is predicted at once and answered 200), a request
+that still reaches the app gets 503, and what is in flight has `shutdown_grace_s` to finish.
 
-Every client-side problem gets a 4xx, before it reaches the model: a body over `max_body_bytes`
-413 (declared or streamed), a body that does not arrive within `body_timeout_s` 408, too many or
-overlong texts 413, malformed JSON or a request that breaks the schema 422 (lone surrogates
-included). Error bodies quote at most `echo_chars` characters of what was sent. The queue is
-bounded: when `max_queue_texts` texts or `max_queue_chars` characters are already waiting, a
-request gets 503 with `Retry-After` instead of an unbounded wait. `/health` is liveness (the
-process answers); `/ready` is readiness (model loaded, batcher running, queue not full).
-`/docs` is a small self-contained page (no CDN assets, so it works offline) listing the endpoints
-and linking the OpenAPI schema at `/openapi.json`.
+Connections are guarded below HTTP (`guards.guarded_protocol`): a request head must arrive within
+`header_timeout_s` of its first byte (else 408 and close), a connection with nothing in flight is
+closed after `idle_timeout_s` of silence (new connections included), heads over
+`max_header_bytes` get 400, and past `max_connections` an idle connection is closed to make room
+(else the new one gets 503).
+
+Every client-side problem gets a 4xx, before it reaches the model (`guards.RequestGuard`, then
+the schemas): no or a wrong `Authorization: Bearer <api_key>` 401 when a key is set (`/health`
+and `/ready` stay open), a POST body not sent as JSON 415, a body over `max_body_bytes` 413
+(declared or streamed), a body that does not arrive within `body_timeout_s` 408, too many or
+overlong texts 413 (for `/explain` also more than `explain_max_texts` texts or
+`explain_max_chars` characters), malformed JSON or a request that breaks the schema 422 (lone
+surrogates included). Error bodies quote at most `echo_chars` characters of what was sent. The
+queue is bounded: when `max_queue_texts` texts or `max_queue_chars` characters are already
+waiting, a request gets 503 with `Retry-After` instead of an unbounded wait. `/health` is
+liveness (the process answers); `/ready` is readiness (model loaded, batcher running, queue not
+full). `/docs` is a small self-contained page (no CDN assets, so it works offline) listing the
+endpoints and linking the OpenAPI schema at `/openapi.json`.
 """
 
 from __future__ import annotations
@@ -21,9 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import ipaddress
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,30 +44,77 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import DataError, ModelError, TextclfError
 from .batcher import Busy, MicroBatcher
-from .guards import BodyGuard, bind_socket, short, validation_errors
+from .guards import BodyGuard, RequestGuard, bind_socket, guarded_protocol, short, validation_errors
+from .loading import BACKENDS, load_for_inference
 from .predict import applied_thresholds, chunk_logits
 
 BodyLimit = BodyGuard  # the earlier name
-__all__ = ["Busy", "BodyGuard", "BodyLimit", "MicroBatcher", "ServiceConfig", "bind_socket", "create_app",
-           "prediction_records", "serve", "short", "validation_errors"]
+__all__ = ["Busy", "BodyGuard", "BodyLimit", "MicroBatcher", "RequestGuard", "ServiceConfig", "bind_socket",
+           "create_app", "exposure_warning", "prediction_records", "serve", "short", "uvicorn_server",
+           "validation_errors"]
+
+
+def _option(default, help: str, **extra):
+    """A ServiceConfig field: its default and its help are the `textclf serve` flag's."""
+    return field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """Request limits and batching; every field is a `textclf serve` option."""
+    """Everything `textclf serve` takes besides MODEL: one field per flag (`--name-like-this`, the
+    `_s` of seconds dropped), each default and help text in one place (`cli/parser.py` builds the
+    flags from these fields)."""
 
-    max_body_bytes: int = 1_000_000
-    max_texts: int = 256  # texts per request
-    max_text_chars: int = 20_000
-    max_batch: int = 64  # texts per model call, across requests
-    max_wait_ms: float = 5.0  # how long the first queued request waits for company
-    batch_size: int = 64  # texts per forward pass inside one model call (length-sorted)
-    body_timeout_s: float = 10.0  # the whole request body must arrive within this; else 408
-    max_queue_texts: int = 1024  # texts waiting or being predicted; more get 503 + Retry-After
-    max_queue_chars: int = 2_000_000  # characters waiting or being predicted; more get 503
-    retry_after_s: int = 1  # the Retry-After header of a 503
-    echo_chars: int = 80  # error bodies quote at most this many characters of the request
-    max_explain_waiting: int = 2  # /explain requests waiting behind the running one; more get 503
+    # where and what
+    host: str = _option("127.0.0.1", "interface to listen on (a non-loopback one without --api-key "
+                                     "gets a warning on stderr)")
+    port: int = _option(8000, "TCP port")
+    backend: str = _option("torch", "inference engine (onnx, onnx-int8: MODEL is a `textclf export` directory)",
+                           choices=BACKENDS)
+    device: str = _option("auto", "inference device, chosen at load time", choices=("auto", "cpu", "cuda"))
+    api_key: str | None = field(default=None, repr=False, metadata={  # kept out of reprs and logs
+        "help": "require 'Authorization: Bearer KEY' on every endpoint but /health and /ready (else 401); "
+                "default: $TEXTCLF_API_KEY (safer: a flag shows in the process list)", "metavar": "KEY"})
+    # connections (below HTTP requests)
+    header_timeout_s: float = _option(10.0, "seconds for a request's head (request line + headers) to "
+                                            "arrive once it has started; else 408 and the connection is closed")
+    idle_timeout_s: float = _option(5.0, "seconds a connection with no request in flight may stay silent "
+                                         "before it is closed (keep-alive, and new connections)")
+    max_connections: int = _option(1000, "open connections; past it an idle one is closed to make room, "
+                                         "else the new one gets 503")
+    max_header_bytes: int = _option(16_384, "bytes of a request head; more gets 400")
+    shutdown_grace_s: float = _option(30.0, "at SIGTERM/SIGINT: seconds to answer what is queued and in flight "
+                                            "(queued work is predicted at once) before the rest is cut off")
+    # requests
+    max_body_bytes: int = _option(1_000_000, "larger bodies get 413")
+    body_timeout_s: float = _option(10.0, "seconds for a request body to arrive; else 408")
+    max_texts: int = _option(256, "texts per request; more get 413")
+    max_text_chars: int = _option(20_000, "characters per text; more get 413")
+    echo_chars: int = _option(80, "error bodies quote at most this many characters of the request")
+    # batching and the queue
+    max_batch: int = _option(64, "texts per model call across concurrent requests")
+    max_wait_ms: float = _option(5.0, "how long the first queued request waits for company (a batching window)")
+    batch_size: int = _option(64, "texts per forward pass inside one model call (length-sorted)")
+    max_queue_texts: int = _option(1024, "texts queued or being predicted; more get 503 + Retry-After")
+    max_queue_chars: int = _option(2_000_000, "characters queued or being predicted; more get 503")
+    retry_after_s: int = _option(1, "the Retry-After header of a 503")
+    # /explain
+    max_explain_waiting: int = _option(2, "/explain requests waiting behind the running one; more get 503")
+    explain_max_texts: int = _option(32, "texts per /explain request (and at most --max-texts); more get 413")
+    explain_max_chars: int = _option(100_000, "characters of all texts of one /explain request; more get 413")
+    explain_max_tokens: int = _option(256, "token attributions listed per text in an /explain answer (the "
+                                           "strongest, in text order); `tokens_total` says how many there were")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and f.name != "port" and value <= 0 \
+                    and f.name not in ("max_wait_ms", "max_explain_waiting"):
+                raise DataError(f"service setting {f.name} must be positive, got {value}")
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise DataError(f"service setting {f.name}: {value!r} is not one of {', '.join(f.metadata['choices'])}")
+        if self.max_wait_ms < 0 or self.max_explain_waiting < 0 or not 0 <= self.port < 65536:
+            raise DataError("service settings: max_wait_ms and max_explain_waiting must be >= 0, port 0-65535")
 
 
 # -- schemas -------------------------------------------------------------------------------------
@@ -140,19 +200,27 @@ td{{padding:.3em .8em;vertical-align:top;border-bottom:1px solid #ddd}}code{{bac
 OpenAPI viewer). This page needs no network access.</p>
 <table>{''.join(rows)}</table>
 <h2>Example</h2><pre>{example}</pre>
-<p>Errors: 413 body or texts too large, 408 body too slow, 422 malformed request,
-503 busy (see <code>Retry-After</code>) or not ready.</p>
+<p>Errors: 401 missing or wrong API key, 408 request head or body too slow, 413 body, texts or
+explanation too large, 415 body not sent as <code>application/json</code>, 422 malformed JSON or a
+request that breaks the schema, 503 busy (see <code>Retry-After</code>), not ready or shutting down.</p>
 </body></html>
 """
 
 
 # -- the app -------------------------------------------------------------------------------------
+JSON_PATHS = ("/predict", "/explain")  # POST bodies that must be JSON (else 415)
+OPEN_PATHS = ("/health", "/ready")  # probes: no API key needed
+
+
 def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "model",
                logits_fn: Callable | None = None):
-    """A FastAPI app serving `clf` (a loaded TextClassifier); `logits_fn` swaps the backend."""
+    """A FastAPI app serving `clf` (a loaded TextClassifier); `logits_fn` swaps the backend.
+    `config.api_key` is used as given (the TEXTCLF_API_KEY variable is read by `serve`)."""
     from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     model_lock = threading.Lock()  # one model call at a time: explanations hook the network
 
@@ -175,30 +243,40 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
 
     app = FastAPI(title="textclf", summary=f"text classifier {model_name}", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    app.add_middleware(BodyGuard, max_bytes=config.max_body_bytes, timeout_s=config.body_timeout_s)
+    app.add_middleware(RequestGuard, max_bytes=config.max_body_bytes, timeout_s=config.body_timeout_s,
+                       api_key=config.api_key, open_paths=OPEN_PATHS, json_paths=JSON_PATHS)
     app.state.batcher = batcher
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": validation_errors(exc.errors(), config.echo_chars)}, status_code=422)
 
-    def check_limits(texts: list[str]) -> None:
-        if len(texts) > config.max_texts:
-            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {config.max_texts}")
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, nested too deep): 422
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8)",
+                                             "type": "json_invalid"}]}, status_code=422)
+        return await http_exception_handler(request, exc)
+
+    def check_limits(texts: list[str], max_texts: int = config.max_texts) -> None:
+        if len(texts) > max_texts:
+            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {max_texts}")
         longest = max(len(t) for t in texts)
         if longest > config.max_text_chars:
             raise HTTPException(413, f"a text of {longest} characters; the limit is {config.max_text_chars}")
 
-    @app.get("/health", summary="liveness: the process answers")
+    @app.get("/health", summary="liveness: the process answers (no API key needed)")
     async def health() -> dict:
         return {"status": "ok", "model": model_name, "model_type": clf.model_params.get("type"),
                 "requests": batcher.requests, "batches": batcher.batches, "rejected": batcher.rejected,
                 "queued_texts": batcher.queued_texts}
 
-    @app.get("/ready", summary="readiness: model loaded, batcher running, queue not full (else 503)")
+    @app.get("/ready", summary="readiness: model loaded, batcher running, queue not full (else 503; "
+                               "no API key needed)")
     async def ready():
         if not batcher.running:
-            return JSONResponse({"status": "not ready", "reason": "the batcher is not running"}, status_code=503)
+            reason = "shutting down" if batcher.closing else "the batcher is not running"
+            return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
         if batcher.full:
             return JSONResponse({"status": "busy", "queued_texts": batcher.queued_texts}, status_code=503,
                                 headers=retry)
@@ -209,7 +287,7 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
         return {"labels": list(clf.label_map.labels), "task": clf.task, "thresholds": applied_thresholds(clf)}
 
     @app.post("/predict", response_model=PredictResponse, summary="labels and probabilities for texts",
-              responses={408: {}, 413: {}, 503: {}})
+              responses={401: {}, 408: {}, 413: {}, 415: {}, 503: {}})
     async def predict(request: PredictRequest):
         texts = request.as_list()
         check_limits(texts)
@@ -227,10 +305,21 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
     return app
 
 
+def bounded_explanation(explanation: dict, max_tokens: int) -> dict:
+    """An explanation's dict with `tokens` cut to the `max_tokens` of largest |attribution|, kept
+    in text order; `tokens_total` is how many there were. `top`/`against` are at most top_k each."""
+    tokens = explanation.get("tokens") or []
+    explanation["tokens_total"] = len(tokens)
+    if len(tokens) > max_tokens:
+        keep = sorted(sorted(range(len(tokens)), key=lambda i: -abs(tokens[i]["attribution"]))[:max_tokens])
+        explanation["tokens"] = [tokens[i] for i in keep]
+    return explanation
+
+
 def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_lock: threading.Lock,
                  check_limits: Callable) -> None:
-    """POST /explain (analysis.explain) with the limits of /predict; model calls hold `model_lock`,
-    as explanations hook the network that predictions run through."""
+    """POST /explain (analysis.explain) with the limits of /predict and its own bounds; model calls
+    hold `model_lock`, as explanations hook the network that predictions run through."""
     from fastapi.responses import JSONResponse
 
     retry = {"Retry-After": str(max(1, int(config.retry_after_s)))}
@@ -241,12 +330,19 @@ def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_l
     explaining = {"now": 0}
 
     @app.post("/explain", summary="token attributions: why each text gets its label",
-              responses={408: {}, 413: {}, 501: {}, 503: {}})
+              responses={401: {}, 408: {}, 413: {}, 415: {}, 501: {}, 503: {}})
     async def explain_texts(request: ExplainRequest):
-        """Same limits as /predict. One explanation runs at a time (with at most
-        `max_explain_waiting` waiting); more get 503 + Retry-After."""
+        """The limits of /predict, and at most `explain_max_texts` texts and `explain_max_chars`
+        characters in all (else 413); each answer lists at most `explain_max_tokens` token
+        attributions (`tokens_total` says how many there were) and `top_k` (<= 100) in `top` and
+        `against`. One explanation runs at a time (with at most `max_explain_waiting` waiting);
+        more get 503 + Retry-After."""
         texts = request.as_list()
-        check_limits(texts)
+        check_limits(texts, min(config.max_texts, config.explain_max_texts))
+        total = sum(len(t) for t in texts)
+        if total > config.explain_max_chars:
+            return JSONResponse({"detail": f"{total} characters of text to explain; the limit is "
+                                           f"{config.explain_max_chars}"}, status_code=413)
         if request.label is not None and request.label not in clf.label_map.labels:
             return JSONResponse({"detail": f"label {short(request.label, config.echo_chars)!r} is not one of the "
                                            f"model's labels"}, status_code=422)
@@ -258,7 +354,8 @@ def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_l
 
         def run() -> list[dict]:
             with model_lock:
-                return [e.to_dict() for e in explain(clf, texts, label=request.label, top_k=request.top_k)]
+                found = explain(clf, texts, label=request.label, top_k=request.top_k)
+            return [bounded_explanation(e.to_dict(), config.explain_max_tokens) for e in found]
 
         explaining["now"] += 1
         try:
@@ -272,25 +369,73 @@ def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_l
 
 
 # -- serving -------------------------------------------------------------------------------------
-def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, config: ServiceConfig = ServiceConfig(),
-          backend: str = "torch", graceful_timeout_s: float = 10.0) -> None:
-    """Load a saved model and serve it until SIGINT/SIGTERM (then finish queued requests).
-    The port is taken before the model is loaded: a busy port is one line, at once."""
+def uvicorn_server(app, config: ServiceConfig = ServiceConfig(), log_level: str = "info"):
+    """A uvicorn.Server for `app` with the connection guards of `config` (header and idle timeouts,
+    the connection cap, the head size limit, the shutdown grace); at SIGTERM/SIGINT it first tells
+    the app's batcher to stop waiting out batching windows, then shuts down as uvicorn does
+    (stop accepting, finish in-flight requests within `shutdown_grace_s`, lifespan end)."""
     import uvicorn
 
-    from ..classifier import TextClassifier
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            batcher = getattr(getattr(app, "state", None), "batcher", None)
+            if batcher is not None:
+                batcher.close()  # queued work is predicted now; new requests get 503
+            await super().shutdown(sockets)
 
-    sock = bind_socket(host, port)
+    protocol = guarded_protocol(config.header_timeout_s, config.max_connections, config.retry_after_s)
+    return Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level, http=protocol,
+                                 timeout_keep_alive=config.idle_timeout_s,
+                                 h11_max_incomplete_event_size=config.max_header_bytes,
+                                 timeout_graceful_shutdown=config.shutdown_grace_s))
+
+
+def exposure_warning(address: str, api_key: str | None) -> str | None:
+    """The one-line warning for serving a non-loopback address without an API key (else None)."""
+    if api_key:
+        return None
     try:
-        if backend in ("onnx", "onnx-int8"):
-            from .onnx_export import load_onnx_classifier
+        if ipaddress.ip_address(address.split("%")[0]).is_loopback:
+            return None
+    except ValueError:  # not an IP address: a host name, warn (it resolved to something else)
+        pass
+    return (f"textclf: warning: serving {address} without an API key: anyone who can reach it can use the "
+            f"model (set TEXTCLF_API_KEY or --api-key)")
 
-            clf = load_onnx_classifier(model, int8=backend == "onnx-int8")
-        else:
-            clf = TextClassifier.load(model)
+
+def load_model(model: str | Path, backend: str = "torch", device: str = "auto"):
+    """The classifier to serve, with the inference device chosen now (where the loader takes one)."""
+    if backend == "torch":
+        import inspect
+
+        import textclf
+
+        if "device" in inspect.signature(textclf.load).parameters:
+            return textclf.load(model, device=device)
+        if device not in ("auto", "cpu"):  # this textclf cannot place a model yet
+            raise DataError(f"--device {device}: this textclf's loader has no device choice")
+    return load_for_inference(model, backend)
+
+
+def serve(model: str | Path, host: str | None = None, port: int | None = None,
+          config: ServiceConfig = ServiceConfig(), backend: str | None = None,
+          graceful_timeout_s: float | None = None) -> None:
+    """Load a saved model and serve it until SIGINT/SIGTERM (then answer what is queued, at once,
+    within `config.shutdown_grace_s`). `host`, `port`, `backend` and `graceful_timeout_s`, when
+    given, override `config`'s; the API key is `config.api_key`, else $TEXTCLF_API_KEY.
+    The port is taken before the model is loaded: a busy port is one line, at once."""
+    overrides = {name: value for name, value in (("host", host), ("port", port), ("backend", backend),
+                                                 ("shutdown_grace_s", graceful_timeout_s)) if value is not None}
+    if config.api_key is None and os.environ.get("TEXTCLF_API_KEY"):
+        overrides["api_key"] = os.environ["TEXTCLF_API_KEY"]
+    config = replace(config, **overrides)
+    sock = bind_socket(config.host, config.port)
+    try:
+        warning = exposure_warning(sock.getsockname()[0], config.api_key)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+        clf = load_model(model, config.backend, config.device)
         app = create_app(clf, config, model_name=Path(model).name)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                               timeout_graceful_shutdown=graceful_timeout_s))
-        server.run(sockets=[sock])
+        uvicorn_server(app, config).run(sockets=[sock])
     finally:
         sock.close()
