@@ -22,6 +22,8 @@ class ModelCard:
     training_summary: dict[str, Any] = field(default_factory=dict)  # steps, history, features, ...
     train_size: int | None = None
     imbalance: dict[str, Any] | None = None  # a class-weight default applied because classes are skewed
+    resample: dict[str, Any] | None = None  # training.resample: rows before and after
+    calibration: dict[str, Any] | None = None  # what training did about calibration, and why
 
     @property
     def text_column(self) -> str:

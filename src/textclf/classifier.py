@@ -1,42 +1,58 @@
 """TextClassifier: the one estimator users hold, whatever model type sits inside it.
 
 It owns three things: the fitted model (texts -> logits), the label map, and the decision policy
-(calibration, thresholds, min_labels) that turns logits into labels. The policy changes only
-through its methods here, and `artifacts` is the only module that writes any of it to disk.
+(calibration, thresholds, min_labels) that turns logits into labels. `fit` runs the training
+pipeline's model stages — the training plan (plan.py), resampling, the model's own fit, and the
+decision policy fitted on validation data only — the same way for Python and the CLI; `artifacts`
+is the only module that writes any of it to disk.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .card import ModelCard
-from .config import Task, TrainingConfig, migrate_max_length, validate
+from .config import CalibrationConfig, Task, ThresholdsConfig, TrainingConfig, validate
 from .data import Examples, LabelMap
+from .data.adapters import ColumnNames, as_examples
 from .errors import ConfigError, DataError, ModelError
-from .imbalance import skewed_class_weight
 from .models import model_class
+from .plan import model_and_training, resolve_plan, with_type_defaults
 from .policy import DecisionPolicy
 
 Texts = Sequence[str] | Examples
 
 
-def as_texts(texts: Texts) -> list[str]:
-    if isinstance(texts, Examples):
-        return texts.texts
-    if isinstance(texts, str):
-        raise DataError("expected a list of texts, got a single string (wrap it in a list)")
-    return [str(t) for t in texts]
+class TextclfWarning(UserWarning):
+    """Something training did not do, or did differently, and why (e.g. calibration skipped)."""
 
 
 def _model_dict(spec: dict[str, Any] | BaseModel | None) -> dict[str, Any]:
     return spec.model_dump() if isinstance(spec, BaseModel) else dict(spec or {"type": "tfidf"})
+
+
+def _say(log: TextIO | None, message: str, warning: bool = False) -> None:
+    """A line for the CLI's log, or (from Python, where there is no log) a warning when it is one."""
+    if log is not None:
+        print(f"textclf: {'warning: ' if warning else ''}{message}", file=log)
+    elif warning:
+        warnings.warn(message, TextclfWarning, stacklevel=3)
+
+
+@dataclass(frozen=True)
+class FittedConfig:
+    """What the fitted model really used: `save()` writes this, whatever the parameters say now."""
+
+    model: BaseModel
+    training: TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -52,14 +68,19 @@ class Predictions:
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """A scikit-learn estimator over texts: the constructor stores parameters; `fit` does the work.
 
-    >>> clf = TextClassifier(model={"type": "tfidf"}).fit(train_examples, validation=val_examples)
+    >>> clf = TextClassifier(model={"type": "tfidf"}).fit(texts, labels, validation=(val_texts, val_labels))
     >>> clf.predict(["a gripping, beautifully shot film"])
 
     Parameters (`get_params` / `set_params`, so `clone`, `GridSearchCV` and `Pipeline` work):
-    `model` (a model config dict, `type` plus its keys; nested names such as `model__C` reach its
-    keys), `task`, `training` (dict or TrainingConfig; `training__epochs`), `seed`. Fitted state:
-    `model` after fitting is the fitted model object, with `label_map`, `policy` and `card`;
-    `classes_` lists the labels.
+    `model` (a model config dict, `type` plus its keys; `model__C` reaches one key), `task`,
+    `training` (dict or TrainingConfig; `training__epochs`), `seed`, `calibration` (a method
+    fitted on validation data: temperature, platt, isotonic, or None), `thresholds` (dict or
+    ThresholdsConfig: tuning on validation data, min_labels).
+
+    Inputs: lists/tuples/arrays of strings, a pandas Series, a DataFrame or `datasets.Dataset`
+    with `text_column=` (and `label_column=`, ...), Examples, or a file path (data.adapters).
+    Fitted state: `model_`, `label_map_`, `policy_`, `card_`, `fitted_` (the frozen config that
+    `save` writes), `classes_` (labels of the type given to `fit`).
     """
 
     def __init__(
@@ -68,30 +89,27 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         task: Task = "single_label",
         training: TrainingConfig | dict[str, Any] | None = None,
         seed: int = 0,
+        calibration: str | dict | CalibrationConfig | None = "temperature",
+        thresholds: dict | ThresholdsConfig | None = None,
     ) -> None:
-        self._model_spec = model  # kept as given: scikit-learn's clone checks parameters by identity
-        self.model_params = _model_dict(model)
-        if isinstance(training, dict) and "max_length" in training:  # the first-wave place of a model key
-            self.model_params, training = migrate_max_length(self.model_params, training)
+        self._model_spec = model  # as given: scikit-learn's clone checks parameters by identity
         self.task = task
         self.training = training
         self.seed = seed
-        self._training_used: TrainingConfig | None = None  # set by fit / load: what the model really used
-        self.label_map: LabelMap | None = None
-        self.model = None  # a fitted models.base.ClassifierModel
-        self.policy = DecisionPolicy()
-        self.card = ModelCard()
+        self.calibration = calibration
+        self.thresholds = thresholds
 
     # -- scikit-learn parameters --------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed}
+        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed,
+                  "calibration": self.calibration, "thresholds": self.thresholds}
         if deep:
-            params.update({f"model__{k}": v for k, v in self.model_params.items()})
+            params.update({f"model__{k}": v for k, v in _model_dict(self._model_spec).items()})
         return params
 
     def set_params(self, **params: Any) -> TextClassifier:
-        """Set `model`, `task`, `training`, `seed`, or one key inside them (`model__C=4`,
-        `training__epochs=3`). The fitted state is left as it is until the next `fit`."""
+        """Set a parameter, or one key inside `model` / `training` (`model__C=4`,
+        `training__epochs=3`). The fitted state, and what `save` writes, change only at the next `fit`."""
         nested: dict[str, dict[str, Any]] = {"model": {}, "training": {}}
         for name, value in params.items():
             outer, sep, inner = name.partition("__")
@@ -99,39 +117,61 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 nested[outer][inner] = value
             elif name == "model":
                 self._model_spec = value
-                self.model_params = _model_dict(value)
-            elif name in ("task", "training", "seed"):
+            elif name in ("task", "training", "seed", "calibration", "thresholds"):
                 setattr(self, name, value)
             else:
                 raise ConfigError(f"TextClassifier has no parameter {name!r} (model, task, training, seed, "
-                                  "model__KEY, training__KEY)")
+                                  "calibration, thresholds, model__KEY, training__KEY)")
         if nested["model"]:
-            self.model_params = {**self.model_params, **nested["model"]}
-            self._model_spec = dict(self.model_params)
-        if "training" in params or nested["training"]:
-            self._training_used = None
+            self._model_spec = {**_model_dict(self._model_spec), **nested["model"]}
         if nested["training"]:
-            base = self.training.model_dump() if isinstance(self.training, TrainingConfig) else dict(self.training or {})
+            base = self.training.model_dump(exclude_unset=True) if isinstance(self.training, TrainingConfig) \
+                else dict(self.training or {})
             self.training = {**base, **nested["training"]}
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
-        return self.label_map is not None and self.model is not None
+        return getattr(self, "model_", None) is not None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    # -- fitted state -------------------------------------------------------------------------
+    @property
+    def model(self):
+        """The fitted model (an alias of `model_`)."""
+        return getattr(self, "model_", None)
+
+    @property
+    def label_map(self) -> LabelMap | None:
+        return getattr(self, "label_map_", None)
+
+    @property
+    def policy(self) -> DecisionPolicy:
+        return getattr(self, "policy_", DecisionPolicy())
+
+    @property
+    def card(self) -> ModelCard:
+        if getattr(self, "card_", None) is None:
+            self.card_ = ModelCard()
+        return self.card_
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        """The model config: what the fitted model used (after `auto`, its choice), else the parameter."""
+        fitted = getattr(self, "fitted_", None)
+        return fitted.model.model_dump(mode="json") if fitted is not None else _model_dict(self._model_spec)
 
     @property
     def classes_(self) -> np.ndarray:
+        """The labels, as the type given to `fit` (int, bool or str), in id order."""
         if self.label_map is None:
             raise AttributeError("classes_ exists after fit")
-        return np.asarray(self.label_map.labels, dtype=object)
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy (single-label) or exact-match ratio of label sets (multi-label)."""
-        predicted = self.predict(X)
-        if self.multi_label:
-            hits = np.array([set(p) == {str(x) for x in t} for p, t in zip(predicted, y)], dtype=float)
-        else:
-            hits = np.array([p == str(t) for p, t in zip(predicted, y)], dtype=float)
-        return float(np.average(hits, weights=sample_weight)) if len(hits) else 0.0
+        values = self.label_map.user_labels
+        return np.asarray(values, dtype=object) if self.label_map.kind == "str" else np.asarray(values)
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -139,115 +179,177 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self.task == "multi_label"
 
     def model_config(self) -> BaseModel:
-        cls = model_class(self.model_params.get("type", "tfidf"))
-        return validate(cls.config_class, self.model_params, "model config", prefix="model")
+        fitted = getattr(self, "fitted_", None)
+        return fitted.model if fitted is not None else model_and_training(_model_dict(self._model_spec), {})[0]
 
     def training_config(self, train_rows: int | None = None) -> TrainingConfig:
         """The training settings in force: after fitting, what the model used; before, the user's
-        with the model type's own defaults (`training_defaults`, which may depend on `train_rows`)
-        for every key the user left unset."""
-        if self._training_used is not None:
-            return self._training_used
-        training = self.training
-        if not isinstance(training, TrainingConfig):
-            training = validate(TrainingConfig, dict(training or {}), "training config", prefix="training")
-        cls = model_class(self.model_params.get("type", "tfidf"))
-        defaults = cls.training_defaults(train_rows) if hasattr(cls, "training_defaults") else {}
-        unset = {k: v for k, v in defaults.items() if k not in training.model_fields_set}
-        return training.model_copy(update=unset) if unset else training
+        with the model type's own defaults for every key left unset."""
+        fitted = getattr(self, "fitted_", None)
+        if fitted is not None:
+            return fitted.training
+        config, training = model_and_training(_model_dict(self._model_spec), self.training)
+        return with_type_defaults(config, training, train_rows)
 
-    # -- the decision policy -----------------------------------------------------------------
-    @property
-    def calibration(self) -> dict | None:
-        return self.policy.calibration
+    def calibration_method(self) -> str | None:
+        value = self.calibration
+        if value is None or isinstance(value, str):
+            if value is not None:
+                validate(CalibrationConfig, {"method": value}, "calibration", prefix="calibration")
+            return value
+        spec = value if isinstance(value, CalibrationConfig) else validate(CalibrationConfig, dict(value),
+                                                                           "calibration", prefix="calibration")
+        return spec.method
 
-    @property
-    def thresholds(self) -> np.ndarray | None:
-        return self.policy.thresholds
+    def thresholds_config(self) -> ThresholdsConfig:
+        value = self.thresholds
+        if isinstance(value, ThresholdsConfig):
+            return value
+        return validate(ThresholdsConfig, dict(value or {}), "thresholds", prefix="thresholds")
 
-    @property
-    def min_labels(self) -> int:
-        return self.policy.min_labels
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, validation: Any = None, text_column: str | None = None,
+            label_column: str | None = None, group_column: str | None = None, time_column: str | None = None,
+            id_column: str | None = None, workdir: str | Path | None = None, resume: bool = False,
+            log: TextIO | None = None) -> TextClassifier:
+        """Fit on `X` (texts plus `y`, or a table with `label_column=`, or Examples) and fit the
+        decision policy on `validation` (the same forms, or a `(texts, labels)` pair).
 
-    def calibrate(self, validation: Examples, method: str = "temperature"):
-        """Fit a calibration on labelled `validation` data (never the test split) and adopt it.
-        Returns evaluation.calibration.CalibrationResult (ECE before / after)."""
-        from .evaluation.calibration import calibrate
+        The stages: the training plan (plan.resolve_plan: defaults, class weights, resampling),
+        the model's fit (`validation` serves early stopping and model choice), then calibration
+        (guarded: enough rows, kept only when cross-fitted ECE improves) and thresholds, on
+        validation only. `resume` continues a neural run from the checkpoint in `workdir`.
+        `log` receives one line per decision (the CLI passes stderr); without it, only warnings
+        surface, as TextclfWarning."""
+        columns = ColumnNames(text_column, label_column, group_column, time_column, id_column)
+        train = as_examples(X, y, columns=columns, multi_label=self.multi_label, need_labels=True, role="X")
+        validation = self._validation(validation, columns)
+        if resume and workdir is None:
+            raise ConfigError("resuming needs the workdir that holds the checkpoint")
+        calibration, thresholds = self.calibration_method(), self.thresholds_config()
+        label_map = LabelMap.fit(train, multi_label=self.multi_label)
+        self._check_policy_spec(thresholds, label_map, validation)
+        validation_targets = label_map.encode(validation) if validation is not None else None
+        plan = resolve_plan(_model_dict(self._model_spec), self.training, list(train.labels), label_map, self.seed)
+        fit_rows = train if plan.rows is None else train.subset(plan.rows)
+        if plan.resampled is not None:
+            _say(log, f"resample {plan.training.resample.method}: {plan.resampled[0]} -> {plan.resampled[1]} "
+                      "training rows")
+        if plan.imbalance is not None:
+            _say(log, f"class_weight balanced by default: {plan.imbalance['reason']}")
+        model = model_class(plan.model.type)(plan.model, label_map, plan.training, self.seed)
+        summary = model.fit(fit_rows, label_map.encode(fit_rows), validation, validation_targets,
+                            Path(workdir) if workdir else None, resume=resume)
+        config, training = plan.model, plan.training
+        choice = model.selected()
+        if choice is not None:  # `auto` chose a model: that is what gets saved and served
+            config, model = choice
+            training = model.training
+        self.model_, self.label_map_, self.fitted_ = model, label_map, FittedConfig(config, training)
+        self.policy_ = DecisionPolicy()
+        self.card_ = ModelCard(training_summary=summary, train_size=len(train), imbalance=plan.imbalance)
+        if plan.resampled is not None:
+            self.card_.resample = {"method": plan.training.resample.method, "rows_before": plan.resampled[0],
+                                   "rows_after": plan.resampled[1]}
+        if train.columns:  # `predict FILE` and `predict(frame)` read the same columns
+            self.card_.columns = {**self.card_.columns, **{k: v for k, v in train.columns.items() if v}}
+        self._fit_policy(validation, validation_targets, calibration, thresholds, log)
+        return self
 
+    def _validation(self, validation: Any, columns: ColumnNames) -> Examples | None:
+        if validation is None:
+            return None
+        if isinstance(validation, tuple) and len(validation) == 2:
+            texts, labels = validation
+            return as_examples(texts, labels, columns=ColumnNames(columns.text), multi_label=self.multi_label,
+                               need_labels=True, role="validation")
+        return as_examples(validation, columns=columns, multi_label=self.multi_label, need_labels=True,
+                           role="validation")
+
+    def _check_policy_spec(self, thresholds: ThresholdsConfig, label_map: LabelMap,
+                           validation: Examples | None) -> None:
+        """Refuse a decision-policy request that cannot be met, before minutes of training."""
+        if thresholds.tune == "none":
+            return
+        if not self.multi_label and len(label_map) > 2:
+            raise ConfigError("thresholds.tune needs a binary or multi-label task (more than 2 classes use "
+                              "argmax); set thresholds.tune: none")
         if validation is None or len(validation) == 0:
-            raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
-                              "or data.validation")
-        result = calibrate(self.logits(validation), self.label_map.encode(validation), method, self.multi_label)
-        record = {"method": method, "fitted_on": validation.source, "rows": len(validation),
-                  "validation_ece_before": result.ece_before, "validation_ece_after": result.ece_after}
-        self.policy = self.policy.with_calibration(result.calibration, record)
-        return result
+            raise ConfigError("thresholds.tune needs validation data: pass validation= (or set "
+                              "data.split.validation_size > 0)")
 
-    def tune_thresholds(self, validation: Examples, scope: str = "per_label", objective: str = "f1",
-                        beta: float = 1.0, target: float | None = None):
+    def _fit_policy(self, validation: Examples | None, targets: np.ndarray | None, calibration: str | None,
+                    thresholds: ThresholdsConfig, log: TextIO | None) -> None:
+        """Calibration, then thresholds (tuned on calibrated probabilities), on validation only."""
+        if calibration is not None and validation is None:
+            self.card_.calibration = {"method": calibration, "kept": False,
+                                      "reason": "not calibrated: no validation data"}
+        elif calibration is not None:
+            logits = self.logits(validation)
+            self._adopt_calibration(logits, targets, calibration, validation, log)
+        self.policy_ = self.policy_.with_min_labels(thresholds.min_labels)
+        if thresholds.tune != "none":
+            self.tune_thresholds(validation, thresholds.tune, thresholds.objective, thresholds.beta,
+                                 thresholds.target, log=log)
+
+    def _adopt_calibration(self, logits: np.ndarray, targets: np.ndarray, method: str, validation: Examples,
+                           log: TextIO | None):
+        from .evaluation.calibration import guarded_calibration
+
+        decision = guarded_calibration(logits, targets, method, self.multi_label, self.seed)
+        record = {**decision.to_json(), "fitted_on": validation.source}
+        self.card.calibration = record
+        _say(log, f"calibration {decision.reason}", warning=decision.calibration is None)
+        self.policy_ = self.policy.with_calibration(decision.calibration, record if decision.calibration else None)
+        return decision
+
+    # -- the decision policy on its own (textclf calibrate / tune-thresholds) ----------------
+    def calibrate(self, validation: Any, method: str = "temperature", log: TextIO | None = None):
+        """Fit a calibration on labelled `validation` data (never the test split) and adopt it if
+        it passes the guard (evaluation.calibration.guarded_calibration); otherwise the model
+        becomes uncalibrated. Returns the CalibrationDecision."""
+        examples = self._labelled(validation, "validation")
+        return self._adopt_calibration(self.logits(examples), self.label_map.encode(examples), method, examples,
+                                       log)
+
+    def tune_thresholds(self, validation: Any, scope: str = "per_label", objective: str = "f1",
+                        beta: float = 1.0, target: float | None = None, log: TextIO | None = None):
         """Tune decision thresholds on labelled `validation` data (never the test split) and adopt
         them. Returns evaluation.thresholds.ThresholdResult."""
         from .evaluation.thresholds import tune_thresholds
 
-        if validation is None or len(validation) == 0:
-            raise ConfigError("threshold tuning needs a validation split: set data.split.validation_size > 0 "
-                              "or data.validation")
-        result = tune_thresholds(self.predict_proba(validation), self.label_map.encode(validation),
-                                 self.multi_label, scope, objective, beta, target, list(self.label_map.labels))
+        examples = self._labelled(validation, "validation")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = tune_thresholds(self.predict_proba(examples), self.label_map.encode(examples),
+                                     self.multi_label, scope, objective, beta, target, list(self.label_map.labels))
+        for warning in caught:
+            _say(log, str(warning.message), warning=True)
         record = {key: value for key, value in result.to_json().items() if key != "thresholds"}
-        self.policy = self.policy.with_thresholds(result.thresholds, {**record, "fitted_on": validation.source})
+        self.policy_ = self.policy.with_thresholds(result.thresholds, {**record, "fitted_on": examples.source})
+        shown = ", ".join(f"{t:.3f}" for t in result.thresholds[:8]) + (" ..." if len(result.thresholds) > 8 else "")
+        _say(log, f"thresholds {scope} ({objective}) tuned on validation: {shown}")
         return result
 
     def set_min_labels(self, min_labels: int) -> None:
-        self.policy = self.policy.with_min_labels(min_labels)
+        self.policy_ = self.policy.with_min_labels(min_labels)
 
-    # -- fitting -----------------------------------------------------------------------------
-    def fit(
-        self,
-        train: Texts,
-        labels: Sequence | None = None,
-        validation: Examples | None = None,
-        workdir: str | Path | None = None,
-        resume: bool = False,
-    ) -> TextClassifier:
-        """Fit on `train` (Examples, or texts plus `labels`); `validation` is used for early
-        stopping and model choice, nothing else is fitted on it here. `resume` continues a neural
-        run from the checkpoint in `workdir` (same data and config)."""
-        if not isinstance(train, Examples):
-            if labels is None:
-                raise DataError("fit needs labels: pass Examples or (texts, labels)")
-            train = Examples.from_lists(as_texts(train), labels)
-        if resume and workdir is None:
-            raise ConfigError("resuming needs the workdir that holds the checkpoint")
-        self._training_used = None
-        config, training = self.model_config(), self.training_config(len(train))
-        self.label_map = LabelMap.fit(train, multi_label=self.multi_label)
-        train_targets = self.label_map.encode(train)
-        validation_targets = self.label_map.encode(validation) if validation is not None else None
-        self.policy = DecisionPolicy()  # a calibration or thresholds of earlier weights would not fit these
-        training, self.card.imbalance = skewed_class_weight(training, train_targets, self.label_map)
-        self._training_used = training
-        self.model = model_class(config.type)(config, self.label_map, training, self.seed)
-        summary = self.model.fit(
-            train, train_targets, validation, validation_targets, Path(workdir) if workdir else None, resume=resume
-        )
-        choice = self.model.selected() if hasattr(self.model, "selected") else None
-        if choice is not None:  # `auto` chose a model: that is what gets saved and served
-            chosen_config, self.model = choice
-            self.model_params = chosen_config.model_dump(mode="json")
-            self._training_used = getattr(self.model, "training", self._training_used)
-        self.card.training_summary = summary
-        self.card.train_size = len(train)
-        if train.columns and self.card.data is None:  # from Python: `predict FILE` reads the same columns
-            self.card.columns = {**self.card.columns, **{k: v for k, v in train.columns.items() if v}}
-        return self
+    def _labelled(self, data: Any, role: str) -> Examples:
+        self._fitted()
+        if data is None or (isinstance(data, Examples) and len(data) == 0):
+            raise ConfigError(f"the decision policy needs labelled {role} data (never the test split)")
+        if isinstance(data, tuple) and len(data) == 2:
+            return as_examples(data[0], data[1], multi_label=self.multi_label, need_labels=True, role=role)
+        return as_examples(data, columns=self._saved_columns(data, labelled=True), multi_label=self.multi_label,
+                           need_labels=True, role=role)
 
     def derived(self, model_params: dict, build: Callable[[BaseModel, TrainingConfig], Any]) -> TextClassifier:
         """A classifier with this one's labels, policy and card around another model (an export):
         `build(config, training)` returns the fitted model."""
         other = TextClassifier(model=model_params, task=self.task, training=self.training_config(), seed=self.seed)
-        other.label_map, other.policy, other.card = self.label_map, self.policy, self.card
-        other.model = build(other.model_config(), other.training_config())
+        config, training = other.model_config(), self.training_config()
+        other.label_map_, other.policy_, other.card_ = self.label_map, self.policy, self.card
+        other.model_, other.fitted_ = build(config, training), FittedConfig(config, training)
         return other
 
     # -- inference: prepare (logits) -> decide ------------------------------------------------
@@ -256,9 +358,27 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
         return self.model
 
-    def logits(self, texts: Texts) -> np.ndarray:
+    def _saved_columns(self, data: Any, labelled: bool = False) -> ColumnNames:
+        """A table's columns as the model was trained on them (when the table has them)."""
+        names = _table_columns(data)
+        if not names:
+            return ColumnNames()
+        saved = self.card.columns if self.label_map is not None else {}
+        text, label = saved.get("text_column"), saved.get("label_column")
+        return ColumnNames(text if text in names else None, label if labelled and label in names else None)
+
+    def _texts(self, X: Any, columns: dict[str, str | None]) -> list[str]:
+        if isinstance(X, Examples):
+            return X.texts
+        if isinstance(X, list) and all(type(t) is str for t in X) and not columns:
+            return as_examples(X, role="X").texts
+        given = ColumnNames(text=columns.get("text_column"))
+        chosen = given if given.text else self._saved_columns(X)
+        return as_examples(X, columns=chosen, role="X").texts
+
+    def logits(self, X: Any, **columns: str | None) -> np.ndarray:
         """Raw model scores, float32, shape (n, k)."""
-        return self._fitted().logits(as_texts(texts))
+        return self._fitted().logits(self._texts(X, columns))
 
     def from_logits(self, logits: np.ndarray) -> Predictions:
         """Apply the decision policy to logits (n, k)."""
@@ -267,33 +387,79 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         decisions = self.policy.decide(probs, self.multi_label)
         return Predictions(logits, probs, decisions, self.labels_from_decisions(decisions))
 
-    def infer(self, texts: Texts) -> Predictions:
-        return self.from_logits(self.logits(texts))
+    def infer(self, X: Any, **columns: str | None) -> Predictions:
+        return self.from_logits(self.logits(X, **columns))
 
     def probabilities_from_logits(self, logits: np.ndarray) -> np.ndarray:
         return self.policy.probabilities(logits, self.multi_label)
 
-    def predict_proba(self, texts: Texts) -> np.ndarray:
-        """Probabilities, shape (n, k), calibrated when a calibration was fitted."""
-        return self.infer(texts).probabilities
+    def predict_proba(self, X: Any, **columns: str | None) -> np.ndarray:
+        """Probabilities, shape (n, k) in `classes_` order, calibrated when a calibration was kept."""
+        return self.infer(X, **columns).probabilities
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Class ids (n,) or a 0/1 matrix (n, k), using tuned thresholds when present."""
         return self.policy.decide(probs, self.multi_label)
 
     def labels_from_decisions(self, decisions: np.ndarray) -> list:
+        """Class names (canonical strings: what files, metrics and HTTP carry)."""
         names = self.label_map.labels
         if self.multi_label:
             return [tuple(names[j] for j in np.flatnonzero(row)) for row in decisions]
         return [names[int(i)] for i in decisions]
 
-    def predict(self, texts: Texts) -> list:
-        """Class names (single-label) or tuples of names (multi-label; possibly empty)."""
-        return self.infer(texts).labels
+    def predict(self, X: Any, **columns: str | None) -> list:
+        """Labels of the type given to `fit` (single-label), or tuples of them (multi-label; possibly
+        empty). `text_column=` picks a table's text column."""
+        decisions = self.infer(X, **columns).decisions
+        values = self.label_map.user_labels
+        if self.multi_label:
+            return [tuple(values[j] for j in np.flatnonzero(row)) for row in decisions]
+        return [values[int(i)] for i in decisions]
+
+    def predict_frame(self, X: Any, **columns: str | None):
+        """A pandas DataFrame, one row per text: `label`, `prob_<label>` per class, the thresholds
+        applied, and `calibrated` (whether the probabilities went through a kept calibration)."""
+        import pandas as pd
+
+        from .serving.predict import prediction_rows
+
+        texts = self._texts(X, columns)
+        rows = prediction_rows(self, Examples(texts=texts), self.logits(texts))
+        frame = pd.DataFrame.from_records(rows).drop(columns=["row"])
+        typed = dict(zip(self.label_map.labels, self.label_map.user_labels))
+        frame["label"] = [tuple(typed[n] for n in v) if self.multi_label else typed[v] for v in frame["label"]]
+        frame["calibrated"] = self.policy.calibration is not None
+        return frame
+
+    def evaluate(self, X: Any, y: Any = None, *, n_resamples: int = 1000, **columns: str | None) -> dict:
+        """Metrics on labelled data (the same forms as `fit`): accuracy, macro-F1, per-class scores,
+        ROC/PR-AUC, ECE, bootstrap intervals — what `textclf evaluate` writes."""
+        from .evaluation.scoring import evaluate
+
+        return evaluate(self, self._scored(X, y, columns), n_resamples)
+
+    def score(self, X: Any, y: Any = None, sample_weight=None, **columns: str | None) -> float:
+        """Accuracy (single-label) or exact-match ratio of label sets (multi-label)."""
+        examples = self._scored(X, y, columns)
+        targets = self.label_map.encode(examples)
+        decisions = self.infer(examples.texts).decisions
+        hits = (decisions == targets).all(axis=1) if self.multi_label else decisions == targets
+        return float(np.average(hits.astype(float), weights=sample_weight)) if len(hits) else 0.0
+
+    def _scored(self, X: Any, y: Any, columns: dict[str, str | None]) -> Examples:
+        self._fitted()
+        given = ColumnNames(columns.get("text_column"), columns.get("label_column"))
+        if given.text is None and y is None and given.label is None:
+            given = self._saved_columns(X, labelled=True)
+        elif given.text is None:
+            given = ColumnNames(self._saved_columns(X).text, given.label)
+        return as_examples(X, y, columns=given, multi_label=self.multi_label, need_labels=True, role="X")
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path, metrics: dict | None = None, extra: dict | None = None) -> Path:
-        """Write the model directory (atomically); `extra` maps more JSON files to their content."""
+        """Write the model directory (atomically): the fitted state and the config it was fitted
+        with (`fitted_`), never parameters set after fitting; `extra` maps more JSON files to content."""
         from .artifacts import save_classifier
 
         self._fitted()
@@ -307,12 +473,43 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         save_policy(self, Path(directory))
 
     @classmethod
-    def load(cls, directory: str | Path) -> TextClassifier:
+    def load(cls, directory: str | Path, *, device: str | None = None, policy: bool = True) -> TextClassifier:
+        """A saved model. `device` (auto, cpu, cuda, cuda:1) is where inference runs, chosen now, not
+        frozen at training: the default `auto` uses a GPU when this host has one. `policy=False`
+        loads raw scores (argmax / 0.5) without the saved calibration and thresholds."""
         from .artifacts import read_model_directory
 
-        saved = read_model_directory(Path(directory))
+        saved = read_model_directory(Path(directory), policy=policy)
         clf = cls(model=saved.model_params, task=saved.task, training=saved.training, seed=saved.seed)
-        clf.label_map, clf.policy, clf.card = saved.label_map, saved.policy, saved.card
-        clf._training_used = clf.training_config()
-        clf.model = saved.build_model(clf.model_config(), clf._training_used)
+        config, training = model_and_training(saved.model_params, saved.training)
+        inference = inference_training(training, device)
+        clf.label_map_, clf.policy_, clf.card_ = saved.label_map, saved.policy, saved.card
+        clf.fitted_ = FittedConfig(config, training)
+        clf.model_ = saved.build_model(config, inference)
         return clf
+
+
+def inference_training(training: TrainingConfig, device: str | None) -> TrainingConfig:
+    """Training settings with the inference device and precision of this host: `device` (default
+    auto), and the training precision only where it can run (fp16 / bf16 autocast on a GPU), fp32
+    elsewhere, so a model trained on a GPU loads and predicts on a CPU-only host."""
+    device = device or "auto"
+    on_gpu = device.startswith("cuda") or (device == "auto" and training.precision != "fp32" and _cuda_available())
+    precision = training.precision if on_gpu else "fp32"
+    return training.model_copy(update={"device": device, "precision": precision, "compile": False})
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _table_columns(data: Any) -> list[str]:
+    """Column names of a DataFrame or Dataset, else []."""
+    module = type(data).__module__ or ""
+    if module.startswith("pandas") and type(data).__name__ == "DataFrame":
+        return [str(c) for c in data.columns]
+    if module.startswith("datasets") and type(data).__name__ == "Dataset":
+        return list(data.column_names)
+    return []

@@ -1,7 +1,9 @@
 """Class imbalance: loss weights and resampling, computed from TRAINING data only.
 
 `balanced` follows scikit-learn's convention, n_samples / (n_classes * count), so a class that is
-ten times rarer weighs ten times more; pos_weight for BCE is negatives / positives per label."""
+ten times rarer weighs ten times more; `balanced_weights` is its one definition, used by every
+model type (neural losses, TF-IDF and embedding heads, one binary column at a time for
+multi-label heads). pos_weight for BCE is negatives / positives per label."""
 
 from __future__ import annotations
 
@@ -22,15 +24,21 @@ def explicit_weights(spec: dict[str, float], label_map: LabelMap, key: str) -> n
     return np.array([float(spec.get(name, 1.0)) for name in label_map.labels], dtype=np.float32)
 
 
+def balanced_weights(targets: np.ndarray, n_classes: int) -> np.ndarray:
+    """Balanced class weights, shape (n_classes,), float64: n / (classes present * count) for a
+    class present in `targets` (ids, shape (n,)), 1 for an absent one (scikit-learn's formula)."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_classes).astype(np.float64)
+    present = max(1, int((counts > 0).sum()))
+    return np.where(counts > 0, len(targets) / (present * np.maximum(counts, 1.0)), 1.0)
+
+
 def class_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSpec) -> np.ndarray | None:
     """Per-class weights for cross-entropy, shape (k,), or None. `train_targets`: ids, shape (n,)."""
     if spec is None:
         return None
     if isinstance(spec, dict):
         return explicit_weights(spec, label_map, "class_weight")
-    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=len(label_map)).astype(np.float64)
-    weights = len(train_targets) / (len(label_map) * np.maximum(counts, 1.0))
-    return weights.astype(np.float32)
+    return balanced_weights(train_targets, len(label_map)).astype(np.float32)
 
 
 def pos_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSpec) -> np.ndarray | None:
@@ -114,14 +122,13 @@ def resample(train, method: ResampleMethod, seed: int = 0, ratio: float = 1.0):
 SKEW_RATIO = 1 / 3  # rarest / largest class below this: balanced class weights by default
 
 
-def skewed_class_weight(training, train_targets: np.ndarray, label_map: LabelMap):
+def skewed_class_weight(training, counts: np.ndarray | None, label_map: LabelMap):
     """(training, record): when the user's config leaves `class_weight` unset and the rarest
-    single-label class has under a third of the largest class's rows, `class_weight: balanced`
-    (otherwise a model on a 90/10 split can maximise accuracy by never predicting the rare class).
-    `record` says what was applied and why (None when nothing was), for the model card."""
+    single-label class has under a third of the largest class's rows (`counts`, per class id),
+    `class_weight: balanced` (otherwise a model on a 90/10 split can maximise accuracy by never
+    predicting the rare class). `record` says what was applied and why (None when nothing was)."""
     if label_map.multi_label or "class_weight" in training.model_fields_set or training.class_weight is not None:
         return training, None
-    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=len(label_map))
     ratio = float(counts.min() / max(counts.max(), 1))
     if ratio >= SKEW_RATIO:
         return training, None

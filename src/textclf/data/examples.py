@@ -23,6 +23,7 @@ class Examples:
     source: str = "<memory>"
     skipped: int = 0  # rows dropped by the `skip` bad-row policy
     columns: dict | None = None  # the file's column names (text_column, label_column, ...) when read from one
+    label_kind: str = "str"  # the Python type the labels were given in (data.label_types)
 
     def __post_init__(self) -> None:
         if not self.rows:
@@ -61,11 +62,10 @@ class Examples:
 
     @classmethod
     def from_lists(cls, texts: Sequence[str], labels: Sequence | None = None, **columns) -> Examples:
-        """Build from Python lists; list-valued labels make a multi-label data set."""
-        normalised = None
-        if labels is not None:
-            normalised = [
-                tuple(str(x) for x in label) if isinstance(label, (list, tuple, set, np.ndarray)) else str(label)
-                for label in labels
-            ]
-        return cls(texts=[str(t) for t in texts], labels=normalised, **columns)
+        """Build from Python lists of strings; list-valued labels make a multi-label data set.
+        Texts and labels are checked as every entrance checks them (data.adapters)."""
+        from .adapters import as_examples
+
+        multi = labels is not None and any(isinstance(x, (list, tuple, set, np.ndarray)) for x in labels)
+        examples = as_examples(list(texts), labels, multi_label=multi)
+        return replace(examples, **columns) if columns else examples

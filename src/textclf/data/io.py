@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError, where
 from .examples import Examples
+from .label_types import LabelColumn
 
 Format = Literal["csv", "tsv", "jsonl", "parquet"]
 _COMPRESSION = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -165,19 +166,26 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def not_a_string(value: Any) -> str:
+    """Why a text cell that is not a string is refused (its repr would be classified instead)."""
+    shown = repr(value)
+    return f"text is a {type(value).__name__} ({shown[:40]}{'...' if len(shown) > 40 else ''}), not a string"
+
+
 def _scalar_label(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
 
 
-def parse_label(value: Any, columns: Columns) -> str | tuple[str, ...]:
+def parse_label(value: Any, columns: Columns, typed: LabelColumn, row: int) -> str | tuple[str, ...]:
     """A single class name, or for multi-label a tuple of names from a list, a JSON list string
-    or a delimited string. Raises ValueError with a reason on a malformed value."""
+    or a delimited string, typed by `typed` (data.label_types: one type per column). Raises
+    ValueError with a reason on a malformed value, DataError on a value of the wrong type."""
     if not columns.multi_label:
         if isinstance(value, (list, tuple, np.ndarray)):
             raise ValueError("list-valued label in a single-label task (set task: multi_label)")
-        return _scalar_label(value)
+        return typed.name(value, row)
     if isinstance(value, str):
         stripped = value.strip()
         if stripped.startswith("["):
@@ -191,7 +199,7 @@ def parse_label(value: Any, columns: Columns) -> str | tuple[str, ...]:
             value = [stripped] if stripped else []
     if not isinstance(value, (list, tuple, np.ndarray)):
         value = [value]
-    names = [_scalar_label(v) for v in value if not _is_missing(v)]
+    names = [typed.name(v, row) for v in value if not _is_missing(v)]
     return tuple(dict.fromkeys(names))
 
 
@@ -208,7 +216,8 @@ def _parse_times(path: Path, values: list[Any], rows: list[int], column: str) ->
 
 
 def _validate_frame(
-    path: Path, first_row: int, frame: pd.DataFrame, columns: Columns, bad_rows: str, labelled: bool
+    path: Path, first_row: int, frame: pd.DataFrame, columns: Columns, bad_rows: str, labelled: bool,
+    typed: LabelColumn | None = None,
 ) -> tuple[dict[str, list], int]:
     out: dict[str, list] = {"texts": [], "labels": [], "groups": [], "times": [], "ids": [], "rows": []}
     skipped = 0
@@ -221,14 +230,14 @@ def _validate_frame(
         if _is_missing(text):
             problem = (columns.text, "empty or missing text")
         elif not isinstance(text, str):
-            text = str(text)
+            problem = (columns.text, not_a_string(text))
         if problem is None and labelled:
             raw = labels[offset]
             if _is_missing(raw) and not columns.multi_label:
                 problem = (columns.label, "empty or missing label")
             else:
                 try:
-                    label = parse_label([] if _is_missing(raw) else raw, columns)
+                    label = parse_label([] if _is_missing(raw) else raw, columns, typed, row)
                 except ValueError as err:
                     problem = (columns.label, str(err))
         if problem is None:
@@ -263,9 +272,10 @@ def read_examples(
         columns = Columns(**{**columns.__dict__, "label": None})
     merged: dict[str, list] = {"texts": [], "labels": [], "groups": [], "times": [], "ids": [], "rows": []}
     skipped = 0
+    typed = LabelColumn(str(path), columns.label)
     for first_row, frame in iter_frames(path):
         _check_columns(path, frame, columns)
-        part, part_skipped = _validate_frame(path, first_row, frame, columns, bad_rows, labelled)
+        part, part_skipped = _validate_frame(path, first_row, frame, columns, bad_rows, labelled, typed)
         skipped += part_skipped
         for key, values in part.items():
             merged[key].extend(values)
@@ -291,6 +301,7 @@ def read_examples(
         skipped=skipped,
         columns={"text_column": columns.text, "label_column": columns.label, "id_column": columns.id,
                  "label_delimiter": columns.label_delimiter},
+        label_kind=typed.result_kind,
     )
 
 
@@ -317,22 +328,19 @@ def _unlabelled_chunk(path: Path, first_row: int, frame: pd.DataFrame, columns: 
     """`_validate_frame(labelled=False)` for the streaming hot path: one list pass per column instead
     of a frame lookup per row and column; the same rules and messages."""
     texts = frame[columns.text].tolist()  # a str with visible characters skips the full rules
-    problems = {i: columns.text for i, t in enumerate(texts) if (t.__class__ is not str or not t.strip())
-                and _is_missing(t)}
-    if any(t.__class__ is not str for t in texts):
-        texts = [t if t.__class__ is str or _is_missing(t) else str(t) for t in texts]
+    problems = {i: columns.text for i, t in enumerate(texts) if t.__class__ is not str or not t.strip()}
+    reasons = {i: "empty or missing text" if _is_missing(texts[i]) else not_a_string(texts[i]) for i in problems}
     ids = None
     if columns.id is not None:
         raw = frame[columns.id].tolist()
         for i, v in enumerate(raw):  # a text problem wins within a row
-            if (v.__class__ is not str or not v.strip()) and _is_missing(v):
-                problems.setdefault(i, columns.id)
+            if (v.__class__ is not str or not v.strip()) and _is_missing(v) and i not in problems:
+                problems[i], reasons[i] = columns.id, "empty or missing value"
         ids = [v.strip() if v.__class__ is str else "" if _is_missing(v) else _scalar_label(v) for v in raw]
     rows = list(range(first_row, first_row + len(texts)))
     if problems and bad_rows == "error":
         i = min(problems)
-        reason = "empty or missing text" if problems[i] == columns.text else "empty or missing value"
-        raise DataError(f"{where(path, rows[i], problems[i])}: {reason}")
+        raise DataError(f"{where(path, rows[i], problems[i])}: {reasons[i]}")
     if problems:
         keep = [i for i in range(len(texts)) if i not in problems]
         texts, rows, ids = [texts[i] for i in keep], [rows[i] for i in keep], ids and [ids[i] for i in keep]

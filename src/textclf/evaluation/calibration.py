@@ -1,4 +1,5 @@
-"""Post-hoc calibration, fitted on validation logits and saved with the model as calibration.json.
+"""Post-hoc calibration, fitted on validation logits and saved in the model's decision policy
+(policy.json).
 
 Three methods, all stored as plain JSON (no pickle):
 
@@ -14,6 +15,12 @@ Three methods, all stored as plain JSON (no pickle):
 
 Platt and isotonic may move probabilities across 0.5 or reorder classes, so they can change
 predictions; temperature scaling cannot.
+
+`guarded_calibration` is what training uses: a calibration needs at least MIN_ROWS validation rows
+and MIN_PER_CLASS rows of every class (multi-label: that many positive and negative label
+assignments), and is kept only when it lowers ECE on held-out folds of the validation data
+(cross-fitted: each fold calibrated by a fit on the other folds). Otherwise the model stays
+uncalibrated and the decision says why.
 """
 
 from __future__ import annotations
@@ -125,9 +132,9 @@ def fit_calibration(logits: np.ndarray, targets: np.ndarray, method: Method, mul
 def _check(calibration: dict, k: int, multi_label: bool) -> str:
     method = calibration.get("method") if isinstance(calibration, dict) else None
     if method not in METHODS:
-        raise ModelError(f"calibration.json: unknown method {method!r} (expected one of {', '.join(METHODS)})")
+        raise ModelError(f"calibration: unknown method {method!r} (expected one of {', '.join(METHODS)})")
     if calibration.get("n_classes", k) != k or calibration.get("multi_label", multi_label) != multi_label:
-        raise ModelError(f"calibration.json was fitted for {calibration.get('n_classes')} classes "
+        raise ModelError(f"calibration: fitted for {calibration.get('n_classes')} classes "
                          f"(multi_label={calibration.get('multi_label')}), the model has {k}")
     return method
 
@@ -194,7 +201,7 @@ def check_calibration(calibration: Any, k: int, multi_label: bool, where: str) -
     try:
         _check(calibration, k, multi_label)
     except ModelError as err:
-        raise ModelError(f"{where}: {str(err).removeprefix('calibration.json: ')}") from None
+        raise ModelError(f"{where}: {str(err).removeprefix('calibration: ')}") from None
     method = calibration["method"]
     missing = [key for key in _PARAMETERS[method] if key not in calibration]
     if missing:
@@ -209,3 +216,78 @@ def check_calibration(calibration: Any, k: int, multi_label: bool, where: str) -
     if not isinstance(columns, list) or any(not isinstance(c, int) or not 0 <= c < k for c in columns) or any(
             not isinstance(v, list) or len(v) != len(columns) for v in lists):
         raise ModelError(f"{where}: {method} calibration parameters do not match the model's {k} outputs")
+
+
+# -- the guard training applies ------------------------------------------------------------------
+MIN_ROWS = 50  # validation rows below this: no calibration (a temperature fitted on 4 rows is noise)
+MIN_PER_CLASS = 5  # rows of each class (multi-label: positive and negative label assignments)
+CROSS_FIT_FOLDS = 5
+
+
+@dataclass
+class CalibrationDecision:
+    """What training did about calibration: `calibration` is None when it was skipped or not kept."""
+
+    method: str
+    calibration: dict | None
+    reason: str  # one line for the log and the model card
+    rows: int
+    ece_before: float | None = None  # uncalibrated, on the whole validation split
+    ece_cross_fitted: float | None = None  # calibrated out of fold
+    ece_after: float | None = None  # the kept calibration on the validation split (in-sample)
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key != "calibration"} | {
+            "kept": self.calibration is not None}
+
+
+def too_little_data(targets: np.ndarray, k: int, multi_label: bool) -> str | None:
+    """Why these validation targets are too few to calibrate on, or None."""
+    n = len(targets)
+    if n < MIN_ROWS:
+        return f"{n} validation rows (< {MIN_ROWS})"
+    if multi_label:
+        positives = int(np.asarray(targets).sum())
+        if min(positives, n * k - positives) < MIN_PER_CLASS:
+            return f"{positives} positive label assignments of {n * k} (need {MIN_PER_CLASS} of each kind)"
+        return None
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=k)
+    if counts.min() < MIN_PER_CLASS:
+        return f"a class has {int(counts.min())} validation rows (< {MIN_PER_CLASS} per class)"
+    return None
+
+
+def _folds(targets: np.ndarray, multi_label: bool, seed: int):
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if multi_label:
+        return KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed).split(targets)
+    return StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(targets)), targets)
+
+
+def _ece(targets: np.ndarray, probs: np.ndarray, multi_label: bool) -> float:
+    return float(expected_calibration_error(*confidence_and_outcome(targets, probs, multi_label)))
+
+
+def guarded_calibration(logits: np.ndarray, targets: np.ndarray, method: Method, multi_label: bool,
+                        seed: int = 0) -> CalibrationDecision:
+    """Fit `method` on validation logits and targets only if there are enough of them, and keep it
+    only if cross-fitted ECE is below the uncalibrated ECE."""
+    logits = np.asarray(logits, dtype=np.float64)
+    k, n = logits.shape[1], len(logits)
+    short = too_little_data(targets, k, multi_label)
+    if short is not None:
+        return CalibrationDecision(method, None, f"not calibrated: {short}", n)
+    before = _ece(targets, probabilities(logits, multi_label), multi_label)
+    out_of_fold = np.zeros_like(logits)
+    for fit_rows, held_rows in _folds(targets, multi_label, seed):
+        fold = fit_calibration(logits[fit_rows], np.asarray(targets)[fit_rows], method, multi_label)
+        out_of_fold[held_rows] = calibrated_probabilities(logits[held_rows], fold, multi_label)
+    crossed = _ece(targets, out_of_fold, multi_label)
+    scores = {"ece_before": round(before, 6), "ece_cross_fitted": round(crossed, 6)}
+    if crossed >= before:
+        return CalibrationDecision(method, None, f"not calibrated: {method} did not lower cross-fitted validation "
+                                   f"ECE ({before:.4f} -> {crossed:.4f})", n, **scores)
+    result = calibrate(logits, targets, method, multi_label)
+    return CalibrationDecision(method, result.calibration, f"{method}: validation ECE {before:.4f} -> "
+                               f"{crossed:.4f} cross-fitted", n, ece_after=round(result.ece_after, 6), **scores)

@@ -1,4 +1,6 @@
-"""The `train` job: data from a config, audit, fit, decision policy, evaluation, one saved model."""
+"""The training pipeline (`textclf.train`, `textclf train`): data, audit, fit, decision policy,
+evaluation, one saved run. The CLI parses and prints; every stage runs here or in
+`TextClassifier.fit`, which this calls."""
 
 from __future__ import annotations
 
@@ -8,15 +10,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
 from ..classifier import TextClassifier
 from ..config import Config, load_config
 from ..data import Examples
+from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
-from ..data.splits import Splits
+from ..data.splits import Splits, split_examples
 from ..errors import ConfigError
 from ..evaluation.scoring import evaluate
 from ..fileio import check_writable, output_lock, write_json
@@ -64,111 +67,130 @@ def config_for_data(path: str, columns: dict[str, str | None], time_budget: floa
     return load_config(None, values + list(overrides or []), check_model=model_problems)  # overrides win
 
 
-def train(cfg: Config, log: TextIO | None = None, resume: str | Path | None = None) -> TrainResult:
-    """Load data, fit on train, fit the decision policy on validation, evaluate on validation and
-    test, save under cfg.output_dir (model/, metrics.json, leaderboard.json for `auto`).
+def train(source: Any, y: Any = None, *, validation: Any = None, test: Any = None,
+          text_column: str | None = None, label_column: str | None = None, group_column: str | None = None,
+          time_column: str | None = None, id_column: str | None = None, overrides: list[str] | None = None,
+          output_dir: str | Path | None = None, log: TextIO | None = None,
+          resume: str | Path | None = None) -> TrainResult:
+    """The training pipeline, from Python as from `textclf train`: data, optional audit, the
+    classifier's fit (training plan, resampling, model, decision policy on validation only),
+    evaluation on validation and test, and the saved run.
 
-    `resume`: a run directory (the output_dir of an interrupted run with the same config) whose
-    checkpoint training continues from; results are written there."""
+    `source` is a config (a `Config`, a dict, or a YAML path, with `overrides` "key=value"), or
+    data: anything `TextClassifier.fit` takes (lists with `y`, a DataFrame or Dataset with
+    `text_column=` / `label_column=`, a file, Examples). Data is split as the config's
+    `data.split` says (by group when `group_column` is given) unless `validation` / `test` are
+    passed. A config is saved under its `output_dir`; in-memory data only when `output_dir` is
+    given. `resume`: a run directory whose checkpoint training continues from."""
     log = sys.stderr if log is None else log
+    if isinstance(source, Config) or isinstance(source, dict) or _is_config_path(source):
+        cfg = source if isinstance(source, Config) else (
+            load_train_config(None, _flatten(source) + list(overrides or [])) if isinstance(source, dict)
+            else load_train_config(str(source), overrides))
+        if output_dir is not None:
+            cfg = cfg.model_copy(update={"output_dir": str(output_dir)})
+        return _run(cfg, None, log, resume, save=True)
+    columns = ColumnNames(text_column, label_column, group_column, time_column, id_column)
+    values = ["data.train=<memory>"] + (["data.split.method=group"] if group_column else [])
+    cfg = load_train_config(None, values + list(overrides or []))
+    multi_label = cfg.task == "multi_label"
+    examples = as_examples(source, y, columns=columns, multi_label=multi_label, need_labels=True, role="data")
+    given = [as_examples(part, columns=columns, multi_label=multi_label, need_labels=True, role=name)
+             if part is not None else None for name, part in (("validation", validation), ("test", test))]
+    split = cfg.data.split
+    splits = split_examples(examples, split.method, 0.0 if given[0] is not None else split.validation_size,
+                            0.0 if given[1] is not None else split.test_size, seed=cfg.seed)
+    splits = Splits(splits.train, given[0] or splits.validation, given[1] or splits.test)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": str(output_dir)})
+    return _run(cfg, splits, log, resume, save=output_dir is not None)
+
+
+def _is_config_path(source: Any) -> bool:
+    return isinstance(source, (str, Path)) and str(source).lower().endswith((".yaml", ".yml"))
+
+
+def _flatten(values: dict, prefix: str = "") -> list[str]:
+    """A config dict as key=value overrides, so that it is validated exactly as a YAML file is."""
+    import json
+
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value and key != "model":
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={json.dumps(value)}")
+    return out
+
+
+def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool) -> TrainResult:
     output = Path(resume) if resume is not None else Path(cfg.output_dir)
     if resume is not None and not (output / "checkpoints").is_dir():
         raise ConfigError(f"{output}: no checkpoints to resume from (expected {output / 'checkpoints'})")
-    main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains; one writes
-    if main:
+    writes = save and os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains; one writes
+    if writes:
         check_writable(output / "model", directory=True)
-    clf = TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed)
+    clf = classifier_for(cfg)
     clf.model_config()  # a config mistake should surface before minutes of data loading
-    with output_lock(output) if main else contextlib.nullcontext():
-        return _train_locked(cfg, clf, output, resume, log, main)
+    with output_lock(output) if writes else contextlib.nullcontext():
+        in_memory = splits is not None
+        splits = splits if in_memory else load_splits(cfg)
+        return _train_locked(cfg, clf, splits, output, resume, log, writes, in_memory)
 
 
-def _train_locked(cfg: Config, clf: TextClassifier, output: Path, resume, log: TextIO, main: bool) -> TrainResult:
-    splits = load_splits(cfg)
+def classifier_for(cfg: Config) -> TextClassifier:
+    """The estimator a config describes (model, task, training, seed and decision policy)."""
+    return TextClassifier(model=cfg.model, task=cfg.task, training=cfg.training, seed=cfg.seed,
+                          calibration=cfg.calibration.method if cfg.calibration is not None else None,
+                          thresholds=cfg.thresholds)
+
+
+def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path, resume, log: TextIO,
+                  writes: bool, in_memory: bool) -> TrainResult:
     sizes = {name: len(part) for name, part in
              (("train", splits.train), ("validation", splits.validation), ("test", splits.test)) if part is not None}
-    if cfg.thresholds.tune != "none" and cfg.task == "single_label" and len(set(splits.train.labels)) > 2:
-        raise ConfigError("thresholds.tune needs a binary or multi-label task (more than 2 classes use argmax); "
-                          "set thresholds.tune: none")
     no_validation = splits.validation is None or len(splits.validation) == 0
-    if no_validation and cfg.calibration is not None and "calibration" in cfg.model_fields_set:
-        raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
-                          "or data.validation (or calibration: null)")
+    if no_validation and cfg.calibration is not None:
+        if "calibration" in cfg.model_fields_set:
+            raise ConfigError("calibration needs a validation split: set data.split.validation_size > 0 "
+                              "or data.validation (or calibration: null)")
+        print("textclf: warning: no validation split, so no calibration (set data.split.validation_size "
+              "or calibration: null)", file=log)
+    audit = None
     if cfg.audit.enabled:  # leakage found here would make every metric below too optimistic
         from ..audit import train_audit
 
-        clf.card.audit = train_audit(splits, cfg.audit.near_duplicates, cfg.audit.near_threshold, log)
-    clf.card.columns = cfg.data.model_dump(include={"text_column", "label_column", "id_column", "label_delimiter"})
-    clf.card.data = cfg.data.model_dump(mode="json")
+        audit = train_audit(splits, cfg.audit.near_duplicates, cfg.audit.near_threshold, log)
     print(f"textclf: data {sizes}", file=log)
     started = time.perf_counter()
-    clf.fit(resample_training(cfg, splits.train, log), validation=splits.validation, workdir=output,
-            resume=resume is not None)
+    clf.fit(splits.train, validation=None if no_validation else splits.validation, workdir=output,
+            resume=resume is not None, log=log)
     metrics: dict = {"train_seconds": round(time.perf_counter() - started, 3), "sizes": sizes}
-    if clf.card.imbalance is not None:
-        print(f"textclf: class_weight balanced by default: {clf.card.imbalance['reason']}", file=log)
-        metrics["imbalance"] = clf.card.imbalance
-    if clf.card.audit is not None:
-        metrics["audit"] = clf.card.audit
-    fit_policy(clf, cfg, splits.validation, metrics, log)
+    card = clf.card
+    card.audit = audit
+    if not in_memory:
+        card.columns = cfg.data.model_dump(include={"text_column", "label_column", "id_column", "label_delimiter"})
+        card.data = cfg.data.model_dump(mode="json")
+    for key in ("imbalance", "audit", "calibration"):
+        if getattr(card, key) is not None:
+            metrics[key] = getattr(card, key)
+    if clf.policy.thresholds is not None:
+        metrics["thresholds"] = {"thresholds": clf.policy.thresholds.tolist(), **{
+            k: v for k, v in clf.policy.provenance.get("thresholds", {}).items() if k not in ("validation_scores",
+                                                                                           "fitted_on")}}
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if part is not None:
             metrics[name] = evaluate(clf, part)
     warn_on_collapse(clf, splits.validation, log)
     leaderboard = clf.card.training_summary.get("leaderboard")
     model_dir = output / "model"
-    if main:
+    if writes:
         extra = {"leaderboard.json": leaderboard} if leaderboard else None
         clf.save(model_dir, metrics=metrics, extra=extra)
         write_json(output / "metrics.json", metrics)
         if leaderboard:
             write_json(output / "leaderboard.json", leaderboard)
     return TrainResult(clf, metrics, model_dir, splits)
-
-
-def fit_policy(clf: TextClassifier, cfg: Config, validation: Examples | None, metrics: dict, log: TextIO) -> None:
-    """Calibration, then thresholds (they are tuned on calibrated probabilities), validation only."""
-    if cfg.calibration is not None:
-        if validation is None or len(validation) == 0:
-            print("textclf: warning: no validation split, so no calibration (set data.split.validation_size "
-                  "or calibration: null)", file=log)
-        else:
-            result = clf.calibrate(validation, cfg.calibration.method)
-            print(f"textclf: calibration {cfg.calibration.method}: validation ECE {result.ece_before:.4f} -> "
-                  f"{result.ece_after:.4f}", file=log)
-            metrics["calibration"] = {"method": cfg.calibration.method, "validation_ece_before": result.ece_before,
-                                      "validation_ece_after": result.ece_after}
-    clf.set_min_labels(cfg.thresholds.min_labels)
-    if cfg.thresholds.tune != "none":
-        metrics["thresholds"] = tune_on_validation(clf, validation, cfg.thresholds, log)
-
-
-def tune_on_validation(clf: TextClassifier, validation: Examples | None, spec, log: TextIO | None = None) -> dict:
-    """Tune decision thresholds on the validation split only (never on test) and adopt them."""
-    import warnings
-
-    log = sys.stderr if log is None else log
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = clf.tune_thresholds(validation, spec.tune, spec.objective, spec.beta, spec.target)
-    for warning in caught:
-        print(f"textclf: warning: {warning.message}", file=log)
-    shown = ", ".join(f"{t:.3f}" for t in result.thresholds[:8]) + (" ..." if len(result.thresholds) > 8 else "")
-    print(f"textclf: thresholds {spec.tune} ({spec.objective}) tuned on validation: {shown}", file=log)
-    return {key: value for key, value in result.to_json().items() if key != "validation_scores"}
-
-
-def resample_training(cfg: Config, train: Examples, log: TextIO | None = None) -> Examples:
-    """The training split rebalanced as `training.resample` asks (validation and test untouched)."""
-    log = sys.stderr if log is None else log
-    spec = cfg.training.resample
-    if spec is None:
-        return train
-    from ..imbalance import resample
-
-    resampled = resample(train, spec.method, cfg.seed if spec.seed is None else spec.seed, spec.ratio)
-    print(f"textclf: resample {spec.method}: {len(train)} -> {len(resampled)} training rows", file=log)
-    return resampled
 
 
 def collapsed_label(predicted: list, gold: list) -> str | None:
@@ -187,7 +209,7 @@ def collapsed_label(predicted: list, gold: list) -> str | None:
 def warn_on_collapse(clf: TextClassifier, validation: Examples | None, log: TextIO) -> None:
     if clf.multi_label or validation is None or len(validation) == 0:
         return
-    label = collapsed_label(clf.predict(validation), list(validation.labels))
+    label = collapsed_label(clf.infer(validation).labels, list(validation.labels))
     if label is not None:
         print(f"textclf: warning: the model predicts {label!r} for >= {COLLAPSE_SHARE:.0%} of validation rows "
               f"although it is at most {COLLAPSE_GOLD_SHARE:.0%} of their labels: it has collapsed to one class "
