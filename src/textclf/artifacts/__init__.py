@@ -347,4 +347,4 @@ def _check_configs(saved: SavedModel) -> None:
                  "model config", prefix="model")
         validate(TrainingConfig, saved.training, "training config", prefix="training")
     except ConfigError as err:
-        raise ModelError(f"{saved.directory}: saved config is invalid ({err})") from None
+        raise ModelError(f"{saved.directory / 'config.json'}: saved config is invalid ({_first_line(err)})") from None

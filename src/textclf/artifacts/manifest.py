@@ -60,7 +60,7 @@ def _scan(directory: Path) -> tuple[dict[str, Path], set[str]]:
             relative = path.relative_to(directory).as_posix()
             if entry.is_symlink():
                 raise ModelError(f"{path}: is a symbolic link{_outside(path, directory)}; a model directory "
-                                 "holds plain files only (copy the file in instead)")
+                                 "holds plain files only")
             if entry.is_dir(follow_symlinks=False):
                 folders.add(relative)
                 pending.append(path)
@@ -74,10 +74,10 @@ def _scan(directory: Path) -> tuple[dict[str, Path], set[str]]:
 def _outside(link: Path, directory: Path) -> str:
     try:
         target = link.resolve()
+        root = directory.resolve()
     except (OSError, RuntimeError):
         return " that cannot be resolved"
-    root = directory.resolve()
-    return "" if target == root or root in target.parents else f" pointing outside {directory} (to {target})"
+    return "" if target == root or root in target.parents else " pointing outside the model directory"
 
 
 def _read_manifest(directory: Path) -> dict | None:

@@ -163,8 +163,8 @@ def tokenizer_kind(name: str) -> str:
     module, _, class_name = name.partition(":")
     kind = _KIND_OF_CLASS.get(class_name)
     if kind is None or not (module == "textclf" or module.startswith("textclf.")):
-        raise ValueError(f"unknown tokenizer {name[:80]!r}: an ONNX export names one of textclf's own "
-                         f"({', '.join(TOKENIZERS)}); nothing named in a saved file is imported")
+        raise ValueError(f"unknown tokenizer {name[:60]!r} (textclf's own: {', '.join(TOKENIZERS)}; "
+                         "a saved file never names code to import)")
     return kind
 
 
