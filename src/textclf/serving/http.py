@@ -390,7 +390,7 @@ def uvicorn_server(app, config: ServiceConfig = ServiceConfig(), log_level: str 
                                  timeout_graceful_shutdown=config.shutdown_grace_s))
 
 
-def exposure_warning(address: str, api_key: str | None) -> str | None:
+def exposure_warning(address: str, api_key: str | None, port: int | None = None) -> str | None:
     """The one-line warning for serving a non-loopback address without an API key (else None)."""
     if api_key:
         return None
@@ -399,7 +399,8 @@ def exposure_warning(address: str, api_key: str | None) -> str | None:
             return None
     except ValueError:  # not an IP address: a host name, warn (it resolved to something else)
         pass
-    return (f"textclf: warning: serving {address} without an API key: anyone who can reach it can use the "
+    where = address if port is None else f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return (f"textclf: warning: serving {where} without an API key: anyone who can reach it can use the "
             f"model (set TEXTCLF_API_KEY or --api-key)")
 
 
@@ -431,7 +432,7 @@ def serve(model: str | Path, host: str | None = None, port: int | None = None,
     config = replace(config, **overrides)
     sock = bind_socket(config.host, config.port)
     try:
-        warning = exposure_warning(sock.getsockname()[0], config.api_key)
+        warning = exposure_warning(sock.getsockname()[0], config.api_key, sock.getsockname()[1])
         if warning:
             print(warning, file=sys.stderr, flush=True)
         clf = load_model(model, config.backend, config.device)
