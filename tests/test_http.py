@@ -169,3 +169,54 @@ def test_micro_batcher_reports_model_errors_to_every_waiting_request_and_drains_
     failed, drained = asyncio.run(scenario())
     assert all(isinstance(r, ValueError) for r in failed)
     assert drained == [["q0"], ["q1"], ["q2"]]
+
+
+def test_serve_flags_are_generated_from_service_config():
+    """One place for each default and help text: the ServiceConfig field; the flag names users
+    know are kept (the `_s` of seconds dropped), and parsing no flags gives ServiceConfig()."""
+    from dataclasses import fields
+
+    from textclf.cli.parser import build_parser
+
+    parser = build_parser()
+    serve = parser._subparsers._group_actions[0].choices["serve"]
+    by_dest = {a.dest: a for a in serve._actions if a.dest not in ("help", "model")}
+    assert set(by_dest) == {f.name for f in fields(ServiceConfig)}
+    for f in fields(ServiceConfig):
+        action = by_dest[f.name]
+        assert action.default == f.default and action.help == f.metadata["help"]
+    known = {"--host", "--port", "--backend", "--max-body-bytes", "--max-texts", "--max-text-chars", "--max-batch",
+             "--max-wait-ms", "--batch-size", "--body-timeout", "--max-queue-texts", "--max-queue-chars",
+             "--retry-after", "--header-timeout", "--idle-timeout", "--max-connections", "--shutdown-grace",
+             "--api-key", "--device"}
+    assert known <= {flag for a in by_dest.values() for flag in a.option_strings}
+    args = parser.parse_args(["serve", "m"])
+    assert ServiceConfig(**{f.name: getattr(args, f.name) for f in fields(ServiceConfig)}) == ServiceConfig()
+    args = parser.parse_args(["serve", "m", "--body-timeout", "3", "--idle-timeout", "1.5", "--api-key", "k"])
+    assert (args.body_timeout_s, args.idle_timeout_s, args.api_key) == (3.0, 1.5, "k")
+    assert "s3cret" not in repr(ServiceConfig(api_key="s3cret"))  # the key stays out of reprs and logs
+
+
+def test_service_config_refuses_nonsense():
+    from textclf.errors import DataError
+
+    for bad in ({"header_timeout_s": 0}, {"max_connections": -1}, {"device": "tpu"}, {"port": 70000}):
+        with pytest.raises(DataError):
+            ServiceConfig(**bad)
+
+
+def test_micro_batcher_close_flushes_a_long_window_at_once():
+    async def scenario():
+        batcher = MicroBatcher(lambda texts: texts, max_batch=100, max_wait_s=30.0)
+        await batcher.start()
+        pending = [asyncio.create_task(batcher.submit([f"q{i}"])) for i in range(5)]
+        await asyncio.sleep(0.05)  # queued, waiting in a 30 s window
+        start = asyncio.get_running_loop().time()
+        batcher.close()
+        results = await asyncio.gather(*pending)
+        waited = asyncio.get_running_loop().time() - start
+        await batcher.stop()
+        return results, waited, batcher.batches
+
+    results, waited, batches = asyncio.run(scenario())
+    assert results == [[f"q{i}"] for i in range(5)] and waited < 1.0 and batches == 1
