@@ -238,3 +238,62 @@ def test_copy_of_fixture_is_not_modified_by_loading(tmp_path):
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     textclf.load(target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+
+
+# -- models declare, callers ask -------------------------------------------------------------------
+# Outside models/, nothing probes a model object: a hasattr/getattr whose first argument mentions
+# one of these names is taken for a probe of a model, or of the net/tokenizer reached through it.
+MODEL_WORDS = ("model", "net", "tokenizer", "encoder", "clf", "vectorizer")
+
+
+def _probes(source: str, where: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("hasattr", "getattr") and node.args):
+            continue
+        names = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.args[0])
+                 if isinstance(n, ast.Name | ast.Attribute)]
+        if any(word in name.lower() for name in names for word in MODEL_WORDS):
+            found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_nothing_outside_models_probes_a_model_with_hasattr_or_getattr():
+    outside = [p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] != "models"]
+    assert [probe for path in sorted(outside)
+            for probe in _probes(path.read_text(encoding="utf-8"), str(path.relative_to(SRC)))] == []
+
+
+def test_the_probe_check_sees_a_probe():
+    source = "def f(clf, args):\n    return getattr(clf.model, 'net', None), getattr(args, 'verb')\n"
+    assert _probes(source, "sample.py") == ["sample.py:2: getattr(clf.model, 'net', None)"]
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TYPES))
+def test_every_model_type_declares_its_capabilities(name):
+    from textclf.models import model_class
+    from textclf.models.base import Capabilities
+
+    cls = model_class(name)
+    assert isinstance(cls.declared_capabilities, Capabilities)
+    assert callable(cls.capabilities) and callable(cls.attribution_view) and callable(cls.export_view)
+    assert isinstance(cls.training_defaults(None), dict) and isinstance(cls.training_defaults(500), dict)
+    declared = cls.declared_capabilities
+    assert declared.explain in (None, "linear", "gradient") and declared.export_formats <= {"onnx", "hf"}
+
+
+def test_capabilities_follow_the_config(rt_small):
+    from textclf.data import LabelMap
+    from textclf.config import TrainingConfig
+    from textclf.models.neural import BagConfig, BagModel
+
+    label_map = LabelMap.fit(rt_small, multi_label=False)
+    windowed = BagModel(BagConfig(long_text={"strategy": "sliding_window"}), label_map, TrainingConfig(), 0)
+    assert windowed.capabilities().explain is None and windowed.capabilities().export_formats == frozenset()
+    assert windowed.capabilities().long_text == "sliding_window" and windowed.capabilities().checkpointing
+    assert windowed.attribution_view() is None and windowed.export_view() is None  # not fitted either
+    plain = KeywordModel(KeywordConfig(), label_map, None, 0)
+    assert plain.capabilities() == ModelBase.declared_capabilities and plain.selected() is None
+    assert plain.attribution_view() is None and plain.export_view() is None and plain.training_settings() is None
+    assert KeywordModel.training_defaults(100) == {} and plain.type_name() == "keyword"

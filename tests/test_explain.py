@@ -18,6 +18,7 @@ from textclf.analysis.explain import explain
 from textclf.audit.shortcuts import shortcut_tokens
 from textclf.data import Examples
 from textclf.errors import DataError, ModelError
+from textclf.models.base import ModelBase
 from textclf.models.neural import CnnConfig
 
 from conftest import stratified_sample
@@ -230,7 +231,7 @@ def test_unsupported_models_and_labels_are_refused(rt300):
     with pytest.raises(ModelError, match="sliding_window"):
         explain(windowed, ["a film"])
 
-    class Opaque:
+    class Opaque(ModelBase):  # a model type that declares nothing explainable
         config = type("Config", (), {"type": "mystery"})()
 
     clf.model = Opaque()

@@ -10,31 +10,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .attributions import TokenAttribution, explained_scores, model_type
+from ..models.base import GradientAttributionView
+from .attributions import TokenAttribution, explained_scores
 
 _GAP_FLOOR = 0.1  # logit units: a score that moved less than this is judged on an absolute gap
 _TOKEN_BUDGET = 32768  # IG: (texts x steps x tokens) per forward pass, bounds memory
 
 
 # -- neural models: Integrated Gradients ---------------------------------------------------------
-def embedding_layer(net):
-    """The token-embedding module IG attributes to: `encoder.input_embeddings()` where an encoder
-    offers it, else `encoder.embedding` (models trained from scratch), else the Hugging Face
-    model's `get_input_embeddings()` (pretrained)."""
-    from torch import nn
-
-    encoder = getattr(net, "encoder", None)
-    accessor = getattr(encoder, "input_embeddings", None)
-    if callable(accessor):
-        return accessor()
-    if isinstance(getattr(encoder, "embedding", None), nn.Embedding):
-        return encoder.embedding
-    inner = getattr(encoder, "model", None)
-    if inner is not None and hasattr(inner, "get_input_embeddings"):
-        return inner.get_input_embeddings()
-    raise ModelError(f"explain: cannot find the token embedding layer of {type(encoder).__name__}")
-
-
 @dataclass
 class _Aligned:
     ids: list[int]  # what the model reads, specials included
@@ -43,66 +26,21 @@ class _Aligned:
     truncated: bool
 
 
-def _content_with_offsets(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]], list]:
-    """(ids, character offsets, word ids) of the text's content tokens (no specials, untruncated)."""
-    offsets_of = getattr(tokenizer, "content_offsets", None)  # an accessor a tokenizer may offer
-    if callable(offsets_of):
-        return offsets_of(text)
-    hf = getattr(tokenizer, "hf_tokenizer", None)  # PretrainedTokenizer: a transformers fast tokenizer
-    if hf is not None:
-        encoded = hf(text, add_special_tokens=False, truncation=False, return_offsets_mapping=True,
-                     return_attention_mask=False, return_token_type_ids=False)
-        return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]], encoded.word_ids()
-    raw = getattr(tokenizer, "_tokenizer", None)  # SubwordTokenizer: a `tokenizers.Tokenizer`
-    if raw is not None and hasattr(raw, "encode"):
-        encoding = raw.encode(text, add_special_tokens=False)
-        return list(encoding.ids), [tuple(o) for o in encoding.offsets], list(encoding.word_ids)
-    raise ModelError(f"explain: {type(tokenizer).__name__} gives no character offsets")
-
-
-def _ngram_cover(tokenizer, ids: list[int]) -> list[tuple[int, ...]]:
-    """For text.ngrams.NgramTokenizer: the content tokens under each n-gram id it appends."""
-    from ..text.ngrams import ngram_hashes, token_hash
-
-    try:
-        max_n, buckets, rows = tokenizer.word_ngrams, tokenizer.buckets, set(tokenizer.rows)
-    except AttributeError:
-        raise ModelError(f"explain: cannot place the extra ids of {type(tokenizer).__name__}") from None
-    places = [tuple(range(p, p + n)) for n in range(2, max_n + 1) for p in range(len(ids) - n + 1)]
-    hashes = ngram_hashes([token_hash(i) for i in ids], max_n)
-    return [place for place, h in zip(places, hashes) if h % buckets in rows]
-
-
-def _max_tokens(model) -> int | None:
-    if hasattr(model, "max_tokens"):
-        return model.max_tokens()
-    return getattr(model.config, "max_length", None) or getattr(model.training, "max_length", None)
-
-
-def _align(model, text: str) -> _Aligned:
+def _align(view: GradientAttributionView, text: str) -> _Aligned:
     """The ids the model reads for `text` and which content tokens each position stands for."""
     from ..text.long import truncate
 
-    tokenizer = model.tokenizer
-    inner = getattr(tokenizer, "subwords", tokenizer)  # NgramTokenizer wraps a SubwordTokenizer
-    sequence = list(model.encode([text])[0])
-    ids, offsets, word_ids = _content_with_offsets(inner, text)
-    long_text = getattr(model.config, "long_text", None)
-    strategy = long_text.strategy if long_text is not None else "head"
-    head_tokens = long_text.head_tokens if long_text is not None else 0
-    limit = _max_tokens(model)
-    budget = len(ids) if limit is None else max(limit - int(getattr(tokenizer, "num_specials", 0)), 0)
-    kept = truncate(list(range(len(ids))), budget, strategy, head_tokens)
+    sequence = list(view.encode([text])[0])
+    ids, offsets, word_ids = view.content_tokens(text)
+    budget = len(ids) if view.content_budget is None else view.content_budget
+    kept = truncate(list(range(len(ids))), budget, view.truncation, view.head_tokens)
     kept_ids = [ids[k] for k in kept]
-    add_inner = getattr(inner, "add_specials", lambda x: list(x))
-    frame = add_inner([-1])
+    frame = view.frame([-1])
     prefix = frame.index(-1)
     cover = [()] * prefix + [(j,) for j in range(len(kept))] + [()] * (len(frame) - 1 - prefix)
-    if tokenizer is not inner:
-        cover += _ngram_cover(tokenizer, kept_ids)
-    rebuilt = getattr(tokenizer, "add_specials", lambda x: list(x))(kept_ids)
-    if rebuilt != sequence or len(cover) != len(sequence):
-        raise ModelError(f"explain: cannot align the tokens of model type {model_type(model)!r} with the text")
+    cover += view.extra_cover(kept_ids)
+    if view.sequence(kept_ids) != sequence or len(cover) != len(sequence):
+        raise ModelError("explain: cannot align the model's tokens with the text")
     extent: dict[Any, list[int]] = {}
     for k in range(len(ids)):  # a word's extent from all its pieces, seen or not
         key = ("w", word_ids[k]) if word_ids[k] is not None else ("t", k)
@@ -112,25 +50,24 @@ def _align(model, text: str) -> _Aligned:
     return _Aligned(sequence, cover, words, len(kept) < len(ids))
 
 
-def ig_explanations(model, texts: list[str], targets: np.ndarray, binary: bool, steps: int, max_steps: int,
-                     tolerance: float) -> list[dict]:
+def ig_explanations(view: GradientAttributionView, texts: list[str], targets: np.ndarray, binary: bool, steps: int,
+                    max_steps: int, tolerance: float) -> list[dict]:
     import torch
     from captum.attr import LayerIntegratedGradients
 
     from ..training.trainer import resolve_device
 
-    net = model.net
-    device = resolve_device(model.training.device)
-    pad_id = int(model.tokenizer.pad_id)
-    layer = embedding_layer(net)
-    aligned = [_align(model, t) for t in texts]
+    net = view.net
+    device = resolve_device(view.device)
+    pad_id = view.pad_id
+    aligned = [_align(view, t) for t in texts]
     was_training = net.training
     net.to(device).eval()
 
     def forward(input_ids, attention_mask):
         return explained_scores(net(input_ids, attention_mask).float(), binary)
 
-    ig = LayerIntegratedGradients(forward, layer)
+    ig = LayerIntegratedGradients(forward, view.embedding_layer)
     results: list[dict | None] = [None] * len(texts)
     pending = list(range(len(texts)))
     current = steps

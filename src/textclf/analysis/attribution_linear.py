@@ -10,6 +10,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..errors import ModelError
+from ..models.base import LinearAttributionView
 from .attributions import WORD, TokenAttribution
 
 
@@ -19,7 +20,7 @@ def _preprocessed(vectorizer, text: str) -> tuple[str, list[int] | None]:
     the same positions)."""
     preprocess = vectorizer.build_preprocessor()
     whole = preprocess(text)
-    if len(whole) == len(text) and not getattr(vectorizer, "strip_accents", None):
+    if len(whole) == len(text) and not vectorizer.strip_accents:
         return whole, None
     pieces = [preprocess(ch) for ch in text]
     if "".join(pieces) != whole:
@@ -85,13 +86,13 @@ def _occurrences(vectorizer, text: str):
     raise ModelError(f"explain: TF-IDF analyzer {vectorizer.analyzer!r} is not supported")
 
 
-def linear_explanations(model, texts: list[str], targets: np.ndarray, binary: bool) -> list[dict]:
+def linear_explanations(view: LinearAttributionView, texts: list[str], targets: np.ndarray, binary: bool) -> list[dict]:
     import scipy.sparse as sp
 
-    vectorizers = model.vectorizers
+    vectorizers = view.vectorizers
     features = sp.hstack([v.transform(texts) for v in vectorizers], format="csr")
-    coef = np.asarray(model.coef, dtype=np.float64)
-    intercept = np.asarray(model.intercept, dtype=np.float64).reshape(-1)
+    coef = np.asarray(view.coef, dtype=np.float64)
+    intercept = np.asarray(view.intercept, dtype=np.float64).reshape(-1)
     starts = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
     has_char = any(v.analyzer != "word" for v in vectorizers)
     out = []

@@ -77,10 +77,6 @@ class Explanation:
         return out
 
 
-def model_type(model) -> str:
-    return str(getattr(getattr(model, "config", None), "type", type(model).__name__))
-
-
 def explained_scores(logits, binary: bool):
     """(n, K) torch scores whose column c is what explaining class c means."""
     if binary:

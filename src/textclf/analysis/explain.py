@@ -48,12 +48,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.adapters import texts_of
 from ..errors import DataError, ModelError
+from ..models.base import GradientAttributionView, LinearAttributionView
 from .attribution_ig import ig_explanations
 from .attribution_linear import linear_explanations
-from .attributions import COMPLETENESS_TOLERANCE, MAX_STEPS, START_STEPS, Explanation, TokenAttribution, model_type
+from .attributions import COMPLETENESS_TOLERANCE, MAX_STEPS, START_STEPS, Explanation, TokenAttribution
 
 __all__ = ["Explanation", "TokenAttribution", "explain"]
+
+EXPLAINED_STRATEGIES = ("head", "tail", "head_tail")  # long-text strategies IG follows exactly
 
 
 # -- entry point -------------------------------------------------------------------------------------
@@ -62,14 +66,12 @@ def explain(clf, texts, *, label: str | None = None, top_k: int = 10, steps: int
     """One Explanation per text (a list of strings or Examples) for a fitted TextClassifier.
 
     `label`: explain this label for every text instead of each text's prediction."""
-    from ..classifier import as_texts
-
-    texts = as_texts(texts)
+    texts = texts_of(texts)
     if top_k < 1:
         raise DataError(f"top_k must be at least 1, got {top_k}")
     if steps < 1 or max_steps < steps:
         raise DataError(f"IG steps: need 1 <= steps ({steps}) <= max_steps ({max_steps})")
-    model = _explainable(clf)
+    view = _attribution_view(clf)
     label_map = clf.label_map
     if label is not None and label not in label_map.index:
         raise DataError(f"label {label!r} is not one of the model's labels: {', '.join(label_map.labels)}")
@@ -82,36 +84,27 @@ def explain(clf, texts, *, label: str | None = None, top_k: int = 10, steps: int
     binary = not label_map.multi_label and len(label_map) == 2
     common = [dict(text=t, predicted=p, label=label_map.labels[c], probability=float(probs[i, c]), top_k=top_k)
               for i, (t, p, c) in enumerate(zip(texts, predicted, targets))]
-    if _is_linear(model):
-        parts = linear_explanations(model, texts, targets, binary)
+    if isinstance(view, LinearAttributionView):
+        parts = linear_explanations(view, texts, targets, binary)
     else:
-        parts = ig_explanations(model, texts, targets, binary, steps, max_steps, tolerance)
+        parts = ig_explanations(view, texts, targets, binary, steps, max_steps, tolerance)
     return [Explanation(**c, **p) for c, p in zip(common, parts)]
 
 
-def _explainable(clf):
-    """The fitted model to explain, or one ModelError line saying why it cannot be."""
-    model = getattr(clf, "model", None)
-    if model is None or getattr(clf, "label_map", None) is None:
+def _attribution_view(clf) -> LinearAttributionView | GradientAttributionView:
+    """What the fitted model offers to explain (a fitted `auto` answers as the model it selected),
+    or one ModelError line saying why it cannot be explained."""
+    if clf.model is None or clf.label_map is None:
         raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
-    chosen = model.selected() if hasattr(model, "selected") else None
-    if chosen is not None:  # `auto`, freshly fitted: explain what it picked
-        model = chosen[1]
-    if _is_linear(model):
-        return model
-    kind = model_type(model)
-    net = getattr(model, "net", None)
-    if net is None or getattr(model, "tokenizer", None) is None or not hasattr(net, "encoder"):
-        raise ModelError(f"explain does not support model type {kind!r} yet")
-    long_text = getattr(model.config, "long_text", None)
-    if long_text is not None and (long_text.windowed or long_text.strategy == "retrieval"):
-        raise ModelError(f"explain does not support model.long_text.strategy {long_text.strategy!r} yet "
+    model = clf.model
+    view = model.attribution_view() if model.capabilities().explain is not None else None
+    if view is not None:
+        return view
+    strategy = model.capabilities().long_text
+    if strategy not in (None, *EXPLAINED_STRATEGIES):
+        raise ModelError(f"explain does not support model.long_text.strategy {strategy!r} yet "
                          "(only head, tail and head_tail)")
-    return model
-
-
-def _is_linear(model) -> bool:
-    return hasattr(model, "vectorizers") and getattr(model, "coef", None) is not None
+    raise ModelError(f"explain does not support model type {model.type_name()!r} yet")
 
 
 def _targets(label, label_map, probs: np.ndarray, decisions: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ every metric treat an ensemble like any model:
 An ensemble of one member returns that member's logits unchanged.
 
 Saved layout (inside the model directory): `members/0/`, `members/1/`, ... each written by its
-member type's own `save()`, and `ensemble.json` (member types, configs, the training settings
-each member was fitted with, and the weights). config.json's `model` section holds the same
+member type's own `save()` (models/members.py, shared with `auto`), and `ensemble.json` (member
+configs, the training settings each member was fitted with, and the weights). config.json's `model` section holds the same
 member configs and weights, so nothing is pickled and every member reloads through the registry.
 """
 
@@ -34,11 +34,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from ..config import Section, TrainingConfig, validate
+from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError, ModelError
 from ..fileio import write_json
-from .base import ModelBase
+from .base import Capabilities, ModelBase
+from .members import load_member, member_config, save_member
 
 MEMBERS_DIR = "members"
 STATE_FILE = "ensemble.json"
@@ -67,14 +68,6 @@ class EnsembleConfig(Section):
     def normalised_weights(self) -> np.ndarray:
         w = np.ones(len(self.members)) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
         return w / w.sum()
-
-
-def member_config(values: dict[str, Any], where: str = "model.members") -> BaseModel:
-    """Validate one member's config dict against its type's config class (a ConfigError names it)."""
-    from . import model_class
-
-    cls = model_class(values["type"])
-    return validate(cls.config_class, values, "ensemble member config", prefix=where)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -120,6 +113,9 @@ class EnsembleModel(ModelBase):
     """A ClassifierModel whose logits mix its members' (see the module docstring)."""
 
     config_class = EnsembleConfig
+    # Members mix in probability space: no one network to export or to take gradients through, and
+    # no linear form to read attributions from.
+    declared_capabilities = Capabilities()
 
     def __init__(self, config: EnsembleConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
@@ -137,7 +133,7 @@ class EnsembleModel(ModelBase):
                                 weights=[float(w) for w in weights], combine=combine)
         model = cls(config, label_map, training, seed)
         model.members = [m for _, m in members]
-        model.member_trainings = [getattr(m, "training", training) for m in model.members]
+        model.member_trainings = [m.training_settings() or training for m in model.members]
         return model
 
     def member_configs(self) -> list[BaseModel]:
@@ -160,7 +156,7 @@ class EnsembleModel(ModelBase):
             member_dir = Path(workdir) / MEMBERS_DIR / str(i) if workdir is not None else None
             summaries.append(model.fit(train, train_targets, validation, validation_targets, member_dir))
             self.members.append(model)
-            self.member_trainings.append(getattr(model, "training", self.training))
+            self.member_trainings.append(model.training_settings() or self.training)
         return {"members": summaries, "weights": self.config.normalised_weights().tolist()}
 
     # -- inference -----------------------------------------------------------------------------
@@ -202,20 +198,14 @@ class EnsembleModel(ModelBase):
     def save(self, directory: Path) -> None:
         members = self._ready()
         state = {"weights": self.config.normalised_weights().tolist(), "combine": self.config.combine,
-                 "members": []}
-        for i, (model, training) in enumerate(zip(members, self.member_trainings)):
-            member_dir = Path(directory) / MEMBERS_DIR / str(i)
-            member_dir.mkdir(parents=True, exist_ok=True)
-            model.save(member_dir)
-            state["members"].append({"config": self.config.members[i],
-                                     "training": training.model_dump(mode="json")})
+                 "members": [save_member(model, config, Path(directory) / MEMBERS_DIR / str(i), training)
+                             for i, (model, config, training)
+                             in enumerate(zip(members, self.member_configs(), self.member_trainings))]}
         write_json(Path(directory) / STATE_FILE, state)
 
     @classmethod
     def load(cls, directory: Path, config: EnsembleConfig, label_map: LabelMap, training: TrainingConfig,
              seed: int) -> EnsembleModel:
-        from . import model_class
-
         model = cls(config, label_map, training, seed)
         state_path = Path(directory) / STATE_FILE
         try:
@@ -228,14 +218,9 @@ class EnsembleModel(ModelBase):
         if len(saved) != len(config.members):
             raise ModelError(f"{directory}: config.json lists {len(config.members)} ensemble members, "
                              f"{STATE_FILE} {len(saved)}")
-        for i, member in enumerate(model.member_configs()):
-            member_dir = Path(directory) / MEMBERS_DIR / str(i)
-            if not member_dir.is_dir():
-                raise ModelError(f"{member_dir}: missing ensemble member")
-            member_training = training
-            if saved[i].get("training") is not None:
-                member_training = validate(TrainingConfig, saved[i]["training"], str(state_path),
-                                           prefix=f"members.{i}.training")
-            model.members.append(model_class(member.type).load(member_dir, member, label_map, member_training, seed))
+        for i, member in enumerate(model.member_configs()):  # config.json's member configs rule
+            member_model, member_training = load_member(Path(directory) / MEMBERS_DIR / str(i), member, saved[i],
+                                                        label_map, training, seed, state_path, f"members.{i}")
+            model.members.append(member_model)
             model.member_trainings.append(member_training)
         return model

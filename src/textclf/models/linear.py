@@ -22,7 +22,7 @@ from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError
 from ..imbalance import explicit_weights
-from .base import ModelBase
+from .base import Capabilities, LinearAttributionView, ModelBase
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
@@ -45,6 +45,10 @@ class TfidfConfig(Section):
 
 class TfidfLinearModel(ModelBase):
     config_class = TfidfConfig
+    # Exact linear attributions; it reads whole texts. Vectorizing and one sparse product cost the
+    # same per text at any batch size while each call has a fixed overhead, so streaming calls it
+    # once per chunk. No graph to export: it is already fast as it is.
+    declared_capabilities = Capabilities(explain="linear", preferred_batch_size=WHOLE_CHUNK)
 
     def __init__(self, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
@@ -84,10 +88,10 @@ class TfidfLinearModel(ModelBase):
                     for t, scale in scales.items()}
         return None
 
-    def preferred_batch_size(self) -> int | None:
-        # Vectorizing and one sparse product cost the same per text at any batch size, while each
-        # call has a fixed overhead: streaming calls this model once per chunk.
-        return WHOLE_CHUNK
+    def attribution_view(self) -> LinearAttributionView | None:
+        if self.coef is None:
+            return None
+        return LinearAttributionView(list(self.vectorizers), self.coef, self.intercept)
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")

@@ -11,11 +11,10 @@ Composition (what a new model type overrides; `pretrained` does the same):
         # optional: build_pooling(dim), build_head(dim, k), parameter_groups(net), save_extra/load_extra
 
 `NeuralNet(encoder, pooling, head)` maps input_ids (B, T) int64 + attention_mask (B, T) bool to
-logits (B, K); it never applies softmax/sigmoid. `parameter_groups` puts the head in its own
-group (training.head_learning_rate) and keeps biases / norm weights out of weight decay.
-
-Saved files (inside the model directory): tokenizer files, `model.safetensors` (the NeuralNet
-state dict). The architecture is rebuilt from config.json, so nothing is pickled.
+logits (B, K), never softmaxed. `parameter_groups` puts the head in its own group
+(training.head_learning_rate) and keeps biases / norm weights out of weight decay. Saved files:
+tokenizer files, `model.safetensors` (the NeuralNet state dict); the architecture is rebuilt from
+config.json, so nothing is pickled.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from .base import ModelBase
 from .heads import LinearHead
 from .long import encode_documents, long_text_net, pad_documents, training_rows, window_size
 from .net import MeanBagNet, NeuralNet
+from .neural_views import NeuralViews
 from .pooling import PoolingName, build_pooling
 
 WEIGHTS_FILE = "model.safetensors"
@@ -146,7 +146,7 @@ def scratch_epochs(train_rows: int) -> int:
     return int(min(50, max(5, -(-EXAMPLES_SEEN // max(1, train_rows)))))
 
 
-class NeuralModel(ModelBase):
+class NeuralModel(NeuralViews, ModelBase):  # NeuralViews: capabilities and views (models/neural_views.py)
     """A ClassifierModel (models/base.py) around a NeuralNet. Subclasses pick the encoder."""
 
     config_class: ClassVar[type[NeuralConfig]] = NeuralConfig

@@ -25,8 +25,11 @@ from pydantic import Field
 from torch import nn
 
 from ..errors import ConfigError, ModelError
+from ..text.long import LongTextConfig
+from .base import Capabilities, ExportView, HuggingFaceParts
 from .net import NeuralNet
 from .neural import WEIGHTS_FILE, NeuralConfig, NeuralModel
+from .neural_views import export_view, neural_capabilities
 from .pooling import PoolingName
 
 PACKAGED_MODEL = "minilm"
@@ -207,6 +210,21 @@ class PretrainedEncoder(nn.Module):
     def hf_config(self):
         return self.model.config
 
+    @contextlib.contextmanager
+    def eager_attention(self) -> Iterator[None]:
+        """Eager attention for the duration (restored afterwards): a traced graph of plain
+        MatMul/Softmax, which ONNX Runtime fuses and runs faster than the decomposed
+        scaled-dot-product attention."""
+        previous = getattr(self.model.config, "_attn_implementation", None)
+        switch = previous not in (None, "eager") and hasattr(self.model, "set_attn_implementation")
+        if switch:
+            self.model.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            if switch:
+                self.model.set_attn_implementation(previous)
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask.long())
         return out.last_hidden_state, attention_mask.bool()
@@ -265,6 +283,7 @@ class PretrainedModel(NeuralModel):
 
     config_class = PretrainedConfig
     default_training = FINE_TUNING_DEFAULTS
+    declared_capabilities = neural_capabilities(LongTextConfig(), hf_export=True)  # default config: cls, head
 
     @classmethod
     def training_defaults(cls, train_rows: int | None) -> dict:
@@ -313,10 +332,15 @@ class PretrainedModel(NeuralModel):
         model.net.eval()
         return model
 
-    def export_parts(self) -> tuple[PretrainedEncoder, PretrainedTokenizer, str, nn.Module, int]:
-        """(encoder, tokenizer, pooling name, head, max_length): what serving/hf_export.py needs."""
-        from .long import refuse_export
+    # -- what the model declares (models/neural_views.py), with the Hugging Face export ---------
+    def capabilities(self) -> Capabilities:
+        # Only CLS pooling reads what a Hugging Face classifier reads (serving/hf_export.py).
+        return neural_capabilities(self.config.long_text, hf_export=self.config.pooling == "cls")
 
-        refuse_export(self, "hf")
+    def export_view(self) -> ExportView | None:
+        if self.net is None:
+            return None
         net: NeuralNet = self.net
-        return net.encoder, self.tokenizer, self.config.pooling, net.head, self.config.max_length
+        parts = HuggingFaceParts(net.encoder, self.tokenizer.hf_tokenizer, self.config.pooling, net.head,
+                                 self.config.max_length)
+        return export_view(self, hf_encoder=net.encoder, hf_parts=parts)

@@ -63,12 +63,14 @@ def _head_as_dense_tanh_linear(head: nn.Module, hidden: int) -> tuple[torch.Tens
 
 def _set_head(hf_model: nn.Module, weights: tuple[torch.Tensor, ...]) -> None:
     dense_w, dense_b, out_w, out_b = weights
-    base = hf_model.base_model
-    classifier = getattr(hf_model, "classifier", None)
-    if isinstance(classifier, nn.Linear) and getattr(base, "pooler", None) is not None:
-        dense, out = base.pooler.dense, classifier  # BERT family: pooler.dense + tanh, then classifier
-    elif classifier is not None and hasattr(classifier, "dense") and hasattr(classifier, "out_proj"):
-        dense, out = classifier.dense, classifier.out_proj  # RoBERTa family: dense + tanh, out_proj
+    children = dict(hf_model.named_children())
+    classifier = children.get("classifier")
+    pooler = dict(hf_model.base_model.named_children()).get("pooler")
+    parts = dict(classifier.named_children()) if classifier is not None else {}
+    if isinstance(classifier, nn.Linear) and pooler is not None:
+        dense, out = pooler.dense, classifier  # BERT family: pooler.dense + tanh, then classifier
+    elif "dense" in parts and "out_proj" in parts:
+        dense, out = parts["dense"], parts["out_proj"]  # RoBERTa family: dense + tanh, out_proj
     else:
         raise ModelError(f"export --format hf: {type(hf_model).__name__} has no tanh pooler to carry the head; "
                          "BERT- and RoBERTa-style encoders can be exported")
@@ -83,21 +85,24 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
     """(AutoModelForSequenceClassification in eval mode, HF tokenizer) equivalent to `clf`."""
     from transformers import AutoModelForSequenceClassification
 
-    model = clf.model
-    parts = getattr(model, "export_parts", None)
+    from ..models.long import refuse_export  # long-text hook (models/long.py)
+
+    view = clf.model.export_view()
+    parts = view.hf_parts if view is not None else None
     if parts is None:
         kind = clf.model_params.get("type")
-        if getattr(model, "net", None) is not None:  # a neural model: ONNX can carry it
+        if view is not None:  # a neural model: ONNX can carry it
             hint = "try --format onnx"
         else:  # TF-IDF and other models without a network: neither export format applies
             hint = ("this model type has no network to export in either format; use the saved directory "
                     "itself (textclf predict / textclf serve MODEL)")
         raise ModelError(f"export --format hf: only `pretrained` models can be exported "
                          f"(this one is {kind!r}); {hint}")
-    encoder, tokenizer, pooling, head, max_length = parts()
-    if pooling != "cls":
-        raise ModelError(f"export --format hf: pooling {pooling!r} has no Hugging Face counterpart; "
+    refuse_export(clf.model, "hf")
+    if parts.pooling != "cls":
+        raise ModelError(f"export --format hf: pooling {parts.pooling!r} has no Hugging Face counterpart; "
                          "retrain with model.pooling=cls, or export --format onnx")
+    encoder = parts.encoder
     config = encoder.hf_config.__class__.from_dict(encoder.hf_config.to_dict())
     names = clf.label_map.labels
     config.num_labels = len(names)
@@ -112,9 +117,9 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
     if missing or unexpected:
         raise ModelError(f"export --format hf: encoder weights do not fit {type(hf_model).__name__} "
                          f"(missing {missing[:3]}, unexpected {list(unexpected)[:3]})")
-    _set_head(hf_model, _head_as_dense_tanh_linear(head, int(config.hidden_size)))
-    hf_tokenizer = tokenizer.hf_tokenizer
-    hf_tokenizer.model_max_length = int(max_length)
+    _set_head(hf_model, _head_as_dense_tanh_linear(parts.head, int(config.hidden_size)))
+    hf_tokenizer = parts.hf_tokenizer
+    hf_tokenizer.model_max_length = int(parts.max_length)
     return hf_model.eval(), hf_tokenizer
 
 

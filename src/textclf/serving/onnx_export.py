@@ -37,6 +37,7 @@ import numpy as np
 
 from ..classifier import TextClassifier
 from ..errors import ModelError
+from ..models.base import ExportView
 from ..models.onnx_runtime import FP32_FILE, INT8_FILE, JSON_TOKENIZER, PRETRAINED_TOKENIZER, OnnxModel
 from .onnx_int8 import INT8_MIN_AGREEMENT, choose_int8, parity_report, quiet_logging, warnings_silenced
 
@@ -64,42 +65,24 @@ def load_onnx_classifier(directory: str | Path, int8: bool = False):
 
 
 # -- export --------------------------------------------------------------------------------------
-def _torch_net(clf):
+def _export_view(clf) -> ExportView:
     from ..models.long import refuse_export  # long-text hook (models/long.py)
 
     refuse_export(clf.model, "onnx")
-    net, tokenizer = getattr(clf.model, "net", None), getattr(clf.model, "tokenizer", None)
-    if net is None or tokenizer is None:
+    view = clf.model.export_view()
+    if view is None:
         raise ModelError(f"ONNX export supports neural models; this is a {clf.model_params.get('type')!r} model "
                          "(a TF-IDF model is already fast: serve it as it is)")
-    return net, tokenizer
+    return view
 
 
-@contextlib.contextmanager
-def eager_attention(net):
-    """A Hugging Face encoder inside `net` switched to eager attention for the duration: its
-    traced graph is plain MatMul/Softmax, which ONNX Runtime fuses and runs faster than the
-    decomposed scaled-dot-product attention; restored afterwards."""
-    model = getattr(getattr(net, "encoder", None), "model", None)
-    config = getattr(model, "config", None)
-    previous = getattr(config, "_attn_implementation", None)
-    switch = previous not in (None, "eager") and hasattr(model, "set_attn_implementation")
-    if switch:
-        model.set_attn_implementation("eager")
-    try:
-        yield
-    finally:
-        if switch:
-            model.set_attn_implementation(previous)
+def hf_config(view: ExportView):
+    """The Hugging Face config of a pretrained encoder inside the exported net, or None."""
+    return view.hf_encoder.hf_config if view.hf_encoder is not None else None
 
 
-def hf_config(net):
-    """The Hugging Face config of a pretrained encoder inside `net`, or None."""
-    return getattr(getattr(net, "encoder", None), "hf_config", None)
-
-
-def _export_graph(net, path: Path, opset: int) -> str:
-    """Write `net` as ONNX with dynamic batch and sequence axes; returns the exporter used.
+def _export_graph(view: ExportView, path: Path, opset: int) -> str:
+    """Write the view's net as ONNX with dynamic batch and sequence axes; returns the exporter used.
 
     The dynamo exporter (torch.export + onnxscript) keeps shapes symbolic everywhere, including
     inside nn.MultiheadAttention, where the TorchScript tracer bakes in the traced batch size.
@@ -107,16 +90,17 @@ def _export_graph(net, path: Path, opset: int) -> str:
     the TorchScript exporter; the parity check after export judges either graph."""
     import torch
 
-    net = net.to("cpu").eval()
+    net = view.net.to("cpu").eval()
     ids = torch.ones((2, 12), dtype=torch.int64)
     mask = torch.ones((2, 12), dtype=torch.int64)
     mask[1, 7:] = 0  # a padded row, so that masking is traced
     names = dict(input_names=["input_ids", "attention_mask"], output_names=["logits"], opset_version=opset)
-    if hf_config(net) is not None:
+    if view.hf_encoder is not None:
         # A Hugging Face encoder traces cleanly (its shape-dependent branches do not change with
         # the input), and its TorchScript graph runs ~20% faster in ONNX Runtime than the
         # dynamo one, whose attention carries NaN guards the fusions do not recognise.
-        with eager_attention(net), warnings_silenced(), quiet_logging(), contextlib.redirect_stdout(None):
+        eager = view.hf_encoder.eager_attention()
+        with eager, warnings_silenced(), quiet_logging(), contextlib.redirect_stdout(None):
             torch.onnx.export(
                 net, (ids, mask), str(path), dynamo=False, **names,
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
@@ -148,7 +132,7 @@ def fuse_transformer(source: Path, target: Path, config) -> dict | None:
     """onnxruntime.transformers' fusions for a BERT-family graph (attention, skip LayerNorm, bias
     GELU, embedding LayerNorm) written to `target`; the fused-operator counts, or None when the
     encoder is not of a family the optimizer knows."""
-    kind = FUSED_MODEL_TYPES.get(getattr(config, "model_type", None))
+    kind = FUSED_MODEL_TYPES.get(config.model_type)
     if kind is None:
         return None
     from onnxruntime.transformers.fusion_options import FusionOptions
@@ -190,22 +174,23 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         raise ModelError(f"fusions must be auto, on or off, got {fusions!r}")
     if not int8_min_agreement >= 0.0:  # above 1 refuses every int8 model (what a test needs)
         raise ModelError(f"int8 minimum agreement must be a share of texts >= 0, got {int8_min_agreement}")
-    net, tokenizer = _torch_net(clf)
+    view = _export_view(clf)
+    tokenizer = view.tokenizer
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     texts = PROBE_TEXTS + list(sample_texts)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.onnx-", dir=output.parent))
     try:
         tokenizer.save(staging)
-        exporter = _export_graph(net, staging / FP32_FILE, opset)
+        exporter = _export_graph(view, staging / FP32_FILE, opset)
         tokenizer_name = f"{type(tokenizer).__module__}:{type(tokenizer).__qualname__}"
         if tokenizer_name == PRETRAINED_TOKENIZER:
             tokenizer_name = JSON_TOKENIZER  # the same tokenizer.json, without transformers or torch
         exported = clf.derived(
-            {"type": "onnx", "source": clf.model_params, "max_length": clf.model.max_tokens(),
+            {"type": "onnx", "source": clf.model_params, "max_length": view.max_tokens,
              "tokenizer": tokenizer_name},
             lambda config, training: OnnxModel.load(staging, config, clf.label_map, training, clf.seed))
-        graph = _choose_graph(exported, staging, net, texts, fusions)
+        graph = _choose_graph(exported, staging, hf_config(view), texts, fusions)
         # Batches of the training eval size, then one text at a time: a graph that baked in the
         # traced batch or sequence size fails here rather than in production.
         try:
@@ -237,10 +222,10 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _choose_graph(exported, staging: Path, net, texts: Sequence[str], fusions: str) -> dict:
-    """Fuse a BERT-family graph when asked, or with "auto" when it runs faster; the graph chosen
-    ends up as FP32_FILE in `staging`, and the report says what was measured."""
-    config = hf_config(net)
+def _choose_graph(exported, staging: Path, config, texts: Sequence[str], fusions: str) -> dict:
+    """Fuse a BERT-family graph (`config`: its Hugging Face config, None for other encoders) when
+    asked, or with "auto" when it runs faster; the graph chosen ends up as FP32_FILE in `staging`,
+    and the report says what was measured."""
     if fusions == "off" or config is None:
         return {"fusions": None}
     fused_path = staging / "model.fused.onnx"
@@ -249,7 +234,7 @@ def _choose_graph(exported, staging: Path, net, texts: Sequence[str], fusions: s
     except Exception as err:  # noqa: BLE001 - an optimizer failure costs speed, never the export
         return {"fusions": None, "note": f"optimizer failed: {type(err).__name__}"}
     if fused is None:
-        return {"fusions": None, "note": f"no fusions for model_type {getattr(config, 'model_type', None)!r}"}
+        return {"fusions": None, "note": f"no fusions for model_type {config.model_type!r}"}
     report: dict = {"fusions": fused}
     keep = fusions == "on"
     if fusions == "auto":

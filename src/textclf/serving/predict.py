@@ -102,8 +102,8 @@ def chunk_logits_stream(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | N
                         batch_size: int = 64) -> Iterator[tuple[Examples, np.ndarray]]:
     """(chunk, logits) per non-empty chunk; a model's `preferred_batch_size` (TF-IDF: the whole chunk)
     replaces `batch_size`, and a batch covering the chunk is one call, without length sorting."""
-    logits_fn, preferred = logits_fn or clf.logits, getattr(clf.model, "preferred_batch_size", None)
-    batch_size = (preferred() if callable(preferred) else None) or batch_size
+    logits_fn = logits_fn or clf.logits
+    batch_size = clf.model.capabilities().preferred_batch_size or batch_size
     for chunk in chunks:
         if len(chunk) and batch_size >= len(chunk):
             yield chunk, np.asarray(logits_fn(chunk.texts), dtype=np.float32)
@@ -242,8 +242,8 @@ def model_fingerprint(clf, model_path: str | Path | None = None) -> str:
     64 MB). Without a directory, the logits of a fixed probe text stand in for the weights."""
     state: dict = {
         "task": clf.task, "model": clf.model_params, "labels": list(clf.label_map.labels),
-        "calibration": clf.calibration, "min_labels": clf.min_labels,
-        "thresholds": None if clf.thresholds is None else np.asarray(clf.thresholds).tolist(),
+        "calibration": clf.policy.calibration, "min_labels": clf.policy.min_labels,
+        "thresholds": None if clf.policy.thresholds is None else np.asarray(clf.policy.thresholds).tolist(),
         "model_class": type(clf.model).__name__,
     }
     if model_path is not None and Path(model_path).is_dir():

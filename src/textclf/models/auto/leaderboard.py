@@ -1,5 +1,5 @@
 """What `model.type: auto` reports: the leaderboard's rows and their order, the table printed at
-the end of a search, and the `leaderboard.json` document."""
+the end of a search, and the `leaderboard.json` document (`leaderboard_json`, its one shape)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,14 @@ def leaderboard_rows(trial_rows: list[dict], chosen: list[int], ensemble_row: di
     return rows + skipped_rows
 
 
-def leaderboard_document(summary: dict) -> dict:
+def leaderboard_json(summary: dict | None) -> dict | None:
+    """The one shape of `leaderboard.json`, from the summary `auto`'s fit returns: the summary's
+    keys (protocol, metric, budget, selected, ...) with its rows under `candidates`, best first.
+    None when the summary has no leaderboard (every model type but `auto`)."""
+    if not summary or not summary.get("leaderboard"):
+        return None
     document = {k: v for k, v in summary.items() if k != "leaderboard"}
-    document["candidates"] = summary.get("leaderboard", [])
+    document["candidates"] = summary["leaderboard"]
     return document
 
 

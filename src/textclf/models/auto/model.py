@@ -59,17 +59,18 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from ...config import TrainingConfig, validate
+from ...config import TrainingConfig
 from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...fileio import write_json
-from ..base import ModelBase
-from ..ensemble import EnsembleModel, member_config
+from ..base import Capabilities, ExportView, GradientAttributionView, LinearAttributionView, ModelBase
+from ..ensemble import EnsembleModel
+from ..members import load_member, member_config, save_member
 from .budget import Budget, CostModel, is_neural, quiet_blas
 from .choice import Choice, choose_model, greedy_ensemble
 from .config import AutoConfig, parse_duration
-from .leaderboard import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_document, leaderboard_rows,
-                          print_leaderboard, unavailable_row)
+from .leaderboard import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_json, leaderboard_rows, print_leaderboard,
+                          unavailable_row)
 from .protocol import choose_protocol, holdout_split, make_folds, score, score_interval
 from .search import Family, candidate_families
 from .trials import MIN_TRIALS, Trial, TrialRunner, ensemble_pool
@@ -79,6 +80,7 @@ __all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIA
            "score_interval"]
 
 SELECTED_DIR = "selected"  # only when an unswapped AutoModel itself is saved (see AutoModel.save)
+STATE_FILE = "auto.json"  # {"selected": the chosen config, "training": its training settings}
 
 
 class AutoModel(ModelBase):
@@ -99,6 +101,7 @@ class AutoModel(ModelBase):
         self.protocol: str | None = None
         self.eval_rows: np.ndarray | None = None  # training rows scored (cv / holdout)
         self.eval_targets: np.ndarray | None = None
+        self.summary: dict | None = None  # what `fit` returned
 
     # -- the protocol answers --------------------------------------------------------------------
     def selected(self) -> tuple[BaseModel, Any] | None:
@@ -111,6 +114,16 @@ class AutoModel(ModelBase):
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         return self._chosen().logits(texts)
+
+    # Before a choice the model can do nothing but fail; after, it answers as the chosen model.
+    def capabilities(self) -> Capabilities:
+        return self.choice[1].capabilities() if self.choice is not None else Capabilities()
+
+    def attribution_view(self) -> LinearAttributionView | GradientAttributionView | None:
+        return self.choice[1].attribution_view() if self.choice is not None else None
+
+    def export_view(self) -> ExportView | None:
+        return self.choice[1].export_view() if self.choice is not None else None
 
     def max_tokens(self) -> int | None:
         return self._chosen().max_tokens() if hasattr(self._chosen(), "max_tokens") else None
@@ -205,41 +218,35 @@ class AutoModel(ModelBase):
         }
         print_leaderboard(self.leaderboard, self.protocol, self.metric, elapsed, self.budget.seconds,
                           self.log or sys.stderr)
-        if workdir is not None:
-            write_json(Path(workdir) / LEADERBOARD_FILE, leaderboard_document(summary))
+        document = leaderboard_json(summary)
+        if workdir is not None and document is not None:
+            write_json(Path(workdir) / LEADERBOARD_FILE, document)
         self.summary = summary
         return summary
 
     # -- persistence: only for an AutoModel that the classifier did not swap for its choice -------
     def save(self, directory: Path) -> None:
-        config, model = self.choice if self.choice is not None else (None, None)
-        if model is None:
+        if self.choice is None:
             raise ModelError("model.type auto has not chosen a model yet: call fit()")
-        target = Path(directory) / SELECTED_DIR
-        target.mkdir(parents=True, exist_ok=True)
-        model.save(target)
-        write_json(Path(directory) / "auto.json", {
-            "selected": config.model_dump(mode="json"),
-            "training": getattr(model, "training", self.training).model_dump(mode="json")})
-        if self.leaderboard:
-            write_json(Path(directory) / LEADERBOARD_FILE, leaderboard_document(getattr(self, "summary", {})))
+        config, model = self.choice
+        record = save_member(model, config, Path(directory) / SELECTED_DIR, self.training)
+        write_json(Path(directory) / STATE_FILE, {"selected": record["config"], "training": record["training"]})
+        document = leaderboard_json(self.summary)
+        if document is not None:
+            write_json(Path(directory) / LEADERBOARD_FILE, document)
 
     @classmethod
     def load(cls, directory: Path, config: AutoConfig, label_map: LabelMap, training: TrainingConfig,
              seed: int) -> AutoModel:
-        from .. import model_class
-
         model = cls(config, label_map, training, seed)
-        state_path = Path(directory) / "auto.json"
+        state_path = Path(directory) / STATE_FILE
         try:
             state = json.loads(state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelError(f"{state_path}: missing; this auto model was saved before a choice was made") from None
         chosen_config = member_config(state["selected"], "auto.selected")
-        chosen_training = validate(TrainingConfig, state.get("training") or training.model_dump(),
-                                   str(state_path), prefix="training")
-        chosen = model_class(chosen_config.type).load(Path(directory) / SELECTED_DIR, chosen_config, label_map,
-                                                      chosen_training, seed)
+        chosen, _ = load_member(Path(directory) / SELECTED_DIR, chosen_config, state, label_map, training, seed,
+                                state_path, "auto")
         model.choice = (chosen_config, chosen)
         return model
 

@@ -34,7 +34,7 @@ from ...config import Section, TrainingConfig
 from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...imbalance import explicit_weights
-from ..base import ModelBase
+from ..base import Capabilities, ModelBase
 from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
 from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
@@ -75,6 +75,9 @@ class EmbeddingModel(ModelBase):
     (B,T,H), mask), `tokenizer` (PretrainedTokenizer), `max_length`, `embed(texts)` -> (n, H)."""
 
     config_class = EmbeddingConfig
+    # Reads a text's first max_length tokens. Not explained yet (the regression reads pooled
+    # embeddings, not tokens) and not exported (the encoder and head are two programs).
+    declared_capabilities = Capabilities(long_text="head")
 
     def __init__(self, config: EmbeddingConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
