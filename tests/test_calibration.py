@@ -120,7 +120,8 @@ def test_train_with_calibration_config_saves_it_and_cli_recalibrates(rt_small, t
     result = train(cfg)
     saved = json.loads((result.model_dir / "policy.json").read_text())["calibration"]
     assert saved["method"] == "temperature" and saved["n_fitted"] == len(result.splits.validation)
-    assert result.metrics["calibration"]["validation_ece_after"] < result.metrics["calibration"]["validation_ece_before"]
+    record = result.metrics["calibration"]
+    assert record["kept"] and record["ece_cross_fitted"] < record["ece_before"] and record["rows"] == 150
     loaded = TextClassifier.load(result.model_dir)
     test = result.splits.test
     np.testing.assert_allclose(loaded.predict_proba(test), result.classifier.predict_proba(test), atol=1e-6)
@@ -129,9 +130,10 @@ def test_train_with_calibration_config_saves_it_and_cli_recalibrates(rt_small, t
 
     assert main(["calibrate", str(result.model_dir), "--method", "isotonic"]) == 0
     out = capsys.readouterr().out
-    assert f"fitted on {len(result.splits.validation)} examples" in out and "ECE after" in out
-    assert json.loads((result.model_dir / "policy.json").read_text())["calibration"]["method"] == "isotonic"
-    assert TextClassifier.load(result.model_dir).calibration["method"] == "isotonic"
+    assert f"isotonic on {len(result.splits.validation)} examples" in out and "ECE cross-fit" in out
+    kept = json.loads((result.model_dir / "policy.json").read_text())["calibration"]
+    assert kept is None or kept["method"] == "isotonic"  # kept only when it lowers cross-fitted ECE
+    assert (TextClassifier.load(result.model_dir).policy.calibration or {"method": "isotonic"})["method"] == "isotonic"
 
     no_validation = load_config(None, [f"data.train={data}", f"output_dir={tmp_path / 'r2'}", "model.type=tfidf",
                                        "calibration.method=platt", "data.split.validation_size=0"])

@@ -180,7 +180,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def model_config(self) -> BaseModel:
         fitted = getattr(self, "fitted_", None)
-        return fitted.model if fitted is not None else model_and_training(_model_dict(self._model_spec), {})[0]
+        return fitted.model if fitted is not None else model_and_training(_model_dict(self._model_spec),
+                                                                           self.training)[0]
 
     def training_config(self, train_rows: int | None = None) -> TrainingConfig:
         """The training settings in force: after fitting, what the model used; before, the user's
@@ -261,8 +262,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return None
         if isinstance(validation, tuple) and len(validation) == 2:
             texts, labels = validation
-            return as_examples(texts, labels, columns=ColumnNames(columns.text), multi_label=self.multi_label,
-                               need_labels=True, role="validation")
+            table = ColumnNames(columns.text) if _table_columns(texts) else ColumnNames()
+            return as_examples(texts, labels, columns=table, multi_label=self.multi_label, need_labels=True,
+                               role="validation")
         return as_examples(validation, columns=columns, multi_label=self.multi_label, need_labels=True,
                            role="validation")
 

@@ -168,11 +168,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     result = calibrate(args.model, args.method, _data_choice(args))
     details = result.details
-    print(f"calibration {args.method} fitted on {result.examples_used} examples ({result.source})")
-    if "temperature" in details.calibration:
+    print(f"calibration {args.method} on {result.examples_used} examples ({result.source}): {details.reason}")
+    if details.calibration is not None and "temperature" in details.calibration:
         print(f"temperature     {details.calibration['temperature']:.4f}")
-    print(f"ECE before      {details.ece_before:.4f}")
-    print(f"ECE after       {details.ece_after:.4f}")
+    if details.ece_before is not None:
+        print(f"ECE before      {details.ece_before:.4f}")
+        print(f"ECE cross-fit   {details.ece_cross_fitted:.4f}")
     print(f"saved to {Path(args.model) / 'policy.json'}")
     for note in result.warnings:
         _done(f"note: {note}")

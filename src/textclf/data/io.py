@@ -169,7 +169,7 @@ def _is_missing(value: Any) -> bool:
 def not_a_string(value: Any) -> str:
     """Why a text cell that is not a string is refused (its repr would be classified instead)."""
     shown = repr(value)
-    return f"text is a {type(value).__name__} ({shown[:40]}{'...' if len(shown) > 40 else ''}), not a string"
+    return f"text is not a string but {type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"
 
 
 def _scalar_label(value: Any) -> str:

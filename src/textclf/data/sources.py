@@ -94,13 +94,16 @@ def load_examples(model: ModelData, source: str | None, columns: ColumnOverrides
                   labelled: bool = True, default_split: str = "test") -> Examples:
     """Examples for a saved model: a file (columns default to the ones it was trained with), a
     bundled data set name, one of its own splits ("train", "validation", "test"), or None for
-    `default_split` (falling back to test when the model was trained without a validation split)."""
+    `default_split`. A missing split is an error, never replaced by another one: a decision
+    policy fitted on the test split would make every later test metric optimistic."""
     if source is None or (source in SPLIT_NAMES and not Path(source).exists()):
+        name = source or default_split
         try:
-            return model.split(source or default_split)
+            return model.split(name)
         except DataError:
-            if source is None and default_split == "validation":
-                return model.split("test")
+            if name == "validation":
+                raise DataError("the model was trained without a validation split; pass --data FILE (labelled "
+                                "data it never saw) or retrain with data.split.validation_size > 0") from None
             raise
     if source in DATASETS and not Path(source).exists():
         return load_bundled(source)

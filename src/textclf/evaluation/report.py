@@ -155,8 +155,8 @@ def build_report(clf, examples, *, validation=None, extra_sections: Sequence[Sec
     decisions = clf.decide(probs)
 
     compared = {"uncalibrated": raw}
-    if clf.calibration is not None:
-        compared[f"{clf.calibration['method']} (saved)"] = probs
+    if clf.policy.calibration is not None:
+        compared[f"{clf.policy.calibration['method']} (saved)"] = probs
     elif validation is not None and len(validation) > 0:
         preview = fit_calibration(clf.logits(validation), clf.label_map.encode(validation), "temperature", multi)
         compared["temperature (preview, not saved)"] = calibrated_probabilities(logits, preview, multi)
@@ -191,7 +191,7 @@ def build_report(clf, examples, *, validation=None, extra_sections: Sequence[Sec
     sections.append(Section("ROC and precision-recall curves",
                             '<div class="figrow">' + _img(figures["roc"], "ROC curves")
                             + _img(figures["pr"], "precision-recall curves") + "</div>"))
-    figures["threshold_f1"] = plots.threshold_f1_curve(y, probs, names, binary, multi, clf.thresholds)
+    figures["threshold_f1"] = plots.threshold_f1_curve(y, probs, names, binary, multi, clf.policy.thresholds)
     sections.append(Section("F1 vs threshold", (
         "<p>F1 of each class against the probability threshold (one vs rest). Thresholds should be "
         "tuned on validation data, never read off this test-set curve.</p>"

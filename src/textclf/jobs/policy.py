@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..classifier import TextClassifier
 from ..config import ThresholdsConfig, validate
+from ..data import Examples
+from ..errors import DataError
 from .inspect import DataChoice, examples_for
 
 
@@ -16,18 +18,30 @@ class PolicyResult:
     classifier: TextClassifier
     examples_used: int
     source: str
-    details: object  # CalibrationResult or ThresholdResult
+    details: object  # CalibrationDecision or ThresholdResult
     warnings: list[str]
+
+
+def policy_examples(clf: TextClassifier, data: DataChoice) -> Examples:
+    """The labelled data a decision policy may be fitted on: the model's validation split or a
+    file; never its training or test split."""
+    if data.source in ("train", "test") and not Path(data.source).exists():
+        raise DataError(f"--data {data.source}: the decision policy is fitted on validation data only (on the "
+                        f"{data.source} split its metrics would be optimistic); pass --data validation or a file")
+    return examples_for(clf, data, default_split="validation")
 
 
 def calibrate(model: str | Path, method: str = "temperature", data: DataChoice = DataChoice()) -> PolicyResult:
     """Fit a calibration on validation data (default: the model's validation split) and save it
-    with the model's policy; the weights are not rewritten."""
+    with the model's policy if it passes the guard (enough rows, lower cross-fitted ECE); the
+    weights are not rewritten. Nothing is written when the data cannot be found."""
     clf = TextClassifier.load(model)
-    examples = examples_for(clf, data, default_split="validation")
+    examples = policy_examples(clf, data)
     result = clf.calibrate(examples, method)
     notes = []
-    if clf.thresholds is not None:
+    if result.calibration is None:
+        notes.append(f"{result.reason}; the model is saved uncalibrated")
+    if clf.policy.thresholds is not None:
         notes.append("this model's decision thresholds were tuned on its previous probabilities; "
                      "tune them again (textclf tune-thresholds)")
     clf.save_policy(model)
@@ -40,7 +54,7 @@ def tune_thresholds(model: str | Path, spec: ThresholdsConfig | dict, data: Data
     if isinstance(spec, dict):
         spec = validate(ThresholdsConfig, spec, "tune-thresholds")
     clf = TextClassifier.load(model)
-    examples = examples_for(clf, data, default_split="validation")
+    examples = policy_examples(clf, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = clf.tune_thresholds(examples, spec.tune, spec.objective, spec.beta, spec.target)
