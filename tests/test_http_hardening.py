@@ -434,8 +434,8 @@ def test_slow_heads_and_idle_connections_are_closed_while_requests_stay_fast(sav
     assert p99 < 1.0
 
 
-def test_the_connection_cap_evicts_idle_connections_then_refuses(clf):
-    config = replace(CONFIG, max_connections=20, idle_timeout_s=30.0, header_timeout_s=30.0)
+def test_the_connection_cap_evicts_idle_connections_then_refuses_and_long_heads_get_431(clf):
+    config = replace(CONFIG, max_connections=20, idle_timeout_s=30.0, header_timeout_s=30.0, max_header_bytes=2_000)
     app = create_app(clf, config)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -449,6 +449,9 @@ def test_the_connection_cap_evicts_idle_connections_then_refuses(clf):
         time.sleep(0.05)
     address, url = sock.getsockname(), f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
+        long_head = httpx.get(f"{url}/health", headers={"x-long": "a" * 5_000})  # one piece: h11 alone lets it by
+        assert long_head.status_code == 431 and "2000 bytes" in long_head.json()["detail"]
+        assert httpx.get(f"{url}/health", headers={"x-fine": "a" * 1_000}).status_code == 200
         idle = [socket.create_connection(address) for _ in range(20)]
         time.sleep(0.2)
         assert httpx.post(f"{url}/predict", json={"text": "a fine film"}).status_code == 200  # an idle one made room
@@ -580,7 +583,8 @@ def test_sigterm_answers_every_queued_request_at_once_with_200(saved_model, text
             async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client, \
                     httpx.AsyncClient(base_url=url, timeout=5) as probe:
                 first = time.monotonic()
-                queued = [asyncio.create_task(client.post("/predict", json={"text": texts[i][:200]})) for i in range(20)]
+                queued = [asyncio.create_task(client.post("/predict", json={"text": texts[i][:200]}))
+                          for i in range(20)]
                 health = {}
                 for _ in range(300):  # until all 20 wait in the batching window
                     health = (await probe.get("/health")).json()

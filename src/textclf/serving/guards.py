@@ -163,11 +163,14 @@ async def _send_json(send, status: int, body: dict, close: bool = False, headers
 # -- connections (below ASGI) -------------------------------------------------------------------
 _HEAD_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
                  b"content-length: %d\r\n\r\n%s")
+_HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+                   b"connection: close\r\ncontent-length: %d\r\n\r\n%s")
 _TOO_MANY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
              b"retry-after: %d\r\ncontent-length: %d\r\n\r\n%s")
 
 
-def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_s: int = 1):
+def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_s: int = 1,
+                     max_header_bytes: int | None = None):
     """uvicorn's h11 protocol class, plus what uvicorn lacks:
 
     - a **header-read timeout**: a request head (request line and headers) must be complete within
@@ -176,6 +179,8 @@ def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_
     - an **idle timeout from the start**: uvicorn arms its keep-alive timer only after a response,
       so a connection that never sends a byte was held forever; here it is closed after
       `timeout_keep_alive` (`--idle-timeout`) like any idle keep-alive connection;
+    - a **head size limit**: a request head over `max_header_bytes` gets 431 and the connection is
+      closed (h11's own limit only applies to a head that arrives in several pieces);
     - a **connection cap**: past `max_connections` open connections, a new one first evicts an
       idle connection (no request in flight, no bytes of a head received); when none is idle the
       new one gets 503 + Retry-After and is closed.
@@ -213,8 +218,11 @@ def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_
             return False
 
         def data_received(self, data: bytes) -> None:
-            if self._head_timer is None and self.conn.their_state is h11.IDLE:
-                self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+            if self.conn.their_state is h11.IDLE:  # (part of) a request head
+                if self._head_timer is None:
+                    self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+                if max_header_bytes is not None and self._head_too_large(data):
+                    return
             super().data_received(data)
             if self.conn.their_state is not h11.IDLE:  # the head is complete (or the connection failed)
                 self._cancel_head_timer()
@@ -224,6 +232,17 @@ def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_
             if (self._head_timer is None and self.conn.their_state is h11.IDLE
                     and self.conn.trailing_data[0]):  # part of a pipelined head is already here
                 self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+
+        def _head_too_large(self, data: bytes) -> bool:
+            pending = self.conn.trailing_data[0] + data
+            end = pending.find(b"\r\n\r\n")
+            if (end + 4 if end >= 0 else len(pending)) <= max_header_bytes:
+                return False
+            self._cancel_head_timer()
+            body = json.dumps({"detail": f"request head over {max_header_bytes} bytes"}).encode()
+            self.transport.write(_HEAD_TOO_LARGE % (len(body), body))
+            self.transport.close()
+            return True
 
         def _cancel_head_timer(self) -> None:
             if self._head_timer is not None:

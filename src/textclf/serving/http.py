@@ -9,7 +9,7 @@ that still reaches the app gets 503, and what is in flight has `shutdown_grace_s
 Connections are guarded below HTTP (`guards.guarded_protocol`): a request head must arrive within
 `header_timeout_s` of its first byte (else 408 and close), a connection with nothing in flight is
 closed after `idle_timeout_s` of silence (new connections included), heads over
-`max_header_bytes` get 400, and past `max_connections` an idle connection is closed to make room
+`max_header_bytes` get 431, and past `max_connections` an idle connection is closed to make room
 (else the new one gets 503).
 
 Every client-side problem gets a 4xx, before it reaches the model (`guards.RequestGuard`, then
@@ -82,7 +82,7 @@ class ServiceConfig:
                                          "before it is closed (keep-alive, and new connections)")
     max_connections: int = _option(1000, "open connections; past it an idle one is closed to make room, "
                                          "else the new one gets 503")
-    max_header_bytes: int = _option(16_384, "bytes of a request head; more gets 400")
+    max_header_bytes: int = _option(16_384, "bytes of a request head (request line + headers); more gets 431")
     shutdown_grace_s: float = _option(30.0, "at SIGTERM/SIGINT: seconds to answer what is queued and in flight "
                                             "(queued work is predicted at once) before the rest is cut off")
     # requests
@@ -202,7 +202,8 @@ OpenAPI viewer). This page needs no network access.</p>
 <h2>Example</h2><pre>{example}</pre>
 <p>Errors: 401 missing or wrong API key, 408 request head or body too slow, 413 body, texts or
 explanation too large, 415 body not sent as <code>application/json</code>, 422 malformed JSON or a
-request that breaks the schema, 503 busy (see <code>Retry-After</code>), not ready or shutting down.</p>
+request that breaks the schema, 431 request head too large, 503 busy (see <code>Retry-After</code>),
+not ready or shutting down.</p>
 </body></html>
 """
 
@@ -383,7 +384,8 @@ def uvicorn_server(app, config: ServiceConfig = ServiceConfig(), log_level: str 
                 batcher.close()  # queued work is predicted now; new requests get 503
             await super().shutdown(sockets)
 
-    protocol = guarded_protocol(config.header_timeout_s, config.max_connections, config.retry_after_s)
+    protocol = guarded_protocol(config.header_timeout_s, config.max_connections, config.retry_after_s,
+                                config.max_header_bytes)
     return Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level, http=protocol,
                                  timeout_keep_alive=config.idle_timeout_s,
                                  h11_max_incomplete_event_size=config.max_header_bytes,
