@@ -220,3 +220,12 @@ def test_micro_batcher_close_flushes_a_long_window_at_once():
 
     results, waited, batches = asyncio.run(scenario())
     assert results == [[f"q{i}"] for i in range(5)] and waited < 1.0 and batches == 1
+
+
+def test_the_device_is_chosen_at_load_time(clf, tmp_path, texts):
+    from textclf.serving.http import load_model
+
+    assert ServiceConfig(device="cuda:1").device == "cuda:1"
+    path = clf.save(tmp_path / "model")
+    served = load_model(path, "torch", "cpu")
+    assert served.predict(texts[:5]) == clf.predict(texts[:5])

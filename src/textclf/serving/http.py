@@ -33,6 +33,7 @@ import contextlib
 import html
 import ipaddress
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -71,7 +72,8 @@ class ServiceConfig:
     port: int = _option(8000, "TCP port")
     backend: str = _option("torch", "inference engine (onnx, onnx-int8: MODEL is a `textclf export` directory)",
                            choices=BACKENDS)
-    device: str = _option("auto", "inference device, chosen at load time", choices=("auto", "cpu", "cuda"))
+    device: str = _option("auto", "inference device, chosen at load time: auto (a GPU when this host has one), "
+                                  "cpu, cuda or cuda:N (torch backend)", metavar="DEVICE")
     api_key: str | None = field(default=None, repr=False, metadata={  # kept out of reprs and logs
         "help": "require 'Authorization: Bearer KEY' on every endpoint but /health and /ready (else 401); "
                 "default: $TEXTCLF_API_KEY (safer: a flag shows in the process list)", "metavar": "KEY"})
@@ -113,6 +115,8 @@ class ServiceConfig:
                 raise DataError(f"service setting {f.name} must be positive, got {value}")
             if "choices" in f.metadata and value not in f.metadata["choices"]:
                 raise DataError(f"service setting {f.name}: {value!r} is not one of {', '.join(f.metadata['choices'])}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise DataError(f"service setting device: {self.device!r} is not auto, cpu, cuda or cuda:N")
         if self.max_wait_ms < 0 or self.max_explain_waiting < 0 or not 0 <= self.port < 65536:
             raise DataError("service settings: max_wait_ms and max_explain_waiting must be >= 0, port 0-65535")
 
@@ -407,16 +411,12 @@ def exposure_warning(address: str, api_key: str | None, port: int | None = None)
 
 
 def load_model(model: str | Path, backend: str = "torch", device: str = "auto"):
-    """The classifier to serve, with the inference device chosen now (where the loader takes one)."""
+    """The classifier to serve, its inference device chosen now (torch backend; the ONNX backends
+    run on ONNX Runtime's CPU provider)."""
     if backend == "torch":
-        import inspect
+        from ..classifier import TextClassifier
 
-        import textclf
-
-        if "device" in inspect.signature(textclf.load).parameters:
-            return textclf.load(model, device=device)
-        if device not in ("auto", "cpu"):  # this textclf cannot place a model yet
-            raise DataError(f"--device {device}: this textclf's loader has no device choice")
+        return TextClassifier.load(model, device=device)
     return load_for_inference(model, backend)
 
 
