@@ -2,19 +2,16 @@
 Integrated Gradients view (how the ids it reads line up with the text) and the export view.
 
 Everything here reads the model's tokenizer and net from the inside, so that analysis and serving
-never have to."""
+never have to. `model` below is a models.neural.NeuralModel (not imported: neural.py imports this)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..errors import ModelError
 from ..text.long import LongTextConfig
 from .base import Capabilities, ExportView, GradientAttributionView
-
-if TYPE_CHECKING:
-    from .neural import NeuralModel
 
 
 class NeuralViews:
@@ -23,13 +20,13 @@ class NeuralViews:
     # Under the default config (long_text head); `capabilities()` answers for the model's own config.
     declared_capabilities: ClassVar[Capabilities]
 
-    def capabilities(self: NeuralModel) -> Capabilities:
+    def capabilities(self) -> Capabilities:
         return neural_capabilities(self.config.long_text)
 
-    def attribution_view(self: NeuralModel) -> GradientAttributionView | None:
+    def attribution_view(self) -> GradientAttributionView | None:
         return gradient_view(self)
 
-    def export_view(self: NeuralModel) -> ExportView | None:
+    def export_view(self) -> ExportView | None:
         return export_view(self)
 
 
@@ -44,13 +41,13 @@ def neural_capabilities(long_text: LongTextConfig, hf_export: bool = False) -> C
                         long_text=strategy)
 
 
-def export_view(model: NeuralModel, hf_encoder=None, hf_parts=None) -> ExportView | None:
+def export_view(model, hf_encoder=None, hf_parts=None) -> ExportView | None:
     if model.net is None or model.tokenizer is None:
         return None
     return ExportView(model.net, model.tokenizer, model.max_tokens(), hf_encoder, hf_parts)
 
 
-def gradient_view(model: NeuralModel) -> GradientAttributionView | None:
+def gradient_view(model) -> GradientAttributionView | None:
     """The IG view of a fitted neural model; None when its long-text strategy is not explainable."""
     if model.net is None or model.tokenizer is None or model.capabilities().explain != "gradient":
         return None
