@@ -341,3 +341,16 @@ def test_bag_search_scales_the_types_size_aware_epochs():
     assert bag.suggest(first, {"train_rows": 9600})[1]["epochs"] == 5
     doubled = optuna.trial.FixedTrial(dict(bag.defaults, epoch_scale=2.0))
     assert bag.suggest(doubled, {"train_rows": 9600})[1]["epochs"] == 10
+
+
+def test_leaderboard_json_is_the_one_shape_every_writer_uses(tmp_path):
+    from textclf.evaluation.leaderboard import read_leaderboard
+    from textclf.fileio import write_json
+    from textclf.models.auto.leaderboard import LEADERBOARD_FILE, leaderboard_json
+
+    rows = [{"candidate": "tfidf_word", "score": 0.8, "status": "ok"}]
+    document = leaderboard_json({"protocol": "5-fold cv", "metric": "macro_f1", "leaderboard": rows})
+    assert document == {"protocol": "5-fold cv", "metric": "macro_f1", "candidates": rows}
+    assert leaderboard_json({"features": 10}) is None and leaderboard_json(None) is None  # not `auto`
+    write_json(tmp_path / LEADERBOARD_FILE, document)
+    assert read_leaderboard(tmp_path) == rows
