@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LAYERS = {
     "cli": 5, "jobs": 4,
     "classifier": 3, "artifacts": 3, "models": 3, "evaluation": 3, "analysis": 3, "audit": 3, "serving": 3,
-    "policy": 3, "imbalance": 2, "objectives": 2, "card": 1,
+    "policy": 3, "plan": 3, "estimator_params": 3, "imbalance": 2, "objectives": 2, "card": 1,
     "data": 2, "text": 2, "training": 2,
     "config": 1, "errors": 0, "fileio": 0, "version": 0, "__init__": 6, "__main__": 6,
 }
@@ -116,7 +116,7 @@ def test_format_1_directories_load_and_predict_as_they_did(name, tmp_path):
     if name == "cnn":  # training.max_length moved into the model config on load
         assert clf.model_config().max_length == 24 and clf.model.max_tokens() == 24
     else:  # calibration.json became the policy's calibration
-        assert clf.calibration["method"] == "temperature"
+        assert clf.policy.calibration["method"] == "temperature"
     resaved = clf.save(tmp_path / "v2")
     config = json.loads((resaved / "config.json").read_text())
     assert config["format_version"] == 2 and not (resaved / "calibration.json").exists()
@@ -124,9 +124,9 @@ def test_format_1_directories_load_and_predict_as_they_did(name, tmp_path):
 
 
 def test_policy_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch, rt_small):
-    clf = textclf.TextClassifier(model={"type": "tfidf"}).fit(rt_small.subset(range(300)))
+    clf = textclf.TextClassifier(model={"type": "tfidf", "C": 100.0}).fit(rt_small.subset(range(0, 600, 2)))
     model = clf.save(tmp_path / "model")
-    validation = rt_small.subset(range(300, 450))
+    validation = rt_small.subset(range(1, 600, 2))
     clf.calibrate(validation, "temperature")
     clf.save_policy(model)
     before = (model / "policy.json").read_bytes()
@@ -142,7 +142,7 @@ def test_policy_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch, rt_small)
         clf.save_policy(model)
     monkeypatch.undo()
     assert (model / "policy.json").read_bytes() == before
-    assert textclf.load(model).calibration["method"] == "temperature"
+    assert textclf.load(model).policy.calibration["method"] == "temperature"
     assert [p.name for p in model.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 

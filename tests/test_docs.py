@@ -50,3 +50,22 @@ def test_readme_is_short_and_its_links_resolve():
     for target in local:
         assert (ROOT / target).exists(), f"README links to a missing file: {target}"
     assert (ROOT / "NOTICE").read_text(encoding="utf-8").count("CC BY 4.0") >= 1
+
+
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.mark.slow
+def test_the_from_python_page_runs(tmp_path, monkeypatch):
+    """Every Python block of docs/python.md, in order, in one namespace, as a reader would run them."""
+    blocks = python_blocks(ROOT / "docs" / "python.md")
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for number, block in enumerate(blocks, start=1):
+        try:
+            exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
+        except Exception as err:  # the block's number makes the failure easy to find
+            raise AssertionError(f"docs/python.md block {number} fails: {type(err).__name__}: {err}") from err
+    assert (tmp_path / "runs" / "from-python" / "model" / "policy.json").is_file()

@@ -50,8 +50,8 @@ class LookupModel(ModelBase):
 @pytest.fixture()
 def stub():
     clf = TextClassifier(model={"type": "lookup"})
-    clf.label_map = LabelMap(("a", "b"))
-    clf.model = LookupModel({t: p for t, _, p in ROWS})
+    clf.label_map_ = LabelMap(("a", "b"))
+    clf.model_ = LookupModel({t: p for t, _, p in ROWS})
     return clf, Examples.from_lists([t for t, _, _ in ROWS], [g for _, g, _ in ROWS])
 
 
@@ -132,7 +132,7 @@ def test_time_buckets_have_equal_counts_and_ranges():
 
 def test_multi_label_mistakes_use_exact_match_and_label_sets():
     clf = TextClassifier(model={"type": "lookup"}, task="multi_label")
-    clf.label_map = LabelMap(("x", "y"), multi_label=True)
+    clf.label_map_ = LabelMap(("x", "y"), multi_label=True)
     probs = {"one": [0.9, 0.8], "two": [0.9, 0.47], "three": [0.1, 0.9], "four": [0.3, 0.1]}
 
     class Sigmoid(ModelBase):
@@ -140,7 +140,7 @@ def test_multi_label_mistakes_use_exact_match_and_label_sets():
             p = np.array([probs[t] for t in texts])
             return np.log(p / (1 - p)).astype(np.float32)
 
-    clf.model = Sigmoid()
+    clf.model_ = Sigmoid()
     examples = Examples.from_lists(["one", "two", "three", "four"], [["y", "x"], ["x", "y"], ["y"], ["x"]])
     report = analyze_errors(clf, examples, settings=ErrorSettings(min_slice_size=1, n_resamples=20))
     assert report.accuracy == pytest.approx(2 / 4)  # exact match: rows 1 and 3

@@ -96,7 +96,7 @@ def test_tfidf_multilabel_end_to_end_with_tuned_thresholds(ml_files):
     tuned = train(_cfg(ml_files, "tuned", "thresholds.tune=per_label", "thresholds.min_labels=1"))
     clf = tuned.classifier
     assert clf.label_map.labels == ("acting", "comedy", "fresh", "plot", "rotten", "story")
-    assert clf.thresholds.shape == (6,) and fixed.classifier.thresholds is None
+    assert clf.policy.thresholds.shape == (6,) and fixed.classifier.policy.thresholds is None
     # the model learns: better than predicting every label (the best constant rule for micro-F1 here)
     everything = multi_label_metrics(clf.label_map.encode(tuned.splits.test),
                                      np.ones((len(tuned.splits.test), 6)), clf.label_map)
@@ -107,7 +107,7 @@ def test_tfidf_multilabel_end_to_end_with_tuned_thresholds(ml_files):
     assert all(isinstance(p, tuple) and len(p) >= 1 for p in predictions)  # min_labels: 1
     # save / load keeps thresholds, min_labels and the probabilities
     loaded = TextClassifier.load(tuned.model_dir)
-    assert loaded.min_labels == 1 and loaded.thresholds.tolist() == clf.thresholds.tolist()
+    assert loaded.policy.min_labels == 1 and loaded.policy.thresholds.tolist() == clf.policy.thresholds.tolist()
     assert loaded.policy.provenance["thresholds"]["scope"] == "per_label"
     np.testing.assert_allclose(loaded.predict_proba(tuned.splits.test), clf.predict_proba(tuned.splits.test),
                                rtol=1e-5, atol=1e-6)
@@ -144,7 +144,7 @@ def test_tiny_neural_model_learns_multilabel_with_pos_weight(ml_files):
     test_y = result.classifier.label_map.encode(result.splits.test)
     everything = multi_label_metrics(test_y, np.ones_like(test_y), result.classifier.label_map)
     assert result.metrics["test"]["micro_f1"] > everything["micro_f1"] + 0.05
-    assert result.classifier.thresholds.shape == (6,)
+    assert result.classifier.policy.thresholds.shape == (6,)
 
 
 # -- the curated kaomoji labels ------------------------------------------------------------------

@@ -218,13 +218,13 @@ def test_figure_legends_cover_at_most_a_fifth_of_their_axes(multi_label_model):
     y = np.asarray(clf.label_map.encode(test), dtype=float)
     probs = clf.predict_proba(test)
     names = list(clf.label_map.labels)
-    figure = plots.threshold_f1_figure(y, probs, names, binary=False, multi_label=True, current=clf.thresholds)
+    figure = plots.threshold_f1_figure(y, probs, names, binary=False, multi_label=True, current=clf.policy.thresholds)
     ax = figure.axes[0]
     assert plots.legend_share(ax) == 0.0  # beside the axes, not over the curves
     # one threshold marker per plotted label, each at that label's own tuned threshold
     markers = {round(float(line.get_xdata()[0]), 6) for line in ax.get_lines() if line.get_marker() == "D"}
-    assert markers == {round(float(t), 6) for t in clf.thresholds}
-    assert len(set(np.round(clf.thresholds, 6))) > 1  # per-label cuts differ, so one line could not show them
+    assert markers == {round(float(t), 6) for t in clf.policy.thresholds}
+    assert len(set(np.round(clf.policy.thresholds, 6))) > 1  # per-label cuts differ, so one line could not show them
 
     # ten classes: the ROC/PR legends would cover much of the plot inside the axes, so they move out
     rng = np.random.default_rng(0)

@@ -83,6 +83,8 @@ def test_load_refuses_other_format_versions_and_corrupt_files(tmp_path, rt_small
     directory = clf.save(tmp_path / "model")
     config = json.loads((directory / "config.json").read_text())
     config["format_version"] = 99
+    config.pop("manifest", None)  # an old directory, without the manifest that would refuse the edit first
+    (directory / "manifest.json").unlink()
     (directory / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="format 99"):
         textclf.load(directory)
@@ -94,7 +96,7 @@ def test_load_refuses_other_format_versions_and_corrupt_files(tmp_path, rt_small
 
     directory = clf.save(tmp_path / "model3")
     (directory / "labels.json").write_text("{broken")
-    with pytest.raises(ModelError, match="labels.json: corrupt JSON"):
+    with pytest.raises(ModelError, match="labels.json: changed since the model was saved"):
         textclf.load(directory)
 
     with pytest.raises(ModelError, match="model directory not found"):

@@ -115,14 +115,14 @@ def _config(root, test_file: str, out: str, validation: str = "val.csv"):
 def test_thresholds_are_identical_whatever_the_test_set_contains(binary_files, capsys):
     honest = train(_config(binary_files, "test.csv", "honest"))
     planted = train(_config(binary_files, "planted_test.csv", "planted"))
-    assert honest.classifier.thresholds.tolist() == planted.classifier.thresholds.tolist()
+    assert honest.classifier.policy.thresholds.tolist() == planted.classifier.policy.thresholds.tolist()
     assert honest.metrics["test"]["accuracy"] != planted.metrics["test"]["accuracy"]  # the test sets differ
     # ...while the validation split does move them: the tuning really depends on what it is given.
     moved = train(_config(binary_files, "test.csv", "moved", validation="planted_test.csv"))
-    assert moved.classifier.thresholds.tolist() != honest.classifier.thresholds.tolist()
+    assert moved.classifier.policy.thresholds.tolist() != honest.classifier.policy.thresholds.tolist()
     assert honest.metrics["thresholds"]["n_validation"] == 120
     saved = json.loads((binary_files / "honest" / "model" / "policy.json").read_text())
-    assert saved["thresholds"] == honest.classifier.thresholds.tolist()
+    assert saved["thresholds"] == honest.classifier.policy.thresholds.tolist()
 
 
 def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
@@ -178,5 +178,5 @@ def test_workflow_reports_a_label_missing_from_validation(tmp_path, rt_small):
     assert "warning: no positive validation example for 1 label(s) ['film']" in log.getvalue()
     assert result.metrics["thresholds"]["fallback_labels"] == ["film"]
     index = result.classifier.label_map.index
-    others = [t for name, t in zip(result.classifier.label_map.labels, result.classifier.thresholds) if name != "film"]
-    assert 0.0 < result.classifier.thresholds[index["film"]] < 1.0 and len(others) == 3
+    others = [t for name, t in zip(result.classifier.label_map.labels, result.classifier.policy.thresholds) if name != "film"]
+    assert 0.0 < result.classifier.policy.thresholds[index["film"]] < 1.0 and len(others) == 3

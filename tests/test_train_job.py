@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 import json
 
 import numpy as np
@@ -43,8 +44,8 @@ class _Majority:
 
     multi_label = False
 
-    def predict(self, examples):
-        return ["fresh"] * len(examples)
+    def infer(self, examples):
+        return SimpleNamespace(labels=["fresh"] * len(examples))
 
 
 def test_collapse_warning_fires_on_a_majority_only_model():

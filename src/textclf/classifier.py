@@ -17,15 +17,16 @@ from typing import Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 
 from .card import ModelCard
-from .config import CalibrationConfig, Task, ThresholdsConfig, TrainingConfig, validate
+from .config import ThresholdsConfig, TrainingConfig
 from .data import Examples, LabelMap
 from .data.adapters import ColumnNames, as_examples
-from .errors import ConfigError, DataError, ModelError
+from .errors import ConfigError, ModelError
 from .models import model_class
-from .plan import model_and_training, resolve_plan, with_type_defaults
+from .estimator_params import ClassifierParams, model_dict, inference_training
+from .plan import model_and_training, resolve_plan
 from .policy import DecisionPolicy
 
 Texts = Sequence[str] | Examples
@@ -35,16 +36,12 @@ class TextclfWarning(UserWarning):
     """Something training did not do, or did differently, and why (e.g. calibration skipped)."""
 
 
-def _model_dict(spec: dict[str, Any] | BaseModel | None) -> dict[str, Any]:
-    return spec.model_dump() if isinstance(spec, BaseModel) else dict(spec or {"type": "tfidf"})
-
-
 def _say(log: TextIO | None, message: str, warning: bool = False) -> None:
     """A line for the CLI's log, or (from Python, where there is no log) a warning when it is one."""
     if log is not None:
         print(f"textclf: {'warning: ' if warning else ''}{message}", file=log)
     elif warning:
-        warnings.warn(message, TextclfWarning, stacklevel=3)
+        warnings.warn(message, TextclfWarning, stacklevel=2)
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ class Predictions:
     labels: list  # class names, or tuples of names for multi-label
 
 
-class TextClassifier(ClassifierMixin, BaseEstimator):
+class TextClassifier(ClassifierMixin, ClassifierParams):
     """A scikit-learn estimator over texts: the constructor stores parameters; `fit` does the work.
 
     >>> clf = TextClassifier(model={"type": "tfidf"}).fit(texts, labels, validation=(val_texts, val_labels))
@@ -82,53 +79,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Fitted state: `model_`, `label_map_`, `policy_`, `card_`, `fitted_` (the frozen config that
     `save` writes), `classes_` (labels of the type given to `fit`).
     """
-
-    def __init__(
-        self,
-        model: dict[str, Any] | BaseModel | None = None,
-        task: Task = "single_label",
-        training: TrainingConfig | dict[str, Any] | None = None,
-        seed: int = 0,
-        calibration: str | dict | CalibrationConfig | None = "temperature",
-        thresholds: dict | ThresholdsConfig | None = None,
-    ) -> None:
-        self._model_spec = model  # as given: scikit-learn's clone checks parameters by identity
-        self.task = task
-        self.training = training
-        self.seed = seed
-        self.calibration = calibration
-        self.thresholds = thresholds
-
-    # -- scikit-learn parameters --------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed,
-                  "calibration": self.calibration, "thresholds": self.thresholds}
-        if deep:
-            params.update({f"model__{k}": v for k, v in _model_dict(self._model_spec).items()})
-        return params
-
-    def set_params(self, **params: Any) -> TextClassifier:
-        """Set a parameter, or one key inside `model` / `training` (`model__C=4`,
-        `training__epochs=3`). The fitted state, and what `save` writes, change only at the next `fit`."""
-        nested: dict[str, dict[str, Any]] = {"model": {}, "training": {}}
-        for name, value in params.items():
-            outer, sep, inner = name.partition("__")
-            if sep and outer in nested:
-                nested[outer][inner] = value
-            elif name == "model":
-                self._model_spec = value
-            elif name in ("task", "training", "seed", "calibration", "thresholds"):
-                setattr(self, name, value)
-            else:
-                raise ConfigError(f"TextClassifier has no parameter {name!r} (model, task, training, seed, "
-                                  "calibration, thresholds, model__KEY, training__KEY)")
-        if nested["model"]:
-            self._model_spec = {**_model_dict(self._model_spec), **nested["model"]}
-        if nested["training"]:
-            base = self.training.model_dump(exclude_unset=True) if isinstance(self.training, TrainingConfig) \
-                else dict(self.training or {})
-            self.training = {**base, **nested["training"]}
-        return self
 
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "model_", None) is not None
@@ -163,7 +113,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def model_params(self) -> dict[str, Any]:
         """The model config: what the fitted model used (after `auto`, its choice), else the parameter."""
         fitted = getattr(self, "fitted_", None)
-        return fitted.model.model_dump(mode="json") if fitted is not None else _model_dict(self._model_spec)
+        return fitted.model.model_dump(mode="json") if fitted is not None else model_dict(self._model_spec)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -172,41 +122,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise AttributeError("classes_ exists after fit")
         values = self.label_map.user_labels
         return np.asarray(values, dtype=object) if self.label_map.kind == "str" else np.asarray(values)
-
-    # -- configuration -----------------------------------------------------------------------
-    @property
-    def multi_label(self) -> bool:
-        return self.task == "multi_label"
-
-    def model_config(self) -> BaseModel:
-        fitted = getattr(self, "fitted_", None)
-        return fitted.model if fitted is not None else model_and_training(_model_dict(self._model_spec),
-                                                                           self.training)[0]
-
-    def training_config(self, train_rows: int | None = None) -> TrainingConfig:
-        """The training settings in force: after fitting, what the model used; before, the user's
-        with the model type's own defaults for every key left unset."""
-        fitted = getattr(self, "fitted_", None)
-        if fitted is not None:
-            return fitted.training
-        config, training = model_and_training(_model_dict(self._model_spec), self.training)
-        return with_type_defaults(config, training, train_rows)
-
-    def calibration_method(self) -> str | None:
-        value = self.calibration
-        if value is None or isinstance(value, str):
-            if value is not None:
-                validate(CalibrationConfig, {"method": value}, "calibration", prefix="calibration")
-            return value
-        spec = value if isinstance(value, CalibrationConfig) else validate(CalibrationConfig, dict(value),
-                                                                           "calibration", prefix="calibration")
-        return spec.method
-
-    def thresholds_config(self) -> ThresholdsConfig:
-        value = self.thresholds
-        if isinstance(value, ThresholdsConfig):
-            return value
-        return validate(ThresholdsConfig, dict(value or {}), "thresholds", prefix="thresholds")
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, validation: Any = None, text_column: str | None = None,
@@ -229,9 +144,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError("resuming needs the workdir that holds the checkpoint")
         calibration, thresholds = self.calibration_method(), self.thresholds_config()
         label_map = LabelMap.fit(train, multi_label=self.multi_label)
-        self._check_policy_spec(thresholds, label_map, validation)
+        self.check_policy_request(label_map, validation)
         validation_targets = label_map.encode(validation) if validation is not None else None
-        plan = resolve_plan(_model_dict(self._model_spec), self.training, list(train.labels), label_map, self.seed)
+        plan = resolve_plan(model_dict(self._model_spec), self.training, list(train.labels), label_map, self.seed)
         fit_rows = train if plan.rows is None else train.subset(plan.rows)
         if plan.resampled is not None:
             _say(log, f"resample {plan.training.resample.method}: {plan.resampled[0]} -> {plan.resampled[1]} "
@@ -248,7 +163,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             training = model.training
         self.model_, self.label_map_, self.fitted_ = model, label_map, FittedConfig(config, training)
         self.policy_ = DecisionPolicy()
-        self.card_ = ModelCard(training_summary=summary, train_size=len(train), imbalance=plan.imbalance)
+        self.card_ = ModelCard(training_summary=summary, train_size=len(fit_rows), imbalance=plan.imbalance)
         if plan.resampled is not None:
             self.card_.resample = {"method": plan.training.resample.method, "rows_before": plan.resampled[0],
                                    "rows_after": plan.resampled[1]}
@@ -268,9 +183,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return as_examples(validation, columns=columns, multi_label=self.multi_label, need_labels=True,
                            role="validation")
 
-    def _check_policy_spec(self, thresholds: ThresholdsConfig, label_map: LabelMap,
-                           validation: Examples | None) -> None:
+    def check_policy_request(self, label_map: LabelMap, validation: Examples | None) -> None:
         """Refuse a decision-policy request that cannot be met, before minutes of training."""
+        thresholds = self.thresholds_config()
         if thresholds.tune == "none":
             return
         if not self.multi_label and len(label_map) > 2:
@@ -301,7 +216,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         decision = guarded_calibration(logits, targets, method, self.multi_label, self.seed)
         record = {**decision.to_json(), "fitted_on": validation.source}
         self.card.calibration = record
-        _say(log, f"calibration {decision.reason}", warning=decision.calibration is None)
+        kept = decision.calibration is not None
+        _say(log, f"calibration {decision.reason}" if kept else decision.reason, warning=not kept)
         self.policy_ = self.policy.with_calibration(decision.calibration, record if decision.calibration else None)
         return decision
 
@@ -413,7 +329,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any, **columns: str | None) -> list:
         """Labels of the type given to `fit` (single-label), or tuples of them (multi-label; possibly
         empty). `text_column=` picks a table's text column."""
-        decisions = self.infer(X, **columns).decisions
+        return self._user_labels(self.infer(X, **columns).decisions)
+
+    def _user_labels(self, decisions: np.ndarray) -> list:
         values = self.label_map.user_labels
         if self.multi_label:
             return [tuple(values[j] for j in np.flatnonzero(row)) for row in decisions]
@@ -424,13 +342,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         applied, and `calibrated` (whether the probabilities went through a kept calibration)."""
         import pandas as pd
 
-        from .serving.predict import prediction_rows
-
-        texts = self._texts(X, columns)
-        rows = prediction_rows(self, Examples(texts=texts), self.logits(texts))
-        frame = pd.DataFrame.from_records(rows).drop(columns=["row"])
-        typed = dict(zip(self.label_map.labels, self.label_map.user_labels))
-        frame["label"] = [tuple(typed[n] for n in v) if self.multi_label else typed[v] for v in frame["label"]]
+        predictions = self.infer(X, **columns)
+        names = self.label_map.labels
+        frame = pd.DataFrame({"label": self._user_labels(predictions.decisions)})
+        for j, name in enumerate(names):
+            frame[f"prob_{name}"] = predictions.probabilities[:, j]
+        for key, cut in self.policy.applied_thresholds(list(names), self.multi_label).items():
+            frame[key] = cut
         frame["calibrated"] = self.policy.calibration is not None
         return frame
 
@@ -489,22 +407,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf.fitted_ = FittedConfig(config, training)
         clf.model_ = saved.build_model(config, inference)
         return clf
-
-
-def inference_training(training: TrainingConfig, device: str | None) -> TrainingConfig:
-    """Training settings with the inference device and precision of this host: `device` (default
-    auto), and the training precision only where it can run (fp16 / bf16 autocast on a GPU), fp32
-    elsewhere, so a model trained on a GPU loads and predicts on a CPU-only host."""
-    device = device or "auto"
-    on_gpu = device.startswith("cuda") or (device == "auto" and training.precision != "fp32" and _cuda_available())
-    precision = training.precision if on_gpu else "fp32"
-    return training.model_copy(update={"device": device, "precision": precision, "compile": False})
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
 
 
 def _table_columns(data: Any) -> list[str]:

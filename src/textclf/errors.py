@@ -25,3 +25,9 @@ def where(path: object, row: int | None = None, column: str | None = None) -> st
     if column is not None:
         parts.append(f'column "{column}"')
     return ", ".join(parts)
+
+
+def not_a_string(value: object) -> str:
+    """Why a text that is not a string is refused (its repr would be classified instead)."""
+    shown = repr(value)
+    return f"text is not a string but {type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"

@@ -19,11 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, where
+from ..errors import DataError, not_a_string, where
 from .examples import Examples
-from .label_types import LabelColumn
-
-_LIST_LIKE = (list, tuple, set, np.ndarray)
+from .label_types import typed_labels
 
 
 @dataclass(frozen=True)
@@ -148,8 +146,6 @@ def _from_sequence(values: list, source: str, role: str) -> Examples:
             keys = ", ".join(map(repr, list(value)[:5]))
             raise DataError(f"{role}[{i}] is a dict (keys {keys}); pass a list of texts, or a DataFrame / "
                             "Dataset with text_column=")
-        from .io import not_a_string
-
         raise DataError(f"{role}[{i}]: {not_a_string(value)}")
     return Examples(texts=list(values), source=source)
 
@@ -171,8 +167,6 @@ def _from_table(column_values, names: list[str], columns: ColumnNames, multi_lab
     texts = column_values(text_column)
     for i, value in enumerate(texts):
         if not isinstance(value, str) or not value.strip():
-            from .io import not_a_string
-
             reason = "empty or missing text" if isinstance(value, str) or value is None else not_a_string(value)
             raise DataError(f"{where(source, i + 1, text_column)}: {reason}")
     examples = Examples(texts=texts, source=source,
@@ -212,24 +206,5 @@ def _with_labels(examples: Examples, labels: Any, multi_label: bool, role: str, 
     values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
     if len(values) != len(examples):
         raise DataError(f"{role}: {len(values)} labels for {len(examples)} texts")
-    source = source or f"{role} labels"
-    typed = LabelColumn(source, column)
-    names: list = []
-    for i, value in enumerate(values):
-        row = i + 1
-        if isinstance(value, _LIST_LIKE):
-            if not multi_label:
-                raise DataError(f"{where(source, row, column)}: list-valued label in a single-label task "
-                                "(use task='multi_label')")
-            items = value.tolist() if isinstance(value, np.ndarray) else list(value)
-            names.append(tuple(dict.fromkeys(typed.name(v, row) for v in items)))
-        elif value is None or (isinstance(value, float) and np.isnan(value)):
-            if not multi_label:
-                raise DataError(f"{where(source, row, column)}: empty or missing label")
-            names.append(())
-        else:
-            name = typed.name(value, row)
-            if not name:
-                raise DataError(f"{where(source, row, column)}: empty or missing label")
-            names.append((name,) if multi_label else name)
-    return replace(examples, labels=names, label_kind=typed.result_kind)
+    names, kind = typed_labels(values, multi_label, source or f"{role} labels", column)
+    return replace(examples, labels=names, label_kind=kind)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..errors import DataError
+
 Label = str | tuple[str, ...]  # one class name (single-label) or a tuple of names (multi-label)
 
 
@@ -63,9 +65,14 @@ class Examples:
     @classmethod
     def from_lists(cls, texts: Sequence[str], labels: Sequence | None = None, **columns) -> Examples:
         """Build from Python lists of strings; list-valued labels make a multi-label data set.
-        Texts and labels are checked as every entrance checks them (data.adapters)."""
-        from .adapters import as_examples
+        Labels are typed as every entrance types them (data.label_types)."""
+        from .label_types import typed_labels
 
-        multi = labels is not None and any(isinstance(x, (list, tuple, set, np.ndarray)) for x in labels)
-        examples = as_examples(list(texts), labels, multi_label=multi)
-        return replace(examples, **columns) if columns else examples
+        if isinstance(texts, str) or any(not isinstance(t, str) for t in texts):
+            raise DataError("Examples.from_lists: texts must be a list of strings")
+        if labels is None:
+            return cls(texts=list(texts), **columns)
+        labels = labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+        multi = any(isinstance(x, (list, tuple, set, np.ndarray)) for x in labels)
+        names, kind = typed_labels(labels, multi, columns.get("source", "<memory>"))
+        return cls(texts=list(texts), labels=names, label_kind=kind, **columns)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import DataError, where
+from ..errors import DataError, not_a_string, where
 from .examples import Examples
 from .label_types import LabelColumn
 
@@ -164,12 +164,6 @@ def _is_missing(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
-
-
-def not_a_string(value: Any) -> str:
-    """Why a text cell that is not a string is refused (its repr would be classified instead)."""
-    shown = repr(value)
-    return f"text is not a string but {type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"
 
 
 def _scalar_label(value: Any) -> str:

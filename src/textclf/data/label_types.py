@@ -129,3 +129,31 @@ class LabelColumn:
 def _short(value: Any, limit: int = 40) -> str:
     text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+_LIST_LIKE = (list, tuple, set, np.ndarray)
+
+
+def typed_labels(values: list, multi_label: bool, source: str, column: str | None = None) -> tuple[list, LabelKind]:
+    """(class names, their type) for one label per row: a scalar (single-label) or a list of
+    them (multi-label; a scalar is a one-label row). DataError names the row of any bad value."""
+    typed = LabelColumn(source, column)
+    names: list = []
+    for i, value in enumerate(values):
+        row = i + 1
+        if isinstance(value, _LIST_LIKE):
+            if not multi_label:
+                raise DataError(f"{where(source, row, column)}: list-valued label in a single-label task "
+                                "(use task='multi_label')")
+            items = value.tolist() if isinstance(value, np.ndarray) else list(value)
+            names.append(tuple(dict.fromkeys(typed.name(v, row) for v in items)))
+        elif value is None or (isinstance(value, float) and math.isnan(value)):
+            if not multi_label:
+                raise DataError(f"{where(source, row, column)}: empty or missing label")
+            names.append(())
+        else:
+            name = typed.name(value, row)
+            if not name:
+                raise DataError(f"{where(source, row, column)}: empty or missing label")
+            names.append((name,) if multi_label else name)
+    return names, typed.result_kind

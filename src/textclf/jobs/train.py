@@ -16,7 +16,7 @@ import numpy as np
 
 from ..classifier import TextClassifier
 from ..config import Config, load_config
-from ..data import Examples
+from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
 from ..data.splits import Splits, split_examples
@@ -156,6 +156,7 @@ def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path
                               "or data.validation (or calibration: null)")
         print("textclf: warning: no validation split, so no calibration (set data.split.validation_size "
               "or calibration: null)", file=log)
+    clf.check_policy_request(LabelMap.fit(splits.train, cfg.task == "multi_label"), splits.validation)
     audit = None
     if cfg.audit.enabled:  # leakage found here would make every metric below too optimistic
         from ..audit import train_audit

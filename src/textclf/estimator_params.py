@@ -1,0 +1,124 @@
+"""The parameters of a TextClassifier, kept apart from what fitting does with them.
+
+scikit-learn's conventions live here: the constructor stores its arguments as given (so `clone`
+and `GridSearchCV` work), `set_params` reaches single keys inside `model` and `training`, and
+the settings in force are read from the frozen `fitted_` config once the estimator is fitted, so
+parameters changed after `fit` never change what a saved model says it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from sklearn.base import BaseEstimator
+
+from .config import CalibrationConfig, Task, ThresholdsConfig, TrainingConfig, validate
+from .errors import ConfigError
+from .plan import model_and_training, with_type_defaults
+
+
+def model_dict(spec: dict[str, Any] | BaseModel | None) -> dict[str, Any]:
+    return spec.model_dump() if isinstance(spec, BaseModel) else dict(spec or {"type": "tfidf"})
+
+
+class ClassifierParams(BaseEstimator):
+    """Parameters: `model`, `task`, `training`, `seed`, `calibration`, `thresholds` (see TextClassifier)."""
+
+    def __init__(
+        self,
+        model: dict[str, Any] | BaseModel | None = None,
+        task: Task = "single_label",
+        training: TrainingConfig | dict[str, Any] | None = None,
+        seed: int = 0,
+        calibration: str | dict | CalibrationConfig | None = "temperature",
+        thresholds: dict | ThresholdsConfig | None = None,
+    ) -> None:
+        self._model_spec = model  # as given: scikit-learn's clone checks parameters by identity
+        self.task = task
+        self.training = training
+        self.seed = seed
+        self.calibration = calibration
+        self.thresholds = thresholds
+
+    # -- scikit-learn parameters --------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed,
+                  "calibration": self.calibration, "thresholds": self.thresholds}
+        if deep:
+            params.update({f"model__{k}": v for k, v in model_dict(self._model_spec).items()})
+        return params
+
+    def set_params(self, **params: Any) -> ClassifierParams:
+        """Set a parameter, or one key inside `model` / `training` (`model__C=4`,
+        `training__epochs=3`). The fitted state, and what `save` writes, change only at the next `fit`."""
+        nested: dict[str, dict[str, Any]] = {"model": {}, "training": {}}
+        for name, value in params.items():
+            outer, sep, inner = name.partition("__")
+            if sep and outer in nested:
+                nested[outer][inner] = value
+            elif name == "model":
+                self._model_spec = value
+            elif name in ("task", "training", "seed", "calibration", "thresholds"):
+                setattr(self, name, value)
+            else:
+                raise ConfigError(f"TextClassifier has no parameter {name!r} (model, task, training, seed, "
+                                  "calibration, thresholds, model__KEY, training__KEY)")
+        if nested["model"]:
+            self._model_spec = {**model_dict(self._model_spec), **nested["model"]}
+        if nested["training"]:
+            base = self.training.model_dump(exclude_unset=True) if isinstance(self.training, TrainingConfig) \
+                else dict(self.training or {})
+            self.training = {**base, **nested["training"]}
+        return self
+
+    # -- configuration -----------------------------------------------------------------------
+    @property
+    def multi_label(self) -> bool:
+        return self.task == "multi_label"
+
+    def model_config(self) -> BaseModel:
+        fitted = getattr(self, "fitted_", None)
+        return fitted.model if fitted is not None else model_and_training(model_dict(self._model_spec),
+                                                                           self.training)[0]
+
+    def training_config(self, train_rows: int | None = None) -> TrainingConfig:
+        """The training settings in force: after fitting, what the model used; before, the user's
+        with the model type's own defaults for every key left unset."""
+        fitted = getattr(self, "fitted_", None)
+        if fitted is not None:
+            return fitted.training
+        config, training = model_and_training(model_dict(self._model_spec), self.training)
+        return with_type_defaults(config, training, train_rows)
+
+    def calibration_method(self) -> str | None:
+        value = self.calibration
+        if value is None or isinstance(value, str):
+            if value is not None:
+                validate(CalibrationConfig, {"method": value}, "calibration", prefix="calibration")
+            return value
+        spec = value if isinstance(value, CalibrationConfig) else validate(CalibrationConfig, dict(value),
+                                                                           "calibration", prefix="calibration")
+        return spec.method
+
+    def thresholds_config(self) -> ThresholdsConfig:
+        value = self.thresholds
+        if isinstance(value, ThresholdsConfig):
+            return value
+        return validate(ThresholdsConfig, dict(value or {}), "thresholds", prefix="thresholds")
+
+
+def inference_training(training: TrainingConfig, device: str | None) -> TrainingConfig:
+    """Training settings with the inference device and precision of this host: `device` (default
+    auto), and the training precision only where it can run (fp16 / bf16 autocast on a GPU), fp32
+    elsewhere, so a model trained on a GPU loads and predicts on a CPU-only host."""
+    device = device or "auto"
+    on_gpu = device.startswith("cuda") or (device == "auto" and training.precision != "fp32" and _cuda_available())
+    precision = training.precision if on_gpu else "fp32"
+    return training.model_copy(update={"device": device, "precision": precision, "compile": False})
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
