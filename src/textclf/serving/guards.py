@@ -169,24 +169,23 @@ _TOO_MANY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/jso
              b"retry-after: %d\r\ncontent-length: %d\r\n\r\n%s")
 
 
+# What uvicorn's h11 protocol lacks, added by guarded_protocol:
+# - a header-read timeout: a request head (request line and headers) must be complete within
+#   `header_timeout_s` of its first byte, else 408 and the connection is closed (slow-header
+#   clients, "slowloris", cannot hold a connection by trickling bytes);
+# - an idle timeout from the start: uvicorn arms its keep-alive timer only after a response, so a
+#   connection that never sends a byte was held forever; here it is closed after
+#   `timeout_keep_alive` (`--idle-timeout`) like any idle keep-alive connection;
+# - a head size limit: a request head over `max_header_bytes` gets 431 and the connection is
+#   closed (h11's own limit only applies to a head that arrives in several pieces);
+# - a connection cap: past `max_connections` open connections, a new one first evicts an idle
+#   connection (no request in flight, no bytes of a head received); when none is idle the new one
+#   gets 503 + Retry-After and is closed.
 def guarded_protocol(header_timeout_s: float, max_connections: int, retry_after_s: int = 1,
                      max_header_bytes: int | None = None):
-    """uvicorn's h11 protocol class, plus what uvicorn lacks:
-
-    - a **header-read timeout**: a request head (request line and headers) must be complete within
-      `header_timeout_s` of its first byte, else 408 and the connection is closed (slow-header
-      clients, "slowloris", cannot hold a connection by trickling bytes);
-    - an **idle timeout from the start**: uvicorn arms its keep-alive timer only after a response,
-      so a connection that never sends a byte was held forever; here it is closed after
-      `timeout_keep_alive` (`--idle-timeout`) like any idle keep-alive connection;
-    - a **head size limit**: a request head over `max_header_bytes` gets 431 and the connection is
-      closed (h11's own limit only applies to a head that arrives in several pieces);
-    - a **connection cap**: past `max_connections` open connections, a new one first evicts an
-      idle connection (no request in flight, no bytes of a head received); when none is idle the
-      new one gets 503 + Retry-After and is closed.
-
-    Used as `uvicorn.Config(http=guarded_protocol(...))`: the same parser (h11) whether or not
-    httptools is installed."""
+    """uvicorn's h11 protocol class with a header-read timeout, an idle timeout from the first
+    byte, a head size limit and a connection cap (see above). Used as
+    `uvicorn.Config(http=guarded_protocol(...))`: the same parser whether or not httptools is installed."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
