@@ -93,7 +93,7 @@ def main() -> None:
     rows["textclf embedding, cached refit"] = {
         "macro_f1": float(f1_score(test.labels, refit.predict(test), average="macro")),
         "fit_s": time.perf_counter() - started, "C": chosen_c,
-        "cache_hits": refit.model.cache.hits, "cache_misses": refit.model.cache.misses,
+        "cache_hits": refit.model_.cache.hits, "cache_misses": refit.model_.cache.misses,
     }
 
     # -- direct: transformers + manual pooling + scikit-learn ------------------------------------

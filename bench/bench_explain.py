@@ -65,7 +65,7 @@ def minilm_with_fresh_head(train, max_length: int) -> TextClassifier:
         model.tokenizer = model.build_tokenizer(train.texts)
         model.net = model.build_net(model.tokenizer).eval()
     clf = TextClassifier(model={"type": "pretrained", "name_or_path": "minilm", "max_length": max_length})
-    clf.model, clf.label_map = model, label_map
+    clf.model_, clf.label_map = model, label_map
     return clf
 
 

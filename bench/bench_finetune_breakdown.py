@@ -138,7 +138,7 @@ def main() -> int:
 
     clf, train = setup(rows, max_length, args.batch_size)
     timed_textclf(clf, train)  # warm-up fit: lazy imports and first-call allocations
-    model = clf.model
+    model = clf.model_
     net, pad_id = model.net, model.tokenizer.pad_id
     sequences = model.encode(train.texts)
     targets = np.asarray(clf.label_map.encode(train), dtype=np.int64)

@@ -119,7 +119,7 @@ def run(name: str, long_text: dict, train: Examples, test: Examples, query: dict
     predicted = np.array(clf.predict(test.texts), dtype=object)
     predict_seconds = time.perf_counter() - started
     truth = np.array(test.labels, dtype=object)
-    coverage = clf.model.long_text_report(test.texts)
+    coverage = clf.model_.long_text_report(test.texts)
     row = {
         "strategy": name,
         "accuracy": float(accuracy_score(truth, predicted)),

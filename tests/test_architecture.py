@@ -114,7 +114,7 @@ def test_format_1_directories_load_and_predict_as_they_did(name, tmp_path):
     clf = textclf.load(FIXTURES / f"v1_{name}")
     np.testing.assert_allclose(clf.predict_proba(expected["texts"]), expected[name], atol=1e-5)
     if name == "cnn":  # training.max_length moved into the model config on load
-        assert clf.model_config().max_length == 24 and clf.model.max_tokens() == 24
+        assert clf.model_config().max_length == 24 and clf.model_.max_tokens() == 24
     else:  # calibration.json became the policy's calibration
         assert clf.policy.calibration["method"] == "temperature"
     resaved = clf.save(tmp_path / "v2")
@@ -198,7 +198,7 @@ def test_a_third_party_model_type_plugs_in(tmp_path):
         assert clf.predict(["great acting", "meh"]) == ["fresh", "rotten"]
         loaded = textclf.load(clf.save(tmp_path / "keyword"))
         assert loaded.predict(["great acting", "meh"]) == ["fresh", "rotten"]
-        assert loaded.model.max_tokens() is None and loaded.model.vocabulary() is None
+        assert loaded.model_.max_tokens() is None and loaded.model_.vocabulary() is None
         with pytest.raises(textclf.ConfigError, match="already registered"):
             register_model_type("keyword", KeywordModel)
     finally:
@@ -266,8 +266,8 @@ def test_nothing_outside_models_probes_a_model_with_hasattr_or_getattr():
 
 
 def test_the_probe_check_sees_a_probe():
-    source = "def f(clf, args):\n    return getattr(clf.model, 'net', None), getattr(args, 'verb')\n"
-    assert _probes(source, "sample.py") == ["sample.py:2: getattr(clf.model, 'net', None)"]
+    source = "def f(clf, args):\n    return getattr(clf.model_, 'net', None), getattr(args, 'verb')\n"
+    assert _probes(source, "sample.py") == ["sample.py:2: getattr(clf.model_, 'net', None)"]
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_TYPES))

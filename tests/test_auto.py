@@ -174,7 +174,7 @@ def test_classifier_saves_the_choice_as_an_ordinary_model(splits, tmp_path):
                                 "candidates": ["tfidf_word", "tfidf_char"]})
     clf.fit(train, validation=validation, workdir=tmp_path)
     if clf.model_params["type"] == "auto":  # the lead's selected() swap is not wired yet: do it here
-        chosen_config, clf.model = clf.model.selected()
+        chosen_config, clf.model_ = clf.model_.selected()
         clf.model_params = chosen_config.model_dump(mode="json")
     assert clf.model_params["type"] in ("tfidf", "ensemble")
     before = clf.predict_proba(test)
@@ -292,7 +292,7 @@ def test_complementary_candidates_become_a_saved_ensemble(tmp_path):
                                                {"type": "position", "position": 1}]})
     clf.fit(train, workdir=tmp_path)
     if clf.model_params["type"] == "auto":  # the lead's selected() swap is not wired yet: do it here
-        chosen_config, clf.model = clf.model.selected()
+        chosen_config, clf.model_ = clf.model_.selected()
         clf.model_params = chosen_config.model_dump(mode="json")
     assert clf.model_params["type"] == "ensemble"
     assert [m["position"] for m in clf.model_params["members"]] in ([0, 1], [1, 0])

@@ -82,14 +82,14 @@ def test_save_load_round_trip(split, cache_dir, tmp_path, tfidf):
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".bin", ".pt"))]
 
     loaded = textclf.load(tmp_path / "model")
-    assert isinstance(loaded.model, EmbeddingModel)
+    assert isinstance(loaded.model_, EmbeddingModel)
     np.testing.assert_allclose(loaded.predict_proba(test), expected, rtol=0, atol=1e-6)
     # The copy in encoder/ computes the same embeddings, so it reads the original's cache entries...
-    assert loaded.model.identity() == clf.model.identity()
-    assert loaded.model.cache.hits == len(set(test.texts)) and loaded.model.cache.misses == 0
+    assert loaded.model_.identity() == clf.model_.identity()
+    assert loaded.model_.cache.hits == len(set(test.texts)) and loaded.model_.cache.misses == 0
     # ...and encoding afresh from the saved weights gives the same vectors.
-    np.testing.assert_allclose(loaded.model.embed(test.texts[:40], use_cache=False),
-                               clf.model.embed(test.texts[:40]), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(loaded.model_.embed(test.texts[:40], use_cache=False),
+                               clf.model_.embed(test.texts[:40]), rtol=0, atol=1e-5)
     assert loaded.predict(test.texts[:3]) == clf.predict(test.texts[:3])  # a small call bypasses the cache
 
 
@@ -98,19 +98,19 @@ def test_second_fit_hits_the_cache(split, tmp_path):
     texts = train.texts[:100] + train.texts[:20]  # 20 repeats: each distinct text is looked up once
     labels = train.labels[:100] + train.labels[:20]
     first = TextClassifier(model=params(str(tmp_path), C=1.0), training=QUIET).fit(texts, labels)
-    assert (first.model.cache.hits, first.model.cache.misses) == (0, 100)
+    assert (first.model_.cache.hits, first.model_.cache.misses) == (0, 100)
     second = TextClassifier(model=params(str(tmp_path), C=10.0), training=QUIET).fit(texts, labels)
-    assert (second.model.cache.hits, second.model.cache.misses) == (100, 0)
+    assert (second.model_.cache.hits, second.model_.cache.misses) == (100, 0)
     assert second.card.training_summary["cache"]["hits"] == 100
     # the cached vectors are the ones the encoder computes
-    np.testing.assert_allclose(second.model.embed(texts[:10]), second.model.embed(texts[:10], use_cache=False),
+    np.testing.assert_allclose(second.model_.embed(texts[:10]), second.model_.embed(texts[:10], use_cache=False),
                                rtol=0, atol=1e-6)
     # another max_length is another cache
     third = TextClassifier(model=params(str(tmp_path), C=1.0, max_length=24), training=QUIET).fit(texts, labels)
-    assert (third.model.cache.hits, third.model.cache.misses) == (0, 100)
+    assert (third.model_.cache.hits, third.model_.cache.misses) == (0, 100)
     # cache: false neither reads nor writes
     off = TextClassifier(model=params(str(tmp_path), C=1.0, cache=False), training=QUIET).fit(texts, labels)
-    assert off.model.cache is None
+    assert off.model_.cache is None
 
 
 def test_cache_shards_from_other_writers_are_seen_and_temp_files_ignored(tmp_path):
@@ -132,7 +132,7 @@ def test_cache_shards_from_other_writers_are_seen_and_temp_files_ignored(tmp_pat
 
 
 def test_padding_a_batch_does_not_change_an_embedding(fitted):
-    model = fitted.model
+    model = fitted.model_
     short = "a quietly moving film."
     long = " ".join(["an overlong, meandering and thoroughly tedious exercise in style over substance"] * 5)
     alone = model.embed([short], use_cache=False)
@@ -144,7 +144,7 @@ def test_padding_a_batch_does_not_change_an_embedding(fitted):
 
 
 def test_introspection(fitted):
-    model = fitted.model
+    model = fitted.model_
     assert model.max_tokens() == 32 == model.max_length
     vocab = model.vocabulary()
     assert {"movie", "film", "[cls]"} <= vocab.keys() and len(vocab) > 20000
@@ -240,11 +240,11 @@ def test_contrastive_step_pulls_labels_apart_and_saves_the_tuned_encoder(split, 
     report = tuned.card.training_summary["contrastive"]
     assert report["pairs"] == 2 * 4 * len(train) and report["steps"] == -(-report["pairs"] // 16)
     assert report["last_loss"] < report["first_loss"]
-    assert tuned.model.identity() != frozen.model.identity()  # new weights, new cache entries
+    assert tuned.model_.identity() != frozen.model_.identity()  # new weights, new cache entries
 
     def separation(clf) -> float:
         """Mean cosine of same-label pairs minus that of different-label pairs, on the training texts."""
-        vectors = clf.model.embed(train.texts)
+        vectors = clf.model_.embed(train.texts)
         cosine = vectors @ vectors.T
         labels = np.array(train.labels)
         same = (labels[:, None] == labels[None, :]) & ~np.eye(len(labels), dtype=bool)

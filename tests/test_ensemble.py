@@ -105,7 +105,7 @@ def test_save_load_round_trip_is_identical(data, tmp_path):
     loaded = TextClassifier.load(directory)
     np.testing.assert_array_equal(loaded.predict_proba(held), before)
     assert loaded.predict(held.texts[:5]) == clf.predict(held.texts[:5])
-    assert loaded.model.config.normalised_weights().tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert loaded.model_.config.normalised_weights().tolist() == pytest.approx([2 / 3, 1 / 3])
 
 
 def test_config_mistakes_are_config_errors():

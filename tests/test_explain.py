@@ -67,7 +67,7 @@ def test_tfidf_attributions_plus_intercept_equal_the_logit(rt300, params):
     clf = TextClassifier(model=params).fit(rt300)
     texts = rt300.texts[:120] + ["Ünïcode ÉPIC  film!!  Not   good, not BAD.", "İstanbul ﬁlm"]
     explanations = explain(clf, texts)
-    model = clf.model
+    model = clf.model_
     features = sp.hstack([v.transform(texts) for v in model.vectorizers], format="csr").astype(np.float64)
     exact = features @ model.coef.astype(np.float64).T + model.intercept.astype(np.float64)  # 3 classes
     float32_logits = clf.logits(texts)
@@ -132,7 +132,7 @@ def test_head_tail_truncation_is_followed(rt300):
     clf = neural({"type": "bag", "embedding_dim": 8, "long_text": {"strategy": "head_tail", "head_tokens": 4}},
                  max_length=12, epochs=1).fit(rt300)
     text = "the film is a " + "story " * 30 + "and the movie of love in a world"
-    assert len(clf.model.tokenizer.encode_content([text])[0]) == len(text.split())  # one token per word
+    assert len(clf.model_.tokenizer.encode_content([text])[0]) == len(text.split())  # one token per word
     (e,) = explain(clf, [text])
     words = [t.text for t in e.tokens]
     # [CLS] + 11 content tokens: the first 4 and the last 7

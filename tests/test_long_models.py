@@ -142,7 +142,7 @@ def test_saved_long_text_model_predicts_identically_and_reports_coverage(rt_smal
     assert report["seen_share_mean"] == pytest.approx(1.0)
     save_classifier(clf, tmp_path / "model")
     loaded = load(tmp_path / "model")
-    assert loaded.model.config.long_text == clf.model.config.long_text
+    assert loaded.model_.config.long_text == clf.model_.config.long_text
     np.testing.assert_array_equal(loaded.logits(train.texts[:20]), clf.logits(train.texts[:20]))
 
 

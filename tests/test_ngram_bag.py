@@ -256,7 +256,7 @@ def test_saved_bag_with_ngrams_gives_identical_logits(tmp_path):
 def test_unigram_bag_is_the_plain_subword_model(tmp_path):
     texts, labels = word_order_data(64, seed=3)
     clf = TextClassifier(model=bag(1), training=dict(TRAINING, epochs=1), seed=0).fit(texts, labels)
-    assert type(clf.model.tokenizer) is SubwordTokenizer
+    assert type(clf.model_.tokenizer) is SubwordTokenizer
     clf.save(tmp_path / "model")
     assert not (tmp_path / "model" / NGRAMS_FILE).exists()
 

@@ -56,7 +56,7 @@ def test_export_matches_pytorch_and_records_parity(exported, texts):
     assert parity["fp32"]["max_abs_logit_diff"] < 1e-3 and parity["fp32"]["identical_argmax"]
     assert parity["int8"]["argmax_agreement"] >= 0.9 and parity["exporter"] in {"dynamo", "torchscript"}
     onnx_clf = load_onnx_classifier(root / "onnx")
-    assert isinstance(onnx_clf.model, OnnxModel) and onnx_clf.label_map.labels == clf.label_map.labels
+    assert isinstance(onnx_clf.model_, OnnxModel) and onnx_clf.label_map.labels == clf.label_map.labels
     # Unseen texts, batch sizes other than the traced one (8 per batch, and one at a time).
     np.testing.assert_allclose(onnx_clf.logits(texts), clf.logits(texts), atol=1e-3)
     np.testing.assert_allclose(onnx_clf.logits(texts[:1]), clf.logits(texts[:1]), atol=1e-3)

@@ -61,7 +61,7 @@ def test_a_missing_id_alone_names_the_id_column():
 
 
 def test_tfidf_prefers_whole_chunks(tfidf, rt_small):
-    assert tfidf.model.preferred_batch_size() >= 1 << 16
+    assert tfidf.model_.preferred_batch_size() >= 1 << 16
     calls: list[int] = []
 
     def counting(texts):

@@ -41,10 +41,10 @@ def test_same_seed_gives_identical_metrics_and_weights(tiny):
     first = fit(TINY_TRANSFORMER, FAST, tiny)
     second = fit(TINY_TRANSFORMER, FAST, tiny)
     assert first.card.training_summary["history"] == second.card.training_summary["history"]
-    for (name, a), (_, b) in zip(first.model.net.state_dict().items(), second.model.net.state_dict().items()):
+    for (name, a), (_, b) in zip(first.model_.net.state_dict().items(), second.model_.net.state_dict().items()):
         assert torch.equal(a, b), name
     other = fit(TINY_TRANSFORMER, FAST, tiny, seed=1)
-    assert not torch.equal(other.model.net.head.linear.weight, first.model.net.head.linear.weight)
+    assert not torch.equal(other.model_.net.head.linear.weight, first.model_.net.head.linear.weight)
 
 
 def test_weight_decay_skips_biases_and_norms_and_head_gets_its_own_rate():

@@ -91,11 +91,6 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
 
     # -- fitted state -------------------------------------------------------------------------
     @property
-    def model(self):
-        """The fitted model (an alias of `model_`)."""
-        return getattr(self, "model_", None)
-
-    @property
     def label_map(self) -> LabelMap | None:
         return getattr(self, "label_map_", None)
 
@@ -113,7 +108,7 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
     def model_params(self) -> dict[str, Any]:
         """The model config: what the fitted model used (after `auto`, its choice), else the parameter."""
         fitted = getattr(self, "fitted_", None)
-        return fitted.model.model_dump(mode="json") if fitted is not None else model_dict(self._model_spec)
+        return fitted.model.model_dump(mode="json") if fitted is not None else model_dict(self.model)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -146,7 +141,7 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
         label_map = LabelMap.fit(train, multi_label=self.multi_label)
         self.check_policy_request(label_map, validation)
         validation_targets = label_map.encode(validation) if validation is not None else None
-        plan = resolve_plan(model_dict(self._model_spec), self.training, list(train.labels), label_map, self.seed)
+        plan = resolve_plan(model_dict(self.model), self.training, list(train.labels), label_map, self.seed)
         fit_rows = train if plan.rows is None else train.subset(plan.rows)
         if plan.resampled is not None:
             _say(log, f"resample {plan.training.resample.method}: {plan.resampled[0]} -> {plan.resampled[1]} "
@@ -160,7 +155,7 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
         choice = model.selected()
         if choice is not None:  # `auto` chose a model: that is what gets saved and served
             config, model = choice
-            training = model.training
+            training = model.training_settings() or training
         self.model_, self.label_map_, self.fitted_ = model, label_map, FittedConfig(config, training)
         self.policy_ = DecisionPolicy()
         self.card_ = ModelCard(training_summary=summary, train_size=len(fit_rows), imbalance=plan.imbalance)
@@ -272,9 +267,9 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
 
     # -- inference: prepare (logits) -> decide ------------------------------------------------
     def _fitted(self):
-        if self.model is None or self.label_map is None:
+        if getattr(self, "model_", None) is None or self.label_map is None:
             raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
-        return self.model
+        return self.model_
 
     def _saved_columns(self, data: Any, labelled: bool = False) -> ColumnNames:
         """A table's columns as the model was trained on them (when the table has them)."""

@@ -34,7 +34,7 @@ class ClassifierParams(BaseEstimator):
         calibration: str | dict | CalibrationConfig | None = "temperature",
         thresholds: dict | ThresholdsConfig | None = None,
     ) -> None:
-        self._model_spec = model  # as given: scikit-learn's clone checks parameters by identity
+        self.model = model  # every parameter as given: scikit-learn's clone checks them by identity
         self.task = task
         self.training = training
         self.seed = seed
@@ -43,10 +43,10 @@ class ClassifierParams(BaseEstimator):
 
     # -- scikit-learn parameters --------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {"model": self._model_spec, "task": self.task, "training": self.training, "seed": self.seed,
+        params = {"model": self.model, "task": self.task, "training": self.training, "seed": self.seed,
                   "calibration": self.calibration, "thresholds": self.thresholds}
         if deep:
-            params.update({f"model__{k}": v for k, v in model_dict(self._model_spec).items()})
+            params.update({f"model__{k}": v for k, v in model_dict(self.model).items()})
         return params
 
     def set_params(self, **params: Any) -> ClassifierParams:
@@ -58,14 +58,14 @@ class ClassifierParams(BaseEstimator):
             if sep and outer in nested:
                 nested[outer][inner] = value
             elif name == "model":
-                self._model_spec = value
+                self.model = value
             elif name in ("task", "training", "seed", "calibration", "thresholds"):
                 setattr(self, name, value)
             else:
                 raise ConfigError(f"TextClassifier has no parameter {name!r} (model, task, training, seed, "
                                   "calibration, thresholds, model__KEY, training__KEY)")
         if nested["model"]:
-            self._model_spec = {**model_dict(self._model_spec), **nested["model"]}
+            self.model = {**model_dict(self.model), **nested["model"]}
         if nested["training"]:
             base = self.training.model_dump(exclude_unset=True) if isinstance(self.training, TrainingConfig) \
                 else dict(self.training or {})
@@ -79,7 +79,7 @@ class ClassifierParams(BaseEstimator):
 
     def model_config(self) -> BaseModel:
         fitted = getattr(self, "fitted_", None)
-        return fitted.model if fitted is not None else model_and_training(model_dict(self._model_spec),
+        return fitted.model if fitted is not None else model_and_training(model_dict(self.model),
                                                                            self.training)[0]
 
     def training_config(self, train_rows: int | None = None) -> TrainingConfig:
@@ -88,7 +88,7 @@ class ClassifierParams(BaseEstimator):
         fitted = getattr(self, "fitted_", None)
         if fitted is not None:
             return fitted.training
-        config, training = model_and_training(model_dict(self._model_spec), self.training)
+        config, training = model_and_training(model_dict(self.model), self.training)
         return with_type_defaults(config, training, train_rows)
 
     def calibration_method(self) -> str | None:

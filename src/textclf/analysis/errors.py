@@ -76,7 +76,7 @@ def slice_tags(clf, examples: Examples, extra: dict[str, list[str]] | None = Non
     notes: list[str] = []
     lengths, unit = token_counts(clf, examples.texts)
     tags: dict[str, list[str]] = {"length": length_tags(lengths, unit=unit)}
-    max_length = clf.model.max_tokens()
+    max_length = clf.model_.max_tokens()
     if max_length is None:
         notes.append("truncation: the model reads whole texts (no max length)")
     else:

@@ -94,9 +94,9 @@ def explain(clf, texts, *, label: str | None = None, top_k: int = 10, steps: int
 def _attribution_view(clf) -> LinearAttributionView | GradientAttributionView:
     """What the fitted model offers to explain (a fitted `auto` answers as the model it selected),
     or one ModelError line saying why it cannot be explained."""
-    if clf.model is None or clf.label_map is None:
+    if clf.model_ is None or clf.label_map is None:
         raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
-    model = clf.model
+    model = clf.model_
     view = model.attribution_view() if model.capabilities().explain is not None else None
     if view is not None:
         return view

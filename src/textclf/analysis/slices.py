@@ -60,7 +60,7 @@ def vocabulary_from_examples(train: Examples) -> Vocabulary:
 def training_vocabulary(clf, train: Examples | None = None) -> Vocabulary | None:
     """The vocabulary the model was trained with (the model's own, e.g. TF-IDF's with document
     frequencies), else rebuilt from `train`; None when neither is available."""
-    known = clf.model.vocabulary()
+    known = clf.model_.vocabulary()
     if known is not None:
         kind = "TF-IDF vocabulary" if any(v is not None for v in known.values()) else "tokenizer vocabulary"
         return Vocabulary(known, words, kind)
@@ -70,8 +70,8 @@ def training_vocabulary(clf, train: Examples | None = None) -> Vocabulary | None
 # -- lengths and truncation ------------------------------------------------------------------------
 def token_counts(clf, texts: Sequence[str]) -> tuple[np.ndarray, str]:
     """Per-text length in the model's own tokens, or in words for models that read whole texts."""
-    unit = "words" if clf.model.max_tokens() is None else "tokens"
-    return np.asarray(clf.model.token_lengths(list(texts))), unit
+    unit = "words" if clf.model_.max_tokens() is None else "tokens"
+    return np.asarray(clf.model_.token_lengths(list(texts))), unit
 
 
 # -- tag functions: one value per example ----------------------------------------------------------

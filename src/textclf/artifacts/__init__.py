@@ -83,7 +83,7 @@ def policy_json(policy: DecisionPolicy) -> dict:
 def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Write the whole fitted classifier; `extra` maps further JSON files (leaderboard.json) to content."""
     with atomic_directory(directory) as tmp:
-        clf.model.save(tmp)
+        clf.model_.save(tmp)
         _dump(tmp / "config.json", {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

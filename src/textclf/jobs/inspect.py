@@ -30,7 +30,7 @@ def examples_for(clf: TextClassifier, choice: DataChoice, default_split: str = "
 
 def _train_split(clf: TextClassifier) -> Examples | None:
     """The model's training split, for analyses of models that keep no vocabulary of their own."""
-    if clf.model.vocabulary() is not None or not clf.card.data:
+    if clf.model_.vocabulary() is not None or not clf.card.data:
         return None
     try:
         return ModelData.of(clf).split("train")
@@ -114,7 +114,7 @@ def report_sections(clf: TextClassifier, examples: Examples, splits, model_dir: 
         from ..errors import ModelError
 
         # Integrated Gradients costs a backward pass per step: neural models explain a sample.
-        sample = examples if clf.model.max_tokens() is None else examples.subset(range(min(len(examples), 300)))
+        sample = examples if clf.model_.max_tokens() is None else examples.subset(range(min(len(examples), 300)))
         try:
             drivers = mistake_drivers(clf, sample, flagged=shortcuts())
         except ModelError as err:

@@ -183,14 +183,15 @@ def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path
         if part is not None:
             metrics[name] = evaluate(clf, part)
     warn_on_collapse(clf, splits.validation, log)
-    leaderboard = clf.card.training_summary.get("leaderboard")
+    from ..models.auto.leaderboard import LEADERBOARD_FILE, leaderboard_json
+
+    leaderboard = leaderboard_json(clf.card.training_summary)  # None but for `auto`
     model_dir = output / "model"
     if writes:
-        extra = {"leaderboard.json": leaderboard} if leaderboard else None
-        clf.save(model_dir, metrics=metrics, extra=extra)
+        clf.save(model_dir, metrics=metrics, extra={LEADERBOARD_FILE: leaderboard} if leaderboard else None)
         write_json(output / "metrics.json", metrics)
         if leaderboard:
-            write_json(output / "leaderboard.json", leaderboard)
+            write_json(output / LEADERBOARD_FILE, leaderboard)
     return TrainResult(clf, metrics, model_dir, splits)
 
 

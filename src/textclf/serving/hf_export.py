@@ -87,7 +87,7 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
 
     from ..models.long import refuse_export  # long-text hook (models/long.py)
 
-    view = clf.model.export_view()
+    view = clf.model_.export_view()
     parts = view.hf_parts if view is not None else None
     if parts is None:
         kind = clf.model_params.get("type")
@@ -98,7 +98,7 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
                     "itself (textclf predict / textclf serve MODEL)")
         raise ModelError(f"export --format hf: only `pretrained` models can be exported "
                          f"(this one is {kind!r}); {hint}")
-    refuse_export(clf.model, "hf")
+    refuse_export(clf.model_, "hf")
     if parts.pooling != "cls":
         raise ModelError(f"export --format hf: pooling {parts.pooling!r} has no Hugging Face counterpart; "
                          "retrain with model.pooling=cls, or export --format onnx")

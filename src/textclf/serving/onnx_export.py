@@ -56,11 +56,11 @@ PROBE_TEXTS = [
 def load_onnx_classifier(directory: str | Path, int8: bool = False):
     """A TextClassifier over an ONNX export (the int8 graph when `int8`)."""
     clf = TextClassifier.load(directory)
-    if not isinstance(clf.model, OnnxModel):
+    if not isinstance(clf.model_, OnnxModel):
         raise ModelError(f"{directory}: not an ONNX export; run `textclf export --format onnx {directory} OUT_DIR` "
                          "and pass OUT_DIR")
     if int8:
-        clf.model.use(INT8_FILE)
+        clf.model_.use(INT8_FILE)
     return clf
 
 
@@ -68,8 +68,8 @@ def load_onnx_classifier(directory: str | Path, int8: bool = False):
 def _export_view(clf) -> ExportView:
     from ..models.long import refuse_export  # long-text hook (models/long.py)
 
-    refuse_export(clf.model, "onnx")
-    view = clf.model.export_view()
+    refuse_export(clf.model_, "onnx")
+    view = clf.model_.export_view()
     if view is None:
         raise ModelError(f"ONNX export supports neural models; this is a {clf.model_params.get('type')!r} model "
                          "(a TF-IDF model is already fast: serve it as it is)")
@@ -195,8 +195,8 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         # traced batch or sequence size fails here rather than in production.
         try:
             reference = clf.logits(texts)
-            onnx_logits = exported.model.logits(texts)
-            single = np.concatenate([exported.model.logits([t]) for t in texts[:16]])
+            onnx_logits = exported.model_.logits(texts)
+            single = np.concatenate([exported.model_.logits([t]) for t in texts[:16]])
         except Exception as err:  # onnxruntime rejects a graph whose shapes were baked in at export
             raise ModelError(f"the exported ONNX graph fails on new inputs ({type(err).__name__}: "
                              f"{str(err)[:200]}); nothing written") from None
@@ -238,7 +238,7 @@ def _choose_graph(exported, staging: Path, config, texts: Sequence[str], fusions
     report: dict = {"fusions": fused}
     keep = fusions == "on"
     if fusions == "auto":
-        model = exported.model
+        model = exported.model_
         timing = texts[: min(len(texts), 128)]
         model.use(FP32_FILE, threads=1)
         plain = cpu_seconds(model, timing)
@@ -250,5 +250,5 @@ def _choose_graph(exported, staging: Path, config, texts: Sequence[str], fusions
     if keep:
         fused_path.replace(staging / FP32_FILE)
     fused_path.unlink(missing_ok=True)
-    exported.model.use(FP32_FILE)
+    exported.model_.use(FP32_FILE)
     return report

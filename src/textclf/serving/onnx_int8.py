@@ -176,13 +176,13 @@ def choose_int8(exported, staging: Path, texts: Sequence[str], fp32_logits: np.n
         quantize_int8(staging / FP32_FILE, staging / INT8_FILE, plan)
         report = {"plan": plan.name, "fp32_nodes": len(plan.keep_fp32),
                   "fp32_first_token_nodes": len(plan.first_token_fp32),
-                  **parity_report(fp32_logits, exported.model.use(INT8_FILE).logits(texts))}
+                  **parity_report(fp32_logits, exported.model_.use(INT8_FILE).logits(texts))}
         tried.append({k: report[k] for k in ("plan", "fp32_nodes", "fp32_first_token_nodes", "argmax_agreement",
                                              "max_abs_logit_diff")})
         if report["argmax_agreement"] >= min_agreement:
-            exported.model.use(FP32_FILE)
+            exported.model_.use(FP32_FILE)
             return {**report, "min_agreement": min_agreement, "tried": tried}
-    exported.model.use(FP32_FILE)
+    exported.model_.use(FP32_FILE)
     (staging / INT8_FILE).unlink(missing_ok=True)
     best = max(tried, key=lambda t: t["argmax_agreement"])
     reason = (f"int8 model refused: its argmax agrees with fp32 on {best['argmax_agreement']:.1%} of "

@@ -103,7 +103,7 @@ def chunk_logits_stream(clf, chunks: Iterable[Examples], logits_fn: LogitsFn | N
     """(chunk, logits) per non-empty chunk; a model's `preferred_batch_size` (TF-IDF: the whole chunk)
     replaces `batch_size`, and a batch covering the chunk is one call, without length sorting."""
     logits_fn = logits_fn or clf.logits
-    batch_size = clf.model.capabilities().preferred_batch_size or batch_size
+    batch_size = clf.model_.capabilities().preferred_batch_size or batch_size
     for chunk in chunks:
         if len(chunk) and batch_size >= len(chunk):
             yield chunk, np.asarray(logits_fn(chunk.texts), dtype=np.float32)
@@ -244,7 +244,7 @@ def model_fingerprint(clf, model_path: str | Path | None = None) -> str:
         "task": clf.task, "model": clf.model_params, "labels": list(clf.label_map.labels),
         "calibration": clf.policy.calibration, "min_labels": clf.policy.min_labels,
         "thresholds": None if clf.policy.thresholds is None else np.asarray(clf.policy.thresholds).tolist(),
-        "model_class": type(clf.model).__name__,
+        "model_class": type(clf.model_).__name__,
     }
     if model_path is not None and Path(model_path).is_dir():
         root, files = Path(model_path), {}
