@@ -138,3 +138,34 @@ def test_tfidf_multilabel_pos_weight_dict_is_checked():
     p_weighted = weighted.fit(train).predict_proba(["good"])[0, fun]
     p_plain = plain.fit(train).predict_proba(["good"])[0, fun]
     assert p_weighted > p_plain  # a heavier positive class raises its scores
+
+
+def test_every_model_type_uses_the_one_definition_of_balanced_weights(rt_small, monkeypatch):
+    """tfidf, embedding and the neural losses all take balanced weights from imbalance.balanced_weights:
+    on one skewed label vector each records the same weights, equal to the hand-computed ones."""
+    import textclf.imbalance as imbalance
+    from textclf import TextClassifier
+
+    rows = ([i for i, label in enumerate(rt_small.labels) if label == "fresh"][:40]
+            + [i for i, label in enumerate(rt_small.labels) if label == "rotten"][:15]
+            + [i for i, label in enumerate(rt_small.labels) if label == "plot"][:5])
+    data = rt_small.subset(rows)
+    expected = np.array([60 / (3 * 40), 60 / (3 * 5), 60 / (3 * 15)])  # ids: fresh 40, plot 5, rotten 15
+    seen: dict[str, np.ndarray] = {}
+    original = imbalance.balanced_weights
+
+    for model in ({"type": "tfidf"}, {"type": "bag", "embedding_dim": 8}, {"type": "embedding"}):
+        calls = []
+
+        def spy(targets, n_classes):
+            weights = original(targets, n_classes)
+            calls.append(weights)
+            return weights
+
+        monkeypatch.setattr(imbalance, "balanced_weights", spy)
+        TextClassifier(model=model, training={"class_weight": "balanced", "epochs": 1, "progress": False},
+                       calibration=None).fit(data)
+        assert calls, f"{model['type']} did not use imbalance.balanced_weights"
+        seen[model["type"]] = calls[0]
+    for name, weights in seen.items():
+        np.testing.assert_allclose(weights, expected, err_msg=name)

@@ -32,6 +32,14 @@ def balanced_weights(targets: np.ndarray, n_classes: int) -> np.ndarray:
     return np.where(counts > 0, len(targets) / (present * np.maximum(counts, 1.0)), 1.0)
 
 
+def binary_weights(column: np.ndarray, spec: WeightSpec, explicit_positive: float | None = None) -> np.ndarray:
+    """(negative, positive) weights of one 0/1 label column of a one-vs-rest head, float64:
+    `balanced_weights` for "balanced", (1, `explicit_positive`) for explicit weights, else ones."""
+    if spec == "balanced":
+        return balanced_weights(column, 2)
+    return np.array([1.0, 1.0 if explicit_positive is None else float(explicit_positive)])
+
+
 def class_weights(train_targets: np.ndarray, label_map: LabelMap, spec: WeightSpec) -> np.ndarray | None:
     """Per-class weights for cross-entropy, shape (k,), or None. `train_targets`: ids, shape (n,)."""
     if spec is None:

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError
-from ..imbalance import explicit_weights
+from ..imbalance import binary_weights, class_weights, explicit_weights
 from .base import Capabilities, LinearAttributionView, ModelBase
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
@@ -96,11 +96,10 @@ class TfidfLinearModel(ModelBase):
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
 
-    def _class_weight(self):
-        weight = self.training.class_weight
-        if isinstance(weight, dict):  # unknown names are a ConfigError, never silently dropped
-            return dict(enumerate(explicit_weights(weight, self.label_map, "class_weight").tolist()))
-        return weight
+    def _class_weight(self, train_targets: np.ndarray) -> dict[int, float] | None:
+        """scikit-learn's class_weight by class id (imbalance.class_weights: the one definition)."""
+        weights = class_weights(train_targets, self.label_map, self.training.class_weight)
+        return None if weights is None else dict(enumerate(weights.astype(float).tolist()))
 
     def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
             workdir: Path | None = None, resume: bool = False) -> dict:
@@ -115,7 +114,7 @@ class TfidfLinearModel(ModelBase):
             self.coef, self.intercept = self._fit_one_vs_rest(features, train_targets)
         else:
             lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, solver=self.config.solver,
-                                    class_weight=self._class_weight(), random_state=self.seed)
+                                    class_weight=self._class_weight(train_targets), random_state=self.seed)
             lr.fit(features, train_targets)
             self.coef = lr.coef_.astype(np.float32)
             self.intercept = lr.intercept_.astype(np.float32)
@@ -132,10 +131,9 @@ class TfidfLinearModel(ModelBase):
                 intercept[j] = _CONSTANT_LOGIT if column[0] == 1 else -_CONSTANT_LOGIT
                 continue
             weight = None
-            if pos_weight == "balanced":
-                weight = "balanced"
-            elif isinstance(pos_weight, dict):
-                weight = {1: float(explicit[j]), 0: 1.0}
+            if pos_weight is not None:
+                weight = dict(enumerate(binary_weights(column, pos_weight, None if explicit is None
+                                                       else explicit[j]).tolist()))
             lr = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, solver=self.config.solver,
                                     class_weight=weight, random_state=self.seed)
             lr.fit(features, column)

@@ -33,7 +33,7 @@ from pydantic import Field
 from ...config import Section, TrainingConfig
 from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
-from ...imbalance import explicit_weights
+from ...imbalance import binary_weights, class_weights, explicit_weights
 from ..base import Capabilities, ModelBase
 from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
 from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
@@ -188,15 +188,8 @@ class EmbeddingModel(ModelBase):
 
     # -- fitting ----------------------------------------------------------------------------------
     def _class_weights(self, y: np.ndarray) -> np.ndarray:
-        k = len(self.label_map)
-        spec = self.training.class_weight
-        if spec is None:
-            return np.ones(k, dtype=np.float64)
-        if isinstance(spec, dict):  # unknown names are a ConfigError, never silently dropped
-            return explicit_weights(spec, self.label_map, "class_weight").astype(np.float64)
-        counts = np.bincount(y, minlength=k).astype(np.float64)  # balanced: n / (k_present * count)
-        present = max(1, int((counts > 0).sum()))
-        return np.where(counts > 0, len(y) / (present * np.maximum(counts, 1.0)), 1.0)
+        weights = class_weights(y, self.label_map, self.training.class_weight)  # unknown names: ConfigError
+        return np.ones(len(self.label_map)) if weights is None else weights.astype(np.float64)
 
     def fit(self, train: Examples, train_targets: np.ndarray, validation=None, validation_targets=None,
             workdir: Path | None = None, resume: bool = False) -> dict:
@@ -283,12 +276,7 @@ class EmbeddingModel(ModelBase):
                 self.intercept[j] = _CONSTANT_LOGIT if column[0] == 1 else -_CONSTANT_LOGIT
                 chosen.append(None)
                 continue
-            weights = np.ones(2, dtype=np.float64)
-            if spec == "balanced":
-                counts = np.bincount(column, minlength=2).astype(np.float64)
-                weights = len(column) / (2 * counts)
-            elif explicit is not None:
-                weights[1] = float(explicit[j])
+            weights = binary_weights(column, spec, None if explicit is None else explicit[j])
             coef, intercept, C, _ = fit_logistic(features, column, weights, self.config.C, self.config.max_iter,
                                                   self.seed)
             self.coef[j], self.intercept[j] = coef[0], intercept[0]
