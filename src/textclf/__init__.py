@@ -1,16 +1,48 @@
-"""textclf: text classifiers you can measure, trust and ship."""
+"""textclf: text classifiers you can measure, trust and ship.
+
+`import textclf` is cheap: the public names below are imported on first use (PEP 562), so a
+script or CLI call that never touches a model does not pay for torch, transformers, scikit-learn
+or pandas (tests/test_import_time.py keeps it so)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .version import __version__  # noqa: F401  (re-exported)
 
-from .classifier import TextClassifier  # noqa: E402
-from .config import Config, TrainingConfig, load_config  # noqa: E402
-from .data import Examples, LabelMap, read_examples  # noqa: E402
-from .errors import ConfigError, DataError, ModelError, TextclfError  # noqa: E402
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time __getattr__ imports on demand
+    from .classifier import TextClassifier
+    from .config import Config, TrainingConfig, load_config
+    from .data import Examples, LabelMap, read_examples
+    from .errors import ConfigError, DataError, ModelError, TextclfError
+
+# public name -> the submodule that defines it
+_LAZY = {
+    "TextClassifier": ".classifier",
+    "Config": ".config", "TrainingConfig": ".config", "load_config": ".config",
+    "Examples": ".data", "LabelMap": ".data", "read_examples": ".data",
+    "ConfigError": ".errors", "DataError": ".errors", "ModelError": ".errors", "TextclfError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'textclf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load(directory, *, device: str | None = None, policy: bool = True) -> TextClassifier:
     """Load a saved model directory (see textclf.artifacts for the format). `device` is where
     inference runs (default auto: this host's GPU if it has one); `policy=False` gives raw scores."""
+    from .classifier import TextClassifier
+
     return TextClassifier.load(directory, device=device, policy=policy)
 
 
