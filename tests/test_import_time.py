@@ -31,7 +31,7 @@ def test_import_textclf_imports_no_heavy_library():
 
 def test_public_names_still_resolve_and_import_on_use():
     modules = imported_modules("import textclf; textclf.TextClassifier; textclf.DataError")
-    assert "textclf.classifier" in modules
+    assert "sklearn" in modules  # the heavy imports happen on first use, and the parser sees them
     import textclf
 
     assert textclf.DataError.__name__ == "DataError"
