@@ -1,4 +1,4 @@
-"""Read and validate labelled text from CSV/TSV, JSONL and Parquet, whole or in chunks.
+"""Read and validate labelled text from CSV/TSV, JSONL and Parquet (parsed by data/formats.py).
 
 Every problem is a DataError naming the file, the 1-based data row (header excluded) and the
 column. With `bad_rows="skip"` a bad row is dropped and counted instead, except for problems that
@@ -7,10 +7,7 @@ make the whole file unusable (missing file or column, undecodable bytes).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import json
-import lzma
 import math
 import sys
 from collections.abc import Iterator
@@ -24,10 +21,13 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError, not_a_string, where
 from .examples import Examples
+from .formats import Format, compression_of, detect_format, iter_frames, write_frame
 from .label_types import LabelColumn
 
-Format = Literal["csv", "tsv", "jsonl", "parquet"]
-_COMPRESSION = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+# Parsing files (suffix -> format, decompression, CSV/JSONL/Parquet) lives in data/formats.py; these
+# names stay importable from here for the callers that read tables.
+__all__ = ["Columns", "Format", "detect_format", "estimate_rows", "examples_frame", "iter_frames",
+           "parse_label", "read_examples", "stream_texts", "write_frame"]
 
 
 @dataclass(frozen=True)
@@ -45,110 +45,6 @@ class Columns:
     @property
     def wanted(self) -> list[str]:
         return [c for c in (self.text, self.label, self.group, self.time, self.id) if c is not None]
-
-
-def detect_format(path: Path) -> Format:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSION:
-        suffixes = suffixes[:-1]
-    kind = suffixes[-1] if suffixes else ""
-    formats: dict[str, Format] = {
-        ".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-        ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet",
-    }
-    if kind not in formats:
-        raise DataError(f"{path}: unknown file type {kind or '(none)'!r}; use .csv, .tsv, .jsonl or .parquet")
-    return formats[kind]
-
-
-def _open_binary(path: Path):
-    opener = _COMPRESSION.get(path.suffix.lower(), open)
-    return opener(path, "rb")
-
-
-def _first_bad_utf8_line(path: Path) -> int | None:
-    with _open_binary(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return None
-
-
-def iter_frames(path: str | Path, chunk_size: int | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
-    """Yield (first_row_number, frame) chunks of the raw table, all values as read."""
-    path = Path(path)
-    if str(path) != "-" and not path.is_file():
-        raise DataError(f"{path}: file not found")
-    fmt = detect_format(path)
-    try:
-        if fmt == "parquet":
-            yield from _parquet_frames(path, chunk_size)
-        elif fmt == "jsonl":
-            yield from _jsonl_frames(path, chunk_size)
-        else:
-            yield from _csv_frames(path, fmt, chunk_size)
-    except UnicodeDecodeError:
-        line = _first_bad_utf8_line(path)
-        raise DataError(f"{path}, line {line}: bytes are not valid UTF-8 (re-encode the file as UTF-8)") from None
-
-
-def _csv_frames(path: Path, fmt: Format, chunk_size: int | None):
-    options = dict(sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
-                   encoding="utf-8", encoding_errors="strict")
-    try:
-        if chunk_size is None:
-            yield 1, pd.read_csv(path, **options)
-            return
-        first = 1
-        with pd.read_csv(path, chunksize=chunk_size, **options) as reader:
-            for frame in reader:
-                yield first, frame
-                first += len(frame)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
-    except pd.errors.ParserError as err:
-        raise DataError(f"{path}: malformed {fmt.upper()} ({str(err).strip()})") from None
-
-
-def _jsonl_frames(path: Path, chunk_size: int | None):
-    records: list[dict] = []
-    first = 1
-    with _open_binary(path) as handle:
-        row = 0
-        for line in handle:
-            text = line.decode("utf-8")
-            if not text.strip():
-                continue
-            row += 1
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where(path, row)}: invalid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where(path, row)}: expected a JSON object per line")
-            records.append(record)
-            if chunk_size is not None and len(records) >= chunk_size:
-                yield first, pd.DataFrame.from_records(records)
-                first += len(records)
-                records = []
-    if records or first == 1:
-        yield first, pd.DataFrame.from_records(records)
-
-
-def _parquet_frames(path: Path, chunk_size: int | None):
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as err:  # pyarrow raises several types for a file that is not Parquet
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from None
-    first = 1
-    for batch in parquet.iter_batches(batch_size=chunk_size or 65536):
-        frame = batch.to_pandas()
-        yield first, frame
-        first += len(frame)
-    if first == 1:
-        yield 1, parquet.schema_arrow.empty_table().to_pandas()
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, columns: Columns) -> None:
@@ -349,7 +245,7 @@ def estimate_rows(path: str | Path, max_bytes: int = 2 << 30) -> int | None:
         fmt = detect_format(path)
         if fmt == "parquet":
             return int(pq.ParquetFile(path).metadata.num_rows)
-        if path.suffix.lower() in _COMPRESSION or path.stat().st_size > max_bytes:
+        if compression_of(path) or path.stat().st_size > max_bytes:
             return None
         lines, last = 0, b"\n"
         with open(path, "rb") as handle:
@@ -395,25 +291,3 @@ def examples_frame(examples: Examples, columns: Columns = Columns()) -> pd.DataF
     if examples.times is not None:
         data[columns.time or "time"] = examples.times
     return pd.DataFrame(data)
-
-
-def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a table atomically; the format follows the suffix. Lists become JSON in CSV/TSV."""
-    from ..fileio import atomic_file
-
-    path = Path(path)
-    fmt = detect_format(path)
-    if fmt == "parquet":
-        with atomic_file(path, "wb") as handle:
-            frame.to_parquet(handle, index=False)
-        return
-    if fmt == "jsonl":
-        with atomic_file(path) as handle:
-            frame.to_json(handle, orient="records", lines=True, force_ascii=False, date_format="iso")
-        return
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].map(lambda v: isinstance(v, list)).any():
-            out[name] = out[name].map(lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v)
-    with atomic_file(path, newline="") as handle:
-        out.to_csv(handle, index=False, sep="\t" if fmt == "tsv" else ",")

@@ -30,6 +30,7 @@ from typing import IO
 import numpy as np
 
 from ..data import Examples
+from ..data.formats import output_format
 from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, os_error, output_lock, write_json
@@ -151,11 +152,6 @@ def skip_rows(chunks: Iterable[Examples], count: int) -> Iterator[Examples]:
 
 
 # -- writers -------------------------------------------------------------------------------------
-def output_format(path: str | Path | None) -> str:
-    suffix = Path(path).suffix.lower() if path else ""
-    return {".csv": "csv", ".tsv": "tsv"}.get(suffix, "jsonl")
-
-
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) builds one per call
 
 

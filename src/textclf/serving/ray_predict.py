@@ -42,6 +42,9 @@ import numpy as np
 import pandas as pd
 
 from ..data import Examples
+from ..data import formats
+from ..data.formats import (DECOMPRESSION_ERRORS, compression_of, decompression_error, detect_format, format_of,
+                            parse_frames)
 from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError, where
 from ..fileio import atomic_directory, check_output
@@ -56,9 +59,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     ray = None
     FileBasedDatasource = object
 
-INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                 ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-OUTPUT_FORMATS = ("parquet", "csv", "json")
+OUTPUT_FORMATS = ("parquet", "csv", "jsonl")  # Ray's writers; jsonl is Ray's write_json
 ACTOR_OPTIONS = {"max_restarts": -1, "max_task_retries": 3}  # see the module docstring
 # Reading and writing tasks reserve no CPU: the predicting actors take one CPU each, and a read
 # or write task waiting for a CPU that the actors hold would stall the whole pipeline.
@@ -204,49 +205,17 @@ def _id_text(value: Any) -> str:
 
 
 def _frames(f, path: str, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Raw tables of at most `chunk_rows` rows, values as local `data.io` reads them."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-        return
-    if fmt == "jsonl":
-        records: list[dict] = []
-        for number, line in enumerate(_lines(f), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise DataError(f"{path}, line {number}: invalid JSON ({err})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}, line {number}: expected a JSON object per line")
-            records.append(record)
-            if len(records) >= chunk_rows:
-                yield pd.DataFrame.from_records(records)
-                records = []
-        if records:
-            yield pd.DataFrame.from_records(records)
-        return
-    options = dict(sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, encoding="utf-8",
-                   encoding_errors="strict", chunksize=chunk_rows)
+    """Raw tables of at most `chunk_rows` rows, parsed by data/formats.py as local `predict` reads
+    them (an empty file yields nothing: it may be one shard of many)."""
     try:
-        with pd.read_csv(f, **options) as reader:
-            yield from reader
-    except pd.errors.EmptyDataError:
-        return
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: malformed {fmt.upper()} ({str(err).strip()})") from None
-
-
-def _lines(f, block: int = 1 << 20) -> Iterator[bytes]:
-    rest = b""
-    while chunk := f.read(block):
-        *lines, rest = (rest + chunk).split(b"\n")
-        yield from lines
-    if rest:
-        yield rest
+        for _, frame in parse_frames(f, path, fmt, chunk_rows, empty_ok=True):
+            yield frame
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: bytes are not valid UTF-8 (re-encode the file as UTF-8)") from None
+    except DECOMPRESSION_ERRORS as err:
+        if compression_of(path) is None:
+            raise
+        raise decompression_error(path, err) from None
 
 
 def input_files(spec: str | Path) -> tuple[list[str], str]:
@@ -259,36 +228,23 @@ def input_files(spec: str | Path) -> tuple[list[str], str]:
     elif os.path.isdir(spec):
         paths = sorted(str(p) for p in Path(spec).rglob("*") if p.is_file()
                        and not any(part.startswith((".", "_")) for part in p.relative_to(spec).parts))
-        paths = [p for p in paths if _format_of(p) is not None]
+        paths = [p for p in paths if format_of(p) is not None]
         if not paths:
             raise DataError(f"{spec}: no .csv, .tsv, .jsonl or .parquet file in this directory")
     elif os.path.isfile(spec):
         paths = [spec]
     else:
         raise DataError(f"{spec}: file not found")
-    formats = {_format_of(p) for p in paths}
-    if None in formats:
-        bad = next(p for p in paths if _format_of(p) is None)
-        raise DataError(f"{bad}: unknown file type; use .csv, .tsv, .jsonl or .parquet")
+    formats = {detect_format(p) for p in paths}
     if len(formats) > 1:
         raise DataError(f"{spec}: files of several formats ({', '.join(sorted(formats))}); give one format")
     return [str(Path(p).resolve()) for p in paths], formats.pop()
 
 
-def _format_of(path: str) -> str | None:
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zst", ".lz4"):
-        suffixes = suffixes[:-1]
-    return INPUT_FORMATS.get(suffixes[-1]) if suffixes else None
-
-
 def output_format(output: str | Path, fmt: str | None = None) -> str:
-    """parquet (the default), csv or json (JSON lines), from `fmt` or OUTPUT's suffix."""
-    if fmt is None:
-        fmt = {".csv": "csv", ".json": "json", ".jsonl": "json"}.get(Path(output).suffix.lower(), "parquet")
-    if fmt not in OUTPUT_FORMATS:
-        raise DataError(f"output format {fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
-    return fmt
+    """Ray's writer name: parquet (the default), csv or json (JSON lines), from `fmt` or OUTPUT's suffix."""
+    found = formats.output_format(output, fmt, supported=OUTPUT_FORMATS, default="parquet")
+    return "json" if found == "jsonl" else found
 
 
 # -- the whole job -------------------------------------------------------------------------------
