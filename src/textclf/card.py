@@ -24,6 +24,7 @@ class ModelCard:
     imbalance: dict[str, Any] | None = None  # a class-weight default applied because classes are skewed
     resample: dict[str, Any] | None = None  # training.resample: rows before and after
     calibration: dict[str, Any] | None = None  # what training did about calibration, and why
+    distilled_from: dict[str, Any] | None = None  # the teacher of a distilled student (jobs/distill.py)
 
     @property
     def text_column(self) -> str:

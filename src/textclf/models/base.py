@@ -39,6 +39,8 @@ class Capabilities:
     # Texts per `logits` call the model runs fastest at, when it knows better than the caller's
     # batch size (TF-IDF: a whole streaming chunk in one sparse product); None: the caller's.
     preferred_batch_size: int | None = None
+    # fit takes single-label targets as probabilities (n, k) floats (distillation's soft targets).
+    soft_targets: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def neural_capabilities(long_text: LongTextConfig, hf_export: bool = False) -> C
     explainable = not long_text.windowed and strategy != "retrieval"
     formats = frozenset({"onnx", "hf"} if hf_export else {"onnx"}) if strategy == "head" else frozenset()
     return Capabilities(explain="gradient" if explainable else None, export_formats=formats, checkpointing=True,
-                        long_text=strategy)
+                        long_text=strategy, soft_targets=True)
 
 
 def export_view(model, hf_encoder=None, hf_parts=None) -> ExportView | None:
