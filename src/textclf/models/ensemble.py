@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ..config import Section, TrainingConfig
+from ..config import Section, TrainingConfig, problems
 from ..data import Examples, LabelMap
 from ..errors import ConfigError, ModelError
 from ..fileio import write_json
@@ -53,11 +53,26 @@ class EnsembleConfig(Section):
     weights: list[float] | None = None  # null: equal; normalised to sum to 1
     combine: Literal["probability", "log_probability"] = "probability"  # single-label mixing rule
 
-    @model_validator(mode="after")
-    def _check(self) -> EnsembleConfig:
-        for i, member in enumerate(self.members):
+    @field_validator("members")
+    @classmethod
+    def _members_valid(cls, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each member against its own type's config class, before any data is read."""
+        from . import model_class
+
+        for i, member in enumerate(members):
             if not isinstance(member.get("type"), str):
                 raise ValueError(f"members[{i}] needs a `type` (e.g. tfidf)")
+            try:
+                member_class = model_class(member["type"])
+            except ConfigError as err:
+                raise ValueError(f"members[{i}]: {err}") from None
+            found = problems(member_class.config_class, member, prefix=f"members[{i}]")
+            if found:
+                raise ValueError("; ".join(found))
+        return members
+
+    @model_validator(mode="after")
+    def _check(self) -> EnsembleConfig:
         if self.weights is not None:
             if len(self.weights) != len(self.members):
                 raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -22,7 +23,7 @@ from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError
 from ..imbalance import binary_weights, class_weights, explicit_weights
-from .base import Capabilities, LinearAttributionView, ModelBase
+from .base import Capabilities, LinearAttributionView, LinearExportView, ModelBase
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
@@ -36,19 +37,42 @@ class TfidfConfig(Section):
     char_ngrams: tuple[int, int] | None = None  # e.g. [2, 5]: char_wb n-grams, robust to typos
     sublinear_tf: bool = True
     lowercase: bool = True
-    min_df: int = 1
-    max_features: int | None = None
-    C: float = 1.0
-    max_iter: int = 1000
+    min_df: int | float = 1  # a document count >= 1, or a float fraction of the documents in (0, 1]
+    max_features: int | None = Field(None, ge=1)
+    C: float = Field(1.0, gt=0, allow_inf_nan=False)
+    max_iter: int = Field(1000, ge=1)
     solver: Literal["lbfgs", "liblinear", "saga"] = "lbfgs"  # liblinear: often faster for one-vs-rest on sparse data
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ngram_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1]:
+            raise ValueError(f"expected [lo, hi] with 1 <= lo <= hi, got {list(value)}")
+        return value
+
+    @field_validator("min_df")
+    @classmethod
+    def _min_df(cls, value: int | float) -> int | float:
+        if isinstance(value, int) and value < 1 or isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError(f"expected a document count >= 1 or a fraction in (0, 1], got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_features(self) -> TfidfConfig:
+        if self.word_ngrams is None and self.char_ngrams is None:
+            raise ValueError("word_ngrams and char_ngrams are both null: give at least one n-gram range")
+        return self
 
 
 class TfidfLinearModel(ModelBase):
     config_class = TfidfConfig
     # Exact linear attributions; it reads whole texts. Vectorizing and one sparse product cost the
     # same per text at any batch size while each call has a fixed overhead, so streaming calls it
-    # once per chunk. No graph to export: it is already fast as it is.
-    declared_capabilities = Capabilities(explain="linear", preferred_batch_size=WHOLE_CHUNK)
+    # once per chunk. Exports to ONNX: n-gram counting in the runtime's tokenizer, TF-IDF weighting,
+    # normalisation and the head in the graph (serving/export/tfidf_onnx.py).
+    declared_capabilities = Capabilities(
+        explain="linear", preferred_batch_size=WHOLE_CHUNK, export_formats=frozenset({"onnx"}),
+        export_note="a TF-IDF model has no transformer encoder for a Hugging Face directory; use --format onnx")
 
     def __init__(self, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
@@ -92,6 +116,12 @@ class TfidfLinearModel(ModelBase):
         if self.coef is None:
             return None
         return LinearAttributionView(list(self.vectorizers), self.coef, self.intercept)
+
+    def export_view(self) -> LinearExportView | None:
+        if self.coef is None:
+            return None
+        binary_column = not self.label_map.multi_label and len(self.label_map) == 2
+        return LinearExportView(list(self.vectorizers), self.coef, self.intercept, binary_column)
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -109,11 +109,12 @@ class CnnConfig(ScratchConfig):
     num_filters: int = Field(100, ge=1)
     pooling: PoolingName = "max"
 
-    @model_validator(mode="after")
-    def _kernels(self) -> CnnConfig:
-        if not self.kernel_sizes or min(self.kernel_sizes) < 1:
-            raise ValueError("kernel_sizes must be a non-empty list of positive widths")
-        return self
+    @field_validator("kernel_sizes")
+    @classmethod
+    def _kernels(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or min(value) < 1:
+            raise ValueError(f"expected a non-empty list of positive widths, got {list(value)}")
+        return value
 
 
 class TransformerConfig(ScratchConfig):

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from pydantic import Field
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 
 from ..config import Section
@@ -60,8 +61,8 @@ class TokenizerConfig(Section):
     # bpe fits are bit-reproducible (see fit); "word" keeps whole words (the vocab_size most
     # frequent, the rest [UNK]), as fastText does
     algorithm: Literal["bpe", "wordpiece", "word"] = "bpe"
-    vocab_size: int = 8000
-    min_frequency: int = 2
+    vocab_size: int = Field(8000, ge=1)
+    min_frequency: int = Field(2, ge=1)  # a token seen fewer times in training gets no id
     lowercase: bool = True
     strip_accents: bool = False
     unicode_normalization: Literal["nfkc", "nfc", "none"] = "nfkc"

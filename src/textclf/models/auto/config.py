@@ -43,6 +43,25 @@ class AutoConfig(Section):
     pretrained: str = "minilm"  # encoder for the embedding and fine-tune candidates
     bootstrap_resamples: int = Field(200, ge=0)  # for the leaderboard intervals
 
+    @field_validator("candidates")
+    @classmethod
+    def _known_candidates(cls, value: list[str | dict[str, Any]] | None) -> list[str | dict[str, Any]] | None:
+        """Family names exist and fixed candidates are valid configs of their type, before any data is read."""
+        from ...config import problems
+        from .. import model_class
+        from .search import candidate_families
+
+        try:
+            candidate_families(value)
+            for i, entry in enumerate(value or []):
+                if isinstance(entry, dict):
+                    found = problems(model_class(entry["type"]).config_class, entry, prefix=f"candidates[{i}]")
+                    if found:
+                        raise ValueError("; ".join(found))
+        except ConfigError as err:
+            raise ValueError(str(err).removeprefix("model.candidates: ")) from None
+        return value
+
     @field_validator("time_budget", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
