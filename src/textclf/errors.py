@@ -31,3 +31,17 @@ def not_a_string(value: object) -> str:
     """Why a text that is not a string is refused (its repr would be classified instead)."""
     shown = repr(value)
     return f"text is not a string but {type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"
+
+
+def summarise(values: object, noun: str, limit: int = 3) -> str:
+    """A long list for a one-line message: '50,000 distinct labels, e.g. 'a', 'b', 'c', ...' (every
+    value named when there are at most `limit`; each shown value cut to 40 characters)."""
+    items = list(values)  # type: ignore[call-overload]
+    shown = []
+    for value in items[:limit]:
+        text = repr(value)
+        shown.append(text if len(text) <= 40 else text[:37] + "...")
+    plural = noun if len(items) == 1 else noun + "s"
+    if len(items) <= limit:
+        return f"{len(items):,} {plural}: {', '.join(shown)}" if items else f"no {plural}"
+    return f"{len(items):,} {plural}, e.g. {', '.join(shown)}, ..."

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..errors import DataError
+from ..errors import DataError, summarise
 from .examples import Examples
 
 SplitMethod = Literal["stratified", "random", "group", "time"]
@@ -64,7 +65,11 @@ def _random(examples: Examples, validation_size: float, test_size: float, seed: 
                 idx, test_size=size, random_state=seed, stratify=labels[idx] if stratify else None
             )
         except ValueError as err:
-            raise DataError(f"{examples.source}: cannot make a stratified split ({err})") from None
+            counts = Counter(labels[idx].tolist()) if stratify else Counter()
+            rare = [name for name, count in counts.items() if count < 2]
+            reason = (f"a single row for {summarise(rare, 'distinct label')}; use data.split.method=random "
+                      "or drop rare labels") if rare else " ".join(str(err).split())[:200]
+            raise DataError(f"{examples.source}: cannot make a stratified split ({reason})") from None
 
     rest, test = cut(indices, test_size)
     train, validation = cut(rest, validation_size / (1.0 - test_size))
