@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from ..serving.loading import BACKENDS
+from . import distill as distill_verb
 from . import verbs as v
 
 SPLIT_METHODS = ["stratified", "random", "group", "time"]
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serving_verbs(verb)
     _analysis_verbs(verb)
     _data_verbs(verb, verbs)
+    distill_verb.add_parser(verbs)
     return parser
 
 
