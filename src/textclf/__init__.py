@@ -57,7 +57,19 @@ def train(source, y=None, **options):
     return run_pipeline(source, y, **options)
 
 
+def distill(teacher, unlabelled, student="bag", output=None, **options):
+    """Train a fast student on a saved teacher's probabilities over unlabelled text: see
+    textclf.jobs.distill.distill.
+
+    >>> result = textclf.distill("runs/minilm/model", "pool.csv", student="bag", output="runs/bag-student")
+    >>> result.metrics["test"]["macro_f1"], result.info["validation_macro_f1"]
+    """
+    from .jobs.distill import distill as run_distillation
+
+    return run_distillation(teacher, unlabelled, student, output, **options)
+
+
 __all__ = [
     "Config", "ConfigError", "DataError", "Examples", "LabelMap", "ModelError", "TextClassifier",
-    "TextclfError", "TrainingConfig", "load", "load_config", "read_examples", "train",
+    "TextclfError", "TrainingConfig", "distill", "load", "load_config", "read_examples", "train",
 ]
