@@ -1,0 +1,157 @@
+"""`textclf label` and `textclf review` as Python functions: build the session (pool, journal,
+features, queue), serve the page until interrupted, write the outputs; and `train_labelled`,
+the normal training pipeline on the labelled file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.io import Columns
+from ..errors import DataError
+from ..fileio import check_output
+from ..labelling.features import FeatureKind, text_features
+from ..labelling.journal import Journal
+from ..labelling.output import LabelledOutput, label_studio_tasks, write_label_studio, write_labelled
+from ..labelling.pool import load_pool
+from ..labelling.session import LabelSession, SessionSettings
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    data: str
+    output: str
+    labels: tuple[str, ...] = ()
+    labels_from: str | None = None  # a saved model whose labels (and task) to use
+    seed: str | None = None  # a labelled seed file
+    multi_label: bool = False
+    text_column: str = "text"
+    id_column: str | None = None
+    label_column: str = "label"  # of the seed file
+    features: FeatureKind = "minilm"
+    overwrite: bool = False
+    settings: SessionSettings = SessionSettings()
+
+
+def _check_fresh_output(path: Path, journal: Path, overwrite: bool) -> None:
+    """OUTPUT with its journal is a session to resume; OUTPUT without one is another file."""
+    if not journal.exists():
+        check_output(path, overwrite=overwrite)
+
+
+def open_label_session(options: LabelOptions, progress: bool = True) -> tuple[LabelSession, LabelledOutput]:
+    """The session `textclf label` serves (resumed from the journal beside OUTPUT when there is one)."""
+    output = LabelledOutput.of(options.output)
+    _check_fresh_output(output.path, output.journal, options.overwrite)
+    labels, multi = options.labels, options.multi_label
+    if options.labels_from is not None:
+        from ..classifier import TextClassifier
+
+        clf = TextClassifier.load(options.labels_from, device="cpu")
+        labels, multi = tuple(clf.label_map.labels), clf.multi_label
+    columns = Columns(text=options.text_column, label=options.label_column, id=options.id_column)
+    pool = load_pool(options.data, columns, labels, multi, options.seed)
+    journal = Journal(output.journal, pool.identity())
+    if progress:
+        print(f"textclf label: {len(pool.texts)} texts; computing {options.features} features", file=sys.stderr)
+    vectors = text_features(pool.texts, options.features, progress=progress)
+
+    def write(session: LabelSession) -> None:
+        write_labelled(session, output)
+        write_label_studio(session, output.label_studio)
+
+    session = LabelSession(pool, journal, vectors, options.settings, write_output=write)
+    session.flush()  # a resumed session's output holds every journalled answer at once
+    return session, output
+
+
+def serve_session(session: LabelSession, server: ServerOptions, describe: str) -> None:
+    from ..labelling.app import build_app
+    from ..labelling.server import run_app
+
+    app = build_app(session, lambda: label_studio_tasks(session))
+    session.start()
+
+    def ready(url: str) -> None:
+        print(f"textclf {session.settings.mode}: open {url}  ({describe}; Ctrl-C to stop)", flush=True)
+
+    run_app(app, server.host, server.port, server.api_key, ready, session.stop)
+
+
+def label(options: LabelOptions, server: ServerOptions = ServerOptions()) -> Path:
+    session, output = open_label_session(options)
+    answered = len(session.standing())
+    serve_session(session, server, f"{answered} answers so far, writing {output.path}")
+    print(f"textclf label: labels in {output.path}; train with: textclf train {output.path}", file=sys.stderr)
+    return output.path
+
+
+def train_labelled(output: str | Path, output_dir: str | Path, **options):
+    """The final model: the normal training pipeline (textclf.train) on the labelled file."""
+    from .train import train
+
+    if not Path(output).exists():
+        raise DataError(f"{output}: no labelled file yet")
+    return train(str(output), text_column="text", label_column="label", output_dir=str(output_dir), **options)
+
+
+# -- review -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReviewOptions:
+    model: str
+    output: str  # the corrected data set; the change log goes beside it
+    data: str | None = None  # default: the model's training split
+    text_column: str | None = None
+    label_column: str | None = None
+    id_column: str | None = None
+    limit: int = 200  # rows queued for a second look
+    confident: float = 0.8  # a mistake at or above this probability is "confident"
+    overwrite: bool = False
+    annotator: str = "annotator"
+
+
+def open_review_session(options: ReviewOptions):
+    """(session, output): the queue of suspects and confident mistakes over DATA's rows."""
+    from ..analysis.errors import ErrorSettings, analyze_errors
+    from ..audit.label_noise import label_noise_suspects
+    from ..classifier import TextClassifier
+    from ..data.sources import ColumnOverrides, ModelData, load_examples
+    from ..labelling.review import ReviewOutput, review_pool, review_queue, write_review
+
+    output = ReviewOutput.of(options.output)
+    _check_fresh_output(output.path, output.journal, options.overwrite)
+    clf = TextClassifier.load(options.model, device="cpu")
+    columns = ColumnOverrides(text=options.text_column, label=options.label_column, id=options.id_column)
+    examples = load_examples(ModelData.of(clf), options.data, columns, default_split="train")
+    suspects = label_noise_suspects({"data": examples}, top=options.limit).suspects
+    report = analyze_errors(clf, examples, settings=ErrorSettings(confident=options.confident, n_resamples=50))
+    confident = [m for m in report.mistakes if m["kind"] == "confident"]
+    queue = review_queue(examples, suspects, confident, options.limit)
+    pool = review_pool(examples, queue, tuple(clf.label_map.labels))
+    journal = Journal(output.journal, {**pool.identity(), "model": str(Path(options.model).resolve())})
+    settings = SessionSettings(mode="review", annotator=options.annotator)
+
+    def write(session: LabelSession) -> None:
+        write_review(session.pool, session.standing(), output)
+
+    session = LabelSession(pool, journal, None, settings, write_output=write, order=[e.index for e in queue])
+    for entry in queue:
+        session.suggested[entry.index], session.confidence[entry.index] = entry.suggested, entry.confidence
+    session.flush()
+    return session, output
+
+
+def review(options: ReviewOptions, server: ServerOptions = ServerOptions()) -> Path:
+    session, output = open_review_session(options)
+    queued = sum(session.pool.asked)
+    serve_session(session, server, f"{queued} rows queued, writing {output.path} and {output.changes.name}")
+    print(f"textclf review: corrected data in {output.path}, decisions in {output.changes}", file=sys.stderr)
+    return output.path

@@ -1,0 +1,182 @@
+"""Labelling: the journal (durable, idempotent, undo/edit), the query strategies, the learner's
+scores, the session's queue and outputs, and review decisions. Small real data, TF-IDF features."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from textclf.errors import ConfigError, DataError
+from textclf.labelling import learner, strategies
+from textclf.labelling.features import tfidf_svd
+from textclf.labelling.journal import Journal, current_answers, last_undoable
+from textclf.labelling.output import LabelledOutput, label_studio_tasks, write_labelled
+from textclf.labelling.pool import Pool, parse_label_names
+from textclf.labelling.review import ReviewOutput, review_pool, review_queue, write_review
+from textclf.labelling.session import LabelSession, SessionSettings
+
+
+# -- journal ----------------------------------------------------------------------------------------
+def test_journal_is_idempotent_durable_and_replays_undo_and_edit(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, {"items": "x"})
+    first, created = journal.append("tab1", 1, "a", "label", ["pos"], "ann")
+    again, created_again = journal.append("tab1", 1, "a", "label", ["neg"], "ann")  # a retried request
+    assert created and not created_again and again == first
+    journal.append("tab2", 1, "b", "label", ["neg"], "ann")
+    journal.append("tab1", 2, "a", "label", ["neg"], "ann")  # edit from the history
+    journal.append("tab1", 3, "c", "skip", None, "ann")
+    undo_target = last_undoable(journal.events(), "tab1")
+    assert undo_target.item == "c"
+    journal.append("tab1", 4, "c", "undo", target=undo_target.id, annotator="ann")
+    journal.close()
+    # another connection (a restarted server) sees every committed answer; WAL mode is on
+    reopened = Journal(path, {"items": "x"})
+    standing = current_answers(reopened.events())
+    assert {k: (e.kind, e.labels) for k, e in standing.items()} == {"a": ("label", ("neg",)), "b": ("label", ("neg",))}
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(ConfigError, match="other items"):
+        Journal(path, {"items": "y"})
+
+
+def test_undo_of_an_edit_restores_the_earlier_answer(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite", {})
+    journal.append("t", 1, "a", "label", ["pos"])
+    edit, _ = journal.append("t", 2, "a", "label", ["neg"])
+    journal.append("t", 3, "a", "undo", target=edit.id)
+    assert current_answers(journal.events())["a"].labels == ("pos",)
+
+
+# -- strategies -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def vectors(rt_small):
+    return tfidf_svd(rt_small.texts, dims=50)
+
+
+def test_cold_start_covers_the_clusters(vectors):
+    assignments, centres = strategies.cluster_pool(vectors, 12, seed=0)
+    picked = strategies.diverse_start(vectors, assignments, centres, 12)
+    assert len(set(picked)) == 12 and len({assignments[i] for i in picked}) == 12
+    nearest = [min(np.flatnonzero(assignments == assignments[i]),
+                   key=lambda j: np.linalg.norm(vectors[j] - centres[assignments[i]])) for i in picked]
+    assert picked == nearest
+
+
+def test_cluster_margin_takes_uncertain_rows_from_several_clusters():
+    probs = np.array([[0.5, 0.5], [0.51, 0.49], [0.9, 0.1], [0.55, 0.45], [0.99, 0.01], [0.52, 0.48]])
+    assignments = np.array([0, 0, 1, 1, 2, 0])
+    assert strategies.cluster_margin(probs, assignments, range(6), 2) == [0, 3]  # one per cluster
+    assert strategies.cluster_margin(probs, assignments, range(6), 4) == [0, 3, 4, 1]
+    assert strategies.cluster_margin(probs, assignments, [1, 2, 4], 1) == [1]
+    assert np.allclose(strategies.margins(np.array([[0.2, 0.9]]), multi_label=True), [0.6])
+
+
+def test_more_like_and_keywords(vectors, rt_small):
+    neighbours = strategies.more_like(vectors, 0, range(len(vectors)), 5)
+    assert 0 not in neighbours and len(neighbours) == 5
+    sims = vectors[neighbours] @ vectors[0]
+    assert np.all(np.diff(sims) <= 1e-6) and sims[0] >= np.sort(vectors @ vectors[0])[-2] - 1e-6
+    rows = strategies.keyword_rows(rt_small.texts, ["boring", "hilarious"], 10)
+    assert rows and all("boring" in rt_small.texts[i].lower() or "hilarious" in rt_small.texts[i].lower() for i in rows)
+
+
+# -- learner ----------------------------------------------------------------------------------------
+def test_cross_validated_f1_and_power_law(vectors, rt_small):
+    names = sorted(set(rt_small.labels))
+    targets = np.array([names.index(x) for x in rt_small.labels])
+    rows = list(range(0, 600, 3))
+    score = learner.cross_validated_f1(vectors, rows, targets[rows], 3)
+    assert 0.45 < score.f1 < 0.95 and score.low <= score.f1 <= score.high and score.labels == 200
+    probs = learner.fit_predict(vectors, rows, targets[rows], 3)
+    assert probs.shape == (600, 3) and np.allclose(probs.sum(axis=1), 1)
+    assert learner.cross_validated_f1(vectors, [0, 1], np.array([0, 1]), 3) is None  # one row per class
+    curve = [(n, 1 - 0.5 * n ** -0.5) for n in (20, 40, 80, 160)]
+    gain = learner.power_law_gain(curve)
+    assert gain == pytest.approx((1 - 0.5 * 260 ** -0.5) - (1 - 0.5 * 160 ** -0.5), rel=1e-6)
+    assert learner.power_law_gain(curve[:2]) is None
+
+
+# -- session --------------------------------------------------------------------------------------
+SPREAD = list(range(0, 600, 5))  # the sample is sorted by class: every 5th row mixes them
+
+
+def _pool(rt_small):
+    return Pool([f"row-{i}" for i in range(len(SPREAD))], [rt_small.texts[i] for i in SPREAD], ("fresh", "plot", "rotten"))
+
+
+def test_session_answers_queue_two_tabs_and_resume(tmp_path, rt_small, vectors):
+    pool = _pool(rt_small)
+    settings = SessionSettings(clusters=8, refit_every=1000)
+    session = LabelSession(pool, Journal(tmp_path / "j.sqlite", pool.identity()), vectors[SPREAD], settings)
+    gold = [rt_small.labels[i] for i in SPREAD]
+    first, second = session.next_row("A"), session.next_row("B")
+    assert first != second and session.next_row("A") == first  # a shown item is leased to its tab
+    for seq in range(1, 13):
+        row = session.next_row("A")
+        session.answer("A", seq, pool.ids[row], "label", [gold[row]])
+    session.answer("A", 12, "row-0", "label", ["plot"])  # a resent request: no new answer
+    session.answer("B", 1, pool.ids[second], "skip")
+    assert len(session.standing()) == 13
+    with pytest.raises(DataError, match="unknown label"):
+        session.answer("A", 99, "row-1", "label", ["great"])
+    session.refit()
+    assert session.model.probabilities is not None and session.suggestion(5)[0][0] in pool.labels
+    undone = session.undo("A", 13)
+    assert undone is not None and session.next_row("A") == pool.index[undone.item]
+    output = LabelledOutput.of(tmp_path / "out.csv")
+    assert write_labelled(session, output) == 11
+    resumed = LabelSession(pool, Journal(tmp_path / "j.sqlite", pool.identity()), vectors[SPREAD], settings)
+    assert resumed.standing() == session.standing()
+    frame = pd.read_csv(output.path)
+    assert list(frame.columns) == ["id", "text", "label", "annotator", "labelled_at"] and frame["id"].is_unique
+    tasks = label_studio_tasks(session)
+    assert len(tasks) == 11 and tasks[0]["annotations"][0]["result"][0]["value"]["choices"] == [frame["label"][0]]
+
+
+def test_labelled_output_is_read_by_training(tmp_path, rt_small, vectors):
+    from textclf.data.io import Columns, read_examples
+
+    pool = Pool([f"row-{i}" for i in range(40)], rt_small.texts[:40], ("fresh", "plot", "rotten"), multi_label=True)
+    session = LabelSession(pool, Journal(tmp_path / "j.sqlite", pool.identity()), vectors[:40], SessionSettings(clusters=4))
+    session.answer("A", 1, "row-3", "label", ["rotten", "fresh"])
+    write_labelled(session, LabelledOutput.of(tmp_path / "out.jsonl"))
+    examples = read_examples(tmp_path / "out.jsonl", Columns(multi_label=True))
+    assert examples.labels == [("fresh", "rotten")] and json.loads((tmp_path / "out.jsonl").read_text())["id"] == "row-3"
+    with pytest.raises(ConfigError):
+        LabelledOutput.of(tmp_path / "out.parquet")
+    with pytest.raises(ConfigError):
+        parse_label_names("only-one")
+
+
+# -- review -----------------------------------------------------------------------------------------
+def test_review_queue_interleaves_and_decisions_write_corrected_data(tmp_path, rt_small):
+    from textclf.audit.label_noise import label_noise_suspects
+
+    examples = rt_small.subset(range(0, 600, 4))
+    suspects = label_noise_suspects({"data": examples}, top=10).suspects
+    mistakes = [{"row": examples.rows[7], "predicted": "plot", "confidence": 0.97},
+                {"row": suspects[0].ref.row, "predicted": "fresh", "confidence": 0.9}]
+    queue = review_queue(examples, suspects, mistakes, limit=6)
+    assert [e.index for e in queue[:2]] == [suspects[0].ref.index, 7]
+    assert "confident mistake" in queue[0].reason and "label-noise suspect #1" in queue[0].reason
+    pool = review_pool(examples, queue, ("fresh", "plot", "rotten"))
+    session = LabelSession(pool, Journal(tmp_path / "r.sqlite", pool.identity()), None,
+                           SessionSettings(mode="review"), order=[e.index for e in queue])
+    rows = [session.next_row("A") for _ in range(1)]
+    assert rows == [queue[0].index]
+    ids = [pool.ids[e.index] for e in queue]
+    session.answer("A", 1, ids[0], "relabel", ["plot"], reason="a plot summary")
+    session.answer("A", 2, ids[1], "drop")
+    session.answer("A", 3, ids[2], "keep")
+    output = ReviewOutput.of(tmp_path / "fixed.csv")
+    kept, changed = write_review(pool, session.standing(), output)
+    assert (kept, changed) == (len(examples) - 1, 3)
+    fixed = pd.read_csv(output.path)
+    assert ids[1] not in set(fixed["id"]) and fixed.set_index("id").loc[ids[0], "label"] == "plot"
+    log = pd.read_csv(output.changes)
+    assert list(log["decision"]) == ["relabel", "drop", "keep"]
+    assert log["reason"][0] == "a plot summary" and "suspect" in log["reason"][1] or "mistake" in log["reason"][1]
