@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..serving.loading import BACKENDS
 from . import distill as distill_verb
+from . import label as label_verb
 from . import verbs as v
 
 SPLIT_METHODS = ["stratified", "random", "group", "time"]
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_verbs(verb)
     _data_verbs(verb, verbs)
     distill_verb.add_parser(verbs)
+    label_verb.add_parser(verbs)
     return parser
 
 
