@@ -108,23 +108,19 @@ def markdown_report(result: dict) -> str:
         f"(stratified, split seed 0): train {result['split']['train']}, validation {result['split']['validation']}, "
         f"test {result['split']['test']}. Every row is scored on the same full test split. "
         + (f"Mean ± std over seeds {', '.join(map(str, seeds))}." if len(seeds) > 1 else f"One seed ({seeds[0]}).")
-        + f" Machine: {result['machine']['summary']}. Run: {result['created']}, {result['wall_seconds']:.0f} s.",
+        + f" Run: {result['created']}.",
         "",
         markdown_table(result["rows"]),
         "",
     ]
     lines += [f"- {format_check(c)}" for c in result["parity"]]
     lines += ["", COLUMNS, "", reductions(result["plan"]), ""]
-    load = result["machine"].get("load_average")
-    if load:
-        lines.append(f"Load average (1 min) at start / end: {load['start']:.1f} / {load['end']:.1f}: on a shared "
+    loads = result.get("load_average")
+    if loads:
+        lines.append(f"Load average (1 min) at start / end: {loads[0][0]:.1f} / {loads[-1][0]:.1f}: on a shared "
                      "machine the time columns are comparable within this run only.")
-    for merge in result.get("merges", []):
-        lines.append(f"Re-run on {merge['created']} and merged into this table: {', '.join(merge['systems'])} "
-                     f"({merge['wall_seconds']:.0f} s, load average {merge['load_average']['start']:.1f} / "
-                     f"{merge['load_average']['end']:.1f}); their time columns come from that run.")
     if result.get("limit"):
-        lines.append(f"DEVELOPMENT RUN (--limit {result['limit']}): numbers are meaningless.")
+        lines.append(f"SMOKE RUN ({result['limit']} rows per split): numbers are meaningless.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,11 +1,11 @@
 """The systems of the peer benchmark, one function each: fit on the train split, predict the test
-split, return a result dict. Each runs alone in a worker process (see run.py), so peak memory and
-imports are its own.
+split, return a result dict. In quick and full runs each runs alone in a worker process
+(bench.worker, see benchmarks/peers.py), so peak memory and imports are its own.
 
 Every function receives a `Job` and returns
     {"train_seconds", "predict_seconds", "n_train", "n_test", "accuracy", "macro_f1", "ece",
      "settings": {...}, "notes": [...]}
-Probabilities are scored by peers_data.score, the same code for everyone.
+Probabilities are scored by bench.data.score, the same code for everyone.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from peers_data import ROOT, bench_splits, score, stratified_subset
+from bench.data import ROOT, default_splits as bench_splits, score, stratified_subset
 
 
 @dataclass(frozen=True)
@@ -176,19 +176,19 @@ FASTTEXT_GRID = {"epoch": (5, 10, 25), "lr": (0.1, 0.5, 1.0)}
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def _fasttext_text(text: str) -> str:
+def fasttext_text(text: str) -> str:
     # fastText splits on whitespace only: lowercase and cut punctuation off words, as its tutorials do.
     return " ".join(_TOKEN.findall(text.lower()))
 
 
-def _fasttext_probs(model, texts: list[str], classes: list[str]) -> np.ndarray:
+def fasttext_probs(model, texts: list[str], classes: list[str]) -> np.ndarray:
     # fasttext-wheel 0.9.2 under numpy 2: predict(str) fails on np.array(copy=False), and
     # predict(list) returns every row's top probability repeated k times. The binding's own
     # per-line predict returns correct (probability, label) pairs, so call that.
     index = {f"__label__{name}": j for j, name in enumerate(classes)}
     out = np.zeros((len(texts), len(classes)))
     for i, text in enumerate(texts):
-        for p, label in model.f.predict(_fasttext_text(text) + "\n", len(classes), 0.0, "strict"):
+        for p, label in model.f.predict(fasttext_text(text) + "\n", len(classes), 0.0, "strict"):
             out[i, index[label]] = p
     return out
 
@@ -205,7 +205,7 @@ def tune_fasttext(train_file: Path, validation, classes: list[str], threads: int
     trials = []
     for epoch in FASTTEXT_GRID["epoch"]:
         for lr in FASTTEXT_GRID["lr"]:
-            probs = _fasttext_probs(fit(epoch, lr), validation.texts, classes)
+            probs = fasttext_probs(fit(epoch, lr), validation.texts, classes)
             trials.append({"epoch": epoch, "lr": lr,
                            "validation_macro_f1": score(validation.labels, probs, classes).macro_f1})
     return fit, max(trials, key=lambda t: t["validation_macro_f1"]), trials
@@ -218,7 +218,7 @@ def run_fasttext(job: Job) -> dict:
     threads = os.cpu_count() or 1  # fastText's default of 12 threads oversubscribes small machines
     with tempfile.TemporaryDirectory(prefix="fasttext-bench-") as tmp:
         train_file = Path(tmp) / "train.txt"
-        train_file.write_text("".join(f"__label__{label} {_fasttext_text(text)}\n"
+        train_file.write_text("".join(f"__label__{label} {fasttext_text(text)}\n"
                                       for text, label in zip(splits.train.texts, splits.train.labels)), encoding="utf-8")
 
         grid_started = time.perf_counter()
@@ -228,7 +228,7 @@ def run_fasttext(job: Job) -> dict:
         model = fit(best["epoch"], best["lr"])
         train_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    probs = _fasttext_probs(model, splits.test.texts, classes)
+    probs = fasttext_probs(model, splits.test.texts, classes)
     predict_seconds = time.perf_counter() - started
     settings = {"wordNgrams": 2, "epoch": best["epoch"], "lr": best["lr"], "thread": threads, "grid": trials}
     notes = [f"epoch x lr tuned on validation ({len(trials)} fits, {grid_seconds:.1f}s, not in train time)"]
@@ -376,3 +376,8 @@ def run_job(job: Job) -> dict:
     if job.system.startswith("textclf:"):
         return run_textclf(job)
     return PEERS[job.system](job)
+
+
+def run_job_dict(job: dict) -> dict:
+    """bench.worker's entry: a Job as a dict (JSON) in, its result out."""
+    return run_job(Job.from_dict(job))

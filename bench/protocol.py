@@ -1,32 +1,31 @@
-"""One benchmark protocol for every speed comparison in bench/.
+"""The benchmark protocol: alternating pairs, medians, the machine's state, one atomic writer.
 
 Two systems, A and B, run in alternating order (A B, B A, A B, ...) for at least 3 pairs, so
 that neither always runs first (warm caches, thermal state, a neighbour's burst). Each pair gives
 one ratio, `B seconds / A seconds` ("A is this many times as fast as B"); the figure reported is
 the median of those per-pair ratios, beside the median seconds of each side. Never best-of.
 
-Every results JSON carries the machine's state: the 1-minute load average before and after,
-cores (logical and physical), CPU model and the CPU flags that change kernels (avx2, avx512*,
-amx*), and `noisy: true` when the load per logical core exceeded `NOISY_LOAD_PER_CORE` at either
-end. `publish` refuses to write a table from a noisy run, a run with fewer than `MIN_PAIRS` pairs,
-or a quick run: the Markdown goes to bench/results/NAME.md, from which the README is updated.
+Every results JSON carries the machine's state: the 1-minute load average at the start, at every
+comparison and at the end, cores (logical and physical), CPU model and the CPU flags that change
+kernels (avx2, avx512*, amx*), Python / torch / numpy versions, the git commit, the mode and the
+time; `noisy: true` when the load per logical core exceeded `NOISY_LOAD_PER_CORE` at any point,
+and `publishable: true` only for a quiet full run with at least `MIN_PAIRS` pairs. `--publish`
+refuses to write the Markdown table (bench/results/NAME.md) of any other run.
 
-    from protocol import Protocol, add_protocol_args
-    proto = Protocol.from_args("onnx_speed", args)
+The harness (bench/harness.py) makes one `Protocol` per run and hands it to the benchmark:
+
     result = proto.compare("onnx_fp32", run_onnx, "torch", run_torch)   # each: () -> seconds | dict
     proto.finish({"comparisons": [result]}, table_md)                     # JSON (+ .md with --publish)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import resource
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+MODES = ("smoke", "quick", "full")
+PAIRS = {"smoke": 1, "quick": 2, "full": 3}  # default pairs per mode
 NOISY_LOAD_PER_CORE = 1.5
 MIN_PAIRS = 3
 INTERESTING_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
@@ -44,7 +47,7 @@ RunFn = Callable[[], "float | dict[str, Any]"]
 
 
 class PublishRefused(RuntimeError):
-    """A run that must not become a README figure (noisy, too few pairs, or quick)."""
+    """A run that must not become a README figure (noisy, too few pairs, or not full)."""
 
 
 # -- the machine ----------------------------------------------------------------------------------
@@ -90,15 +93,29 @@ def is_noisy(loads: Sequence[Sequence[float]], logical_cores: int, limit: float 
     return any(load[0] / max(1, logical_cores) > limit for load in loads)
 
 
+def git_commit() -> str | None:
+    """The checkout's commit, with "+dirty" when tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=ROOT, timeout=30).returncode != 0
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def environment() -> dict[str, Any]:
     import numpy
 
+    from importlib import metadata
+
     versions = {"python": platform.python_version(), "numpy": numpy.__version__}
-    for name in ("torch", "onnxruntime", "transformers", "sklearn", "pyarrow", "pandas"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = getattr(module, "__version__", "?")
-    return {"platform": platform.platform(), "versions": versions,
+    for name in ("torch", "onnxruntime", "transformers", "scikit-learn", "pyarrow", "pandas", "textclf"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"platform": platform.platform(), "versions": versions, "git_commit": git_commit(),
             "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}}
 
 
@@ -146,8 +163,8 @@ class Comparison:
 def run_pairs(run_a: RunFn, run_b: RunFn, pairs: int = MIN_PAIRS, a: str = "A", b: str = "B",
               warmup: bool = False, clock: Callable[[], float] = time.perf_counter) -> Comparison:
     """Alternate `run_a` and `run_b` for `pairs` pairs. Each returns its own measure (seconds, or
-    a dict with "seconds" and anything else: peak MiB, accuracy); when it returns None, the
-    wall-clock time of the call is its seconds. `warmup` runs each once first, unrecorded."""
+    a dict with "seconds" and anything else: peak MiB, accuracy); when it returns None or a dict
+    without "seconds", the wall-clock time of the call is its seconds. `warmup` runs each once first, unrecorded."""
     if warmup:
         run_a(), run_b()
     result = Comparison(a, b)
@@ -158,7 +175,7 @@ def run_pairs(run_a: RunFn, run_b: RunFn, pairs: int = MIN_PAIRS, a: str = "A", 
             started = clock()
             value = fn()
             elapsed = clock() - started
-            record[side.lower()] = _as_measure(elapsed if value is None else value)
+            record[side.lower()] = {"seconds": elapsed, **_as_measure(elapsed if value is None else value)}
         result.runs.append(record)
     return result
 
@@ -203,7 +220,7 @@ def run_subprocess(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: s
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             started = time.perf_counter()
             proc = subprocess.run([cmd[0], "-c", _HWM_WRAPPER, str(hwm), kind, *rest],
-                                  env={**os.environ, **(env or {})}, cwd=cwd, stdout=stdout, stderr=stderr, timeout=timeout, check=False)
+                                  env={**os.environ, **(env or {})}, cwd=cwd or ROOT, stdout=stdout, stderr=stderr, timeout=timeout, check=False)
             seconds = time.perf_counter() - started
         text, errors = out.read_text(errors="replace"), err.read_text(errors="replace")
         if proc.returncode != 0:
@@ -218,20 +235,12 @@ def peak_rss_mib() -> float:
 
 
 # -- the run as a whole ----------------------------------------------------------------------------
-def add_protocol_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script works (never published)")
-    parser.add_argument("--pairs", type=int, default=None, help=f"alternating pairs (default {MIN_PAIRS}; quick: 2)")
-    parser.add_argument("--publish", action="store_true",
-                        help="also write bench/results/NAME.md, the table the README takes its figures from; "
-                             "refused for a noisy, quick or short run")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="results directory")
-    return parser
-
-
 @dataclass
 class Protocol:
+    """One run of one benchmark: its mode, pairs, where it writes, and the machine's state."""
+
     name: str
-    quick: bool = False
+    mode: str = "full"
     pairs: int = MIN_PAIRS
     publish: bool = False
     results: Path = RESULTS
@@ -239,17 +248,26 @@ class Protocol:
     cpu: dict[str, Any] = field(default_factory=cpu_info)
     loads: list[list[float]] = field(default_factory=lambda: [load_average()])
     comparisons: list[Comparison] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # system -> why it did not run
 
-    @classmethod
-    def from_args(cls, name: str, args: argparse.Namespace) -> Protocol:
-        pairs = args.pairs if args.pairs is not None else (2 if args.quick else MIN_PAIRS)
-        return cls(name, quick=args.quick, pairs=pairs, publish=args.publish, results=args.results)
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r}: expected one of {', '.join(MODES)}")
+
+    @property
+    def quick(self) -> bool:
+        """Any mode but full: small sizes, never published."""
+        return self.mode != "full"
 
     def check_publishable(self) -> None:
         """Fail before minutes of work when --publish cannot succeed anyway."""
         if self.publish and (self.quick or self.pairs < MIN_PAIRS):
             raise PublishRefused(f"--publish needs a full run with at least {MIN_PAIRS} pairs "
-                                 f"(quick={self.quick}, pairs={self.pairs})")
+                                 f"(mode={self.mode}, pairs={self.pairs})")
+
+    def skip(self, system: str, reason: str) -> None:
+        """Record a system that did not run (an optional package missing, say)."""
+        self.skipped[system] = reason
 
     def compare(self, a: str, run_a: RunFn, b: str, run_b: RunFn, warmup: bool = True) -> dict[str, Any]:
         self.loads.append(load_average())
@@ -265,7 +283,8 @@ class Protocol:
         for _ in range(runs or self.pairs):
             started = time.perf_counter()
             value = run()
-            measures.append(_as_measure(time.perf_counter() - started if value is None else value))
+            elapsed = time.perf_counter() - started
+            measures.append({"seconds": elapsed, **_as_measure(elapsed if value is None else value)})
         self.loads.append(load_average())
         keys = sorted({k for m in measures for k, v in m.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -277,21 +296,23 @@ class Protocol:
         return is_noisy(self.loads, self.cpu["logical_cores"])
 
     def header(self) -> dict[str, Any]:
-        return {"benchmark": self.name, "protocol": {"order": "alternating pairs (A B, B A, ...)",
-                                                     "pairs": self.pairs, "statistic": "median of per-pair ratios",
-                                                     "noisy_above_load_per_core": NOISY_LOAD_PER_CORE},
-                "mode": "quick" if self.quick else "full", "started": self.started,
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        return {"benchmark": self.name, "mode": self.mode,
+                "protocol": {"order": "alternating pairs (A B, B A, ...)", "pairs": self.pairs,
+                             "statistic": "median of per-pair ratios",
+                             "noisy_above_load_per_core": NOISY_LOAD_PER_CORE},
+                "started": self.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "load_average": {"before": self.loads[0], "after": self.loads[-1], "all": self.loads},
-                "noisy": self.noisy, "cpu": self.cpu, "environment": environment()}
+                "noisy": self.noisy,
+                "publishable": not self.noisy and not self.quick and self.pairs >= MIN_PAIRS,
+                "cpu": self.cpu, "environment": environment(), "skipped": self.skipped}
 
     def results_path(self) -> Path:
-        return self.results / (f"{self.name}.quick.json" if self.quick else f"{self.name}.json")
+        """bench/results/NAME.json for a full run; NAME.MODE.json otherwise, never over the real one."""
+        return self.results / (f"{self.name}.json" if self.mode == "full" else f"{self.name}.{self.mode}.json")
 
     def finish(self, payload: dict[str, Any], table: str | None = None) -> Path:
-        """Write the results JSON (a quick run to NAME.quick.json, never over the real one); with
-        `publish`, the Markdown table too, unless the run is noisy (then PublishRefused, after the
-        JSON is written so that the numbers are not lost)."""
+        """Write the results JSON atomically; with `publish`, the Markdown table too, unless the run
+        is noisy (then PublishRefused, after the JSON is written so that the numbers are not lost)."""
         self.loads.append(load_average())
         path = self.results_path()
         document = {**self.header(), **payload}
@@ -314,8 +335,8 @@ def publish_refusal(document: dict[str, Any]) -> str | None:
         load = document.get("load_average", {})
         return (f"noisy run (load average {load.get('before')} -> {load.get('after')} on "
                 f"{document.get('cpu', {}).get('logical_cores')} cores, above {NOISY_LOAD_PER_CORE} per core)")
-    if document.get("mode") == "quick":
-        return "quick run"
+    if document.get("mode") != "full":
+        return f"{document.get('mode')} run"
     pairs = document.get("protocol", {}).get("pairs", 0)
     if pairs < MIN_PAIRS:
         return f"{pairs} pairs (at least {MIN_PAIRS})"
@@ -342,12 +363,3 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def main_guard(fn: Callable[[], int | None]) -> None:
-    """Run a bench's main; a publish refusal is one line on stderr and exit code 3."""
-    try:
-        sys.exit(fn() or 0)
-    except PublishRefused as err:
-        print(f"bench: {err}", file=sys.stderr)
-        sys.exit(3)

@@ -4,19 +4,14 @@ Fake timings only: no benchmark runs here."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import protocol  # noqa: E402
-from protocol import (  # noqa: E402
-    Comparison, Protocol, PublishRefused, add_protocol_args, alternating_order, cpu_info, is_noisy, publish_table,
-    run_pairs,
+from bench import protocol
+from bench.protocol import (
+    Comparison, Protocol, PublishRefused, alternating_order, cpu_info, is_noisy, publish_table, run_pairs,
 )
 
 
@@ -79,8 +74,8 @@ def test_cpu_info_reads_flags_and_physical_cores(tmp_path):
     assert info["flags"] == ["amx_bf16", "amx_tile", "avx2", "avx512_bf16", "avx512f"]
 
 
-def _protocol(tmp_path, loads, publish=True, quick=False, pairs=3) -> Protocol:
-    proto = Protocol("demo", quick=quick, pairs=pairs, publish=publish, results=tmp_path,
+def _protocol(tmp_path, loads, publish=True, mode="full", pairs=3) -> Protocol:
+    proto = Protocol("demo", mode=mode, pairs=pairs, publish=publish, results=tmp_path,
                      cpu={"model": "Test", "logical_cores": 2, "physical_cores": 2, "usable_cores": 2, "flags": []})
     proto.loads = [list(load) for load in loads]
     return proto
@@ -92,7 +87,8 @@ def test_publish_refuses_a_noisy_run_but_keeps_its_json(tmp_path, monkeypatch):
     with pytest.raises(PublishRefused, match="noisy run"):
         proto.finish({"comparisons": []}, "| a |\n|---|\n| 1 |")
     saved = json.loads((tmp_path / "demo.json").read_text())
-    assert saved["noisy"] is True and saved["load_average"]["after"] == [5.0, 5.0, 5.0]
+    assert saved["noisy"] is True and saved["publishable"] is False
+    assert saved["load_average"]["after"] == [5.0, 5.0, 5.0]
     assert saved["cpu"]["logical_cores"] == 2 and "flags" in saved["cpu"]
     assert not (tmp_path / "demo.md").exists()
 
@@ -104,31 +100,31 @@ def test_publish_writes_the_table_of_a_quiet_run(tmp_path, monkeypatch):
                                                          "b": {"seconds": 2.0}}]))
     path = proto.finish({"x": 1}, "| system | rows/s |\n|---|---|\n| a | 10 |")
     saved = json.loads(path.read_text())
-    assert saved["noisy"] is False and saved["mode"] == "full" and saved["x"] == 1
+    assert saved["noisy"] is False and saved["publishable"] is True and saved["mode"] == "full" and saved["x"] == 1
     table = (tmp_path / "demo.md").read_text()
     assert table.startswith("| system | rows/s |") and "load 0.3 before, 0.4 after" in table
 
 
 def test_publish_refuses_quick_and_short_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(protocol, "load_average", lambda: [0.1, 0.1, 0.1])
-    with pytest.raises(PublishRefused, match="quick"):
-        _protocol(tmp_path, [[0.1] * 3], quick=True, pairs=3).check_publishable()
+    with pytest.raises(PublishRefused, match="mode=quick"):
+        _protocol(tmp_path, [[0.1] * 3], mode="quick", pairs=3).check_publishable()
     with pytest.raises(PublishRefused, match="at least 3 pairs"):
         _protocol(tmp_path, [[0.1] * 3], pairs=2).check_publishable()
     document = {"benchmark": "demo", "noisy": False, "mode": "full", "protocol": {"pairs": 2}}
     with pytest.raises(PublishRefused, match="2 pairs"):
         publish_table(document, "| t |", tmp_path / "t.md")
     # A quick run writes its own file, never over the full results.
-    quick = _protocol(tmp_path, [[0.1] * 3], publish=False, quick=True)
+    quick = _protocol(tmp_path, [[0.1] * 3], publish=False, mode="quick")
     assert quick.finish({}).name == "demo.quick.json"
+    assert json.loads((tmp_path / "demo.quick.json").read_text())["publishable"] is False
+    with pytest.raises(ValueError, match="mode"):
+        Protocol("demo", mode="fast")
 
 
-def test_command_line_defaults(tmp_path):
-    parser = add_protocol_args(argparse.ArgumentParser())
-    args = parser.parse_args(["--quick", "--results", str(tmp_path)])
-    proto = Protocol.from_args("demo", args)
-    assert proto.quick and proto.pairs == 2 and not proto.publish
-    assert Protocol.from_args("demo", parser.parse_args([])).pairs == 3
+def test_a_measure_without_seconds_gets_the_wall_time():
+    result = run_pairs(lambda: {"rows": 3}, lambda: {"rows": 3}, pairs=1)
+    assert result.runs[0]["a"]["rows"] == 3 and result.runs[0]["a"]["seconds"] >= 0
 
 
 def test_a_child_reports_its_own_peak_memory_not_its_parents():
