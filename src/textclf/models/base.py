@@ -32,6 +32,8 @@ class Capabilities:
 
     explain: Literal["linear", "gradient"] | None = None  # kind of token attributions; None: explain refuses
     export_formats: frozenset[str] = frozenset()  # of "onnx", "hf"
+    # Why a format is missing, in one line for the refusal (None: the generic "distil it" hint).
+    export_note: str | None = None
     checkpointing: bool = False  # fit(workdir=..., resume=True) continues an interrupted run
     # How a text longer than the model reads is handled (models/long.py strategies: head, tail,
     # head_tail, sliding_window, hierarchical, retrieval); None: the model reads whole texts.
@@ -93,6 +95,36 @@ class ExportView:
     max_tokens: int | None
     hf_encoder: Any | None = None  # a PretrainedEncoder inside `net` (hf_config, eager_attention())
     hf_parts: HuggingFaceParts | None = None  # set when the model maps onto a Hugging Face classifier
+
+
+@dataclass(frozen=True)
+class LinearExportView:
+    """TF-IDF blocks + a linear head, for graph export (serving/export/tfidf_onnx.py):
+    logits = hstack(v.transform(texts) for v in vectorizers) @ coef.T + intercept, each block
+    L2-normalised by its vectorizer; `binary_column`: coef has one row for two classes, whose
+    logits are [0, s] (softmax([0, s]) == [1 - sigmoid(s), sigmoid(s)])."""
+
+    vectorizers: list  # fitted scikit-learn TfidfVectorizer, in feature order
+    coef: np.ndarray  # (k, d), or (1, d) with binary_column
+    intercept: np.ndarray  # (k,) or (1,)
+    binary_column: bool
+
+
+@dataclass(frozen=True)
+class EmbeddingExportView:
+    """A frozen encoder, mean pooling, optional L2 normalisation and a linear head, for graph export
+    (serving/export/embedding_onnx.py turns it into an `ExportView`)."""
+
+    encoder: Any  # models.pretrained.PretrainedEncoder: ids (B,T), mask (B,T) -> hidden (B,T,H), mask
+    tokenizer: Any  # models.pretrained.PretrainedTokenizer
+    max_tokens: int
+    normalize: bool
+    coef: np.ndarray  # (k, H), or (1, H) with binary_column
+    intercept: np.ndarray
+    binary_column: bool
+
+
+AnyExportView = ExportView | LinearExportView | EmbeddingExportView
 
 
 # -- the protocol ----------------------------------------------------------------------------------
@@ -157,8 +189,8 @@ class ClassifierModel(Protocol):
     def attribution_view(self) -> LinearAttributionView | GradientAttributionView | None:
         """The view `explain` reads (kind given by `capabilities().explain`); None: not explainable."""
 
-    def export_view(self) -> ExportView | None:
-        """The view graph exports read; None: nothing to export."""
+    def export_view(self) -> AnyExportView | None:
+        """The view graph exports read (its kind follows the model type); None: nothing to export."""
 
     def training_settings(self) -> TrainingConfig | None:
         """The training settings the model was built with (None for a type that keeps none)."""
@@ -199,7 +231,7 @@ class ModelBase:
     def attribution_view(self) -> LinearAttributionView | GradientAttributionView | None:
         return None
 
-    def export_view(self) -> ExportView | None:
+    def export_view(self) -> AnyExportView | None:
         return None
 
     def training_settings(self) -> TrainingConfig | None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,9 +44,10 @@ CLASSIFIER_FILES = {"config.json", "labels.json", "calibration.json", "threshold
 class OnnxConfig(Section):
     type: Literal["onnx"] = "onnx"
     source: dict[str, Any]  # the exported model's own config (type, pooling, ...)
-    tokenizer: str  # a TOKENIZERS name ("json", "subword", "ngram"); older exports: "textclf...:Class"
+    tokenizer: str  # a TOKENIZERS name ("json", "subword", "ngram", "tfidf"); older exports: "textclf...:Class"
     file: str = FP32_FILE
-    max_length: int = Field(256, ge=1)  # the exported model's tokens per text: tokenization must match
+    # The exported model's tokens per text (tokenization must match); None: it reads whole texts (TF-IDF).
+    max_length: int | None = Field(256, ge=1)
 
     @field_validator("tokenizer")
     @classmethod
@@ -147,8 +150,77 @@ def _pad_id(tokenizer, path: Path) -> int:
     return int(padding["pad_id"]) if padding else 0
 
 
+class TfidfFeatures:
+    """The counting half of scikit-learn's TfidfVectorizer for an exported TF-IDF model
+    (serving/export/tfidf_onnx.py): per block, the ids of a text's n-grams in the vocabulary and
+    their counts, exactly as its word / char_wb / char analyzers find them (the graph weighs them)."""
+
+    FILE = "tfidf_features.json"
+    _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's whitespace normalisation for char n-grams
+
+    def __init__(self, blocks: list[dict]) -> None:
+        self.blocks = blocks
+        self.patterns = [re.compile(b["token_pattern"]) if b["analyzer"] == "word" else None for b in blocks]
+        self.pad_id = 0
+
+    @classmethod
+    def load(cls, directory: Path) -> TfidfFeatures:
+        path = Path(directory) / cls.FILE
+        try:
+            blocks = json.loads(path.read_text(encoding="utf-8"))["blocks"]
+            for b in blocks:
+                if b["analyzer"] not in ("word", "char_wb", "char") or len(b["ngram_range"]) != 2:
+                    raise ValueError(f"analyzer {b['analyzer']!r}")
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ModelError(f"{path}: not a TF-IDF feature file ({type(err).__name__}: {str(err)[:80]})") from None
+        return cls(blocks)
+
+    def ngrams(self, block: int, text: str) -> list[str]:
+        spec = self.blocks[block]
+        low, high = spec["ngram_range"]
+        if spec["lowercase"]:
+            text = text.lower()
+        if spec["analyzer"] == "word":
+            tokens = self.patterns[block].findall(text)
+            return [" ".join(tokens[i:i + n]) for n in range(low, min(high, len(tokens)) + 1)
+                    for i in range(len(tokens) - n + 1)]
+        text = self._WHITE_SPACES.sub(" ", text)
+        if spec["analyzer"] == "char":
+            return [text[i:i + n] for n in range(low, min(high, len(text)) + 1) for i in range(len(text) - n + 1)]
+        grams = []
+        for word in text.split():  # char_wb: n-grams inside space-padded words; a short word counts once
+            word = f" {word} "
+            for n in range(low, high + 1):
+                grams += [word[i:i + n] for i in range(max(len(word) - n + 1, 1))]
+                if len(word) <= n:
+                    break
+        return grams
+
+    def features(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The graph's inputs for `texts`: feature_ids_b int64 and feature_counts_b float32, [n, width]."""
+        feeds = {}
+        for b, spec in enumerate(self.blocks):
+            find = spec["vocabulary"].get
+            rows = []
+            for text in texts:
+                counted = Counter(self.ngrams(b, text))
+                rows.append({j: c for g, c in counted.items() if (j := find(g)) is not None})
+            width = max([len(r) for r in rows] + [1])
+            ids = np.zeros((len(texts), width), dtype=np.int64)
+            values = np.zeros((len(texts), width), dtype=np.float32)
+            for i, counts in enumerate(rows):
+                ids[i, :len(counts)] = list(counts)
+                values[i, :len(counts)] = list(counts.values())
+            feeds[f"feature_ids_{b}"], feeds[f"feature_counts_{b}"] = ids, values
+        return feeds
+
+    def save(self, directory: Path) -> None:
+        raise ModelError("an ONNX export's tokenizer is copied with its directory, not re-saved")
+
+
 # The tokenizers an ONNX export may name (config.json "tokenizer"): textclf's own classes, by name.
-TOKENIZERS: dict[str, type] = {"json": JsonTokenizer, "subword": SubwordTokenizer, "ngram": NgramTokenizer}
+TOKENIZERS: dict[str, type] = {"json": JsonTokenizer, "subword": SubwordTokenizer, "ngram": NgramTokenizer,
+                               "tfidf": TfidfFeatures}
 _KIND_OF_CLASS = {"JsonTokenizer": "json", "PretrainedTokenizer": "json", "SubwordTokenizer": "subword",
                   "NgramTokenizer": "ngram"}  # the class part of names older exports wrote
 
@@ -214,6 +286,8 @@ class OnnxModel(ModelBase):
         raise ModelError("an ONNX model is exported from a trained model (textclf export), not trained")
 
     def _batch_logits(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(self.tokenizer, TfidfFeatures):
+            return self.session.run(["logits"], self.tokenizer.features(texts))[0].astype(np.float32)
         ids, mask = pad_batch(self.tokenizer.encode(list(texts), self.config.max_length), self.tokenizer.pad_id)
         return self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
 

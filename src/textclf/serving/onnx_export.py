@@ -37,12 +37,15 @@ import numpy as np
 
 from ..classifier import TextClassifier
 from ..errors import ModelError
-from ..models.base import ExportView
-from ..models.onnx_runtime import FP32_FILE, INT8_FILE, JSON_TOKENIZER, PRETRAINED_TOKENIZER, OnnxModel
+from ..models.base import AnyExportView, EmbeddingExportView, ExportView, LinearExportView
+from ..fileio import write_json
+from ..models.onnx_runtime import ENCODER_DIR, FP32_FILE, INT8_FILE, OnnxModel, tokenizer_name
+from .export.metadata import export_record, graph_inputs, set_tokenizer_truncation, stamp_graph, write_sidecar
 from .onnx_int8 import INT8_MIN_AGREEMENT, choose_int8, parity_report, quiet_logging, warnings_silenced
 
 PARITY_FILE = "parity.json"
 PARITY_TOLERANCE = 1e-3  # max |logit difference| between PyTorch and ONNX Runtime (fp32)
+PROBABILITY_TOLERANCE = 1e-5  # max |probability difference| of a TF-IDF export (float32 arithmetic alike)
 FUSED_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "distilbert": "bert",
                      "electra": "bert", "camembert": "bert", "mpnet": "bert"}  # HF model_type -> optimizer type
 PROBE_TEXTS = [
@@ -65,14 +68,26 @@ def load_onnx_classifier(directory: str | Path, int8: bool = False):
 
 
 # -- export --------------------------------------------------------------------------------------
-def _export_view(clf) -> ExportView:
+def refusal(model, export_format: str) -> str | None:
+    """One line saying why `model` does not export to `export_format`, or None when it does."""
+    capabilities = model.capabilities()
+    if export_format in capabilities.export_formats:
+        return None
+    kind = model.type_name()
+    if capabilities.export_note:
+        return f"export --format {export_format}: {capabilities.export_note}"
+    return (f"export --format {export_format}: a {kind!r} model has no single graph to export; distil it: "
+            f"textclf distill MODEL ... into an exportable model (tfidf or a neural type), then export that")
+
+
+def _export_view(clf) -> AnyExportView:
     from ..models.long import refuse_export  # long-text hook (models/long.py)
 
     refuse_export(clf.model_, "onnx")
-    view = clf.model_.export_view()
+    line = refusal(clf.model_, "onnx")
+    view = clf.model_.export_view() if line is None else None
     if view is None:
-        raise ModelError(f"ONNX export supports neural models; this is a {clf.model_params.get('type')!r} model "
-                         "(a TF-IDF model is already fast: serve it as it is)")
+        raise ModelError(line or f"export --format onnx: this {clf.model_.type_name()!r} model is not fitted")
     return view
 
 
@@ -161,56 +176,37 @@ def cpu_seconds(model: OnnxModel, texts: Sequence[str], repeats: int = 3) -> flo
 def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False, opset: int = 18,
                 sample_texts: Sequence[str] = (), int8_min_agreement: float = INT8_MIN_AGREEMENT,
                 fusions: str = "auto") -> dict:
-    """Export `clf` (a neural TextClassifier) to `output`; returns the parity report (also in parity.json).
+    """Export `clf` to `output`; returns the parity report (also in parity.json).
 
-    Parity is checked on the probe texts plus `sample_texts` (the jobs layer passes held-out texts).
-    `fusions` ("auto", "on", "off"): onnxruntime.transformers fusions for BERT-family encoders;
-    "auto" keeps the fused graph only when it is faster. With `quantize`, an int8 graph that
-    agrees with fp32 on fewer than `int8_min_agreement` of the texts is not written: the fp32
-    export is, and ModelError then says why the int8 one is missing."""
-    from ..fileio import write_json
-
+    Neural and embedding models become a token graph; TF-IDF models a feature graph
+    (export/tfidf_onnx.py). Parity is checked on the probe texts plus `sample_texts` (the jobs
+    layer passes held-out texts). `fusions` ("auto", "on", "off"): onnxruntime.transformers
+    fusions for BERT-family encoders; "auto" keeps the fused graph only when it is faster. With
+    `quantize`, an int8 graph that agrees with fp32 on fewer than `int8_min_agreement` of the
+    texts is not written: the fp32 export is, and ModelError then says why the int8 one is missing."""
     if fusions not in ("auto", "on", "off"):
         raise ModelError(f"fusions must be auto, on or off, got {fusions!r}")
     if not int8_min_agreement >= 0.0:  # above 1 refuses every int8 model (what a test needs)
         raise ModelError(f"int8 minimum agreement must be a share of texts >= 0, got {int8_min_agreement}")
     view = _export_view(clf)
-    tokenizer = view.tokenizer
+    if isinstance(view, LinearExportView) and quantize:
+        raise ModelError("export --quantize: a TF-IDF graph has no matrix products worth int8; export without it")
+    if isinstance(view, EmbeddingExportView):
+        from .export.embedding_onnx import embedding_export_view
+
+        view = embedding_export_view(view)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     texts = PROBE_TEXTS + list(sample_texts)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.onnx-", dir=output.parent))
     try:
-        tokenizer.save(staging)
-        exporter = _export_graph(view, staging / FP32_FILE, opset)
-        tokenizer_name = f"{type(tokenizer).__module__}:{type(tokenizer).__qualname__}"
-        if tokenizer_name == PRETRAINED_TOKENIZER:
-            tokenizer_name = JSON_TOKENIZER  # the same tokenizer.json, without transformers or torch
-        exported = clf.derived(
-            {"type": "onnx", "source": clf.model_params, "max_length": view.max_tokens,
-             "tokenizer": tokenizer_name},
-            lambda config, training: OnnxModel.load(staging, config, clf.label_map, training, clf.seed))
-        graph = _choose_graph(exported, staging, hf_config(view), texts, fusions)
-        # Batches of the training eval size, then one text at a time: a graph that baked in the
-        # traced batch or sequence size fails here rather than in production.
-        try:
-            reference = clf.logits(texts)
-            onnx_logits = exported.model_.logits(texts)
-            single = np.concatenate([exported.model_.logits([t]) for t in texts[:16]])
-        except Exception as err:  # onnxruntime rejects a graph whose shapes were baked in at export
-            raise ModelError(f"the exported ONNX graph fails on new inputs ({type(err).__name__}: "
-                             f"{str(err)[:200]}); nothing written") from None
-
-        parity = {"tolerance": PARITY_TOLERANCE, "opset": opset, "exporter": exporter, "graph": graph,
-                  "fp32": parity_report(np.concatenate([reference, reference[:16]]),
-                                        np.concatenate([onnx_logits, single]))}
-        fp32 = parity["fp32"]
-        if fp32["max_abs_logit_diff"] > PARITY_TOLERANCE or not fp32["identical_argmax"]:
-            raise ModelError(f"ONNX export does not match PyTorch (max logit difference "
-                             f"{fp32['max_abs_logit_diff']:.2e}, argmax agreement {fp32['argmax_agreement']:.3f}); "
-                             "nothing written")
+        if isinstance(view, LinearExportView):
+            parity, exported = _write_tfidf(clf, view, staging, opset, texts)
+        else:
+            parity, exported = _write_neural(clf, view, staging, opset, texts, fusions)
         if quantize:
-            parity["int8"] = choose_int8(exported, staging, texts, onnx_logits, int8_min_agreement)
+            parity["int8"] = choose_int8(exported, staging, texts, exported.model_.logits(texts), int8_min_agreement)
+        _carry_meaning(clf, exported, staging)
         write_json(staging / PARITY_FILE, parity)
         exported.save(output)
         refused = parity.get("int8", {}).get("refused")
@@ -220,6 +216,74 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         return parity
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_tfidf(clf: TextClassifier, view: LinearExportView, staging: Path, opset: int, texts: Sequence[str]):
+    from .export.tfidf_onnx import write_tfidf_export
+
+    write_tfidf_export(view, staging, opset)
+    exported = clf.derived(
+        {"type": "onnx", "source": clf.model_params, "max_length": None, "tokenizer": "tfidf"},
+        lambda config, training: OnnxModel.load(staging, config, clf.label_map, training, clf.seed))
+    parity = {"tolerance": PROBABILITY_TOLERANCE, "opset": opset, "exporter": "textclf-tfidf",
+              **_parity(clf, exported, texts, PROBABILITY_TOLERANCE)}
+    return parity, exported
+
+
+def _write_neural(clf: TextClassifier, view: ExportView, staging: Path, opset: int, texts: Sequence[str],
+                  fusions: str):
+    tokenizer = view.tokenizer
+    tokenizer.save(staging)
+    if view.max_tokens is not None:
+        set_tokenizer_truncation(staging / ENCODER_DIR, view.max_tokens)  # a tokenizer.json, where there is one
+    exporter = _export_graph(view, staging / FP32_FILE, opset)
+    exported = clf.derived(
+        {"type": "onnx", "source": clf.model_params, "max_length": view.max_tokens,
+         "tokenizer": tokenizer_name(tokenizer)},
+        lambda config, training: OnnxModel.load(staging, config, clf.label_map, training, clf.seed))
+    graph = _choose_graph(exported, staging, hf_config(view), texts, fusions)
+    parity = {"tolerance": PARITY_TOLERANCE, "opset": opset, "exporter": exporter, "graph": graph,
+              **_parity(clf, exported, texts, None)}
+    fp32 = parity["fp32"]
+    if fp32["max_abs_logit_diff"] > PARITY_TOLERANCE or not fp32["identical_argmax"]:
+        raise ModelError(f"ONNX export does not match PyTorch (max logit difference "
+                         f"{fp32['max_abs_logit_diff']:.2e}, argmax agreement {fp32['argmax_agreement']:.3f}); "
+                         "nothing written")
+    return parity, exported
+
+
+def _parity(clf: TextClassifier, exported: TextClassifier, texts: Sequence[str], tolerance: float | None) -> dict:
+    """Logits and decided probabilities of the export against the source, on batches of the eval
+    size and one text at a time (a graph that baked in the traced batch or sequence size fails
+    here rather than in production). `tolerance`: the largest probability difference accepted."""
+    try:
+        reference = clf.logits(texts)
+        onnx_logits = exported.model_.logits(texts)
+        single = np.concatenate([exported.model_.logits([t]) for t in texts[:16]])
+    except Exception as err:  # onnxruntime rejects a graph whose shapes were baked in at export
+        raise ModelError(f"the exported ONNX graph fails on new inputs ({type(err).__name__}: "
+                         f"{str(err)[:200]}); nothing written") from None
+    multi = clf.multi_label
+    ref_probs, onnx_probs = (clf.policy.probabilities(x, multi) for x in (reference, onnx_logits))
+    same = bool(np.array_equal(clf.policy.decide(ref_probs, multi), clf.policy.decide(onnx_probs, multi)))
+    gap = float(np.max(np.abs(ref_probs - onnx_probs), initial=0.0))
+    if tolerance is not None and (gap > tolerance or not same):
+        raise ModelError(f"ONNX export does not match the model (probabilities differ by up to {gap:.2e}, "
+                         f"labels identical: {same}); nothing written")
+    return {"fp32": parity_report(np.concatenate([reference, reference[:16]]), np.concatenate([onnx_logits, single])),
+            "probabilities": {"max_abs_diff": gap, "identical_labels": same}}
+
+
+def _carry_meaning(clf: TextClassifier, exported: TextClassifier, staging: Path) -> None:
+    """Labels, label type, max length and the decision policy into every graph's metadata and
+    into export.json + README.md (export/metadata.py)."""
+    model = exported.model_
+    record = export_record(clf, graph_inputs(staging / FP32_FILE), model.config.max_length, model.config.tokenizer)
+    graphs = [name for name in (FP32_FILE, INT8_FILE) if (staging / name).is_file()]
+    for name in graphs:
+        stamp_graph(staging / name, record)
+    write_sidecar(staging, record, graphs)
+    model.use(model.file)  # the session reads the stamped file
 
 
 def _choose_graph(exported, staging: Path, config, texts: Sequence[str], fusions: str) -> dict:

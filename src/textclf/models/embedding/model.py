@@ -34,7 +34,7 @@ from ...config import Section, TrainingConfig
 from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...imbalance import binary_weights, class_weights, explicit_weights
-from ..base import Capabilities, ModelBase
+from ..base import Capabilities, EmbeddingExportView, ModelBase
 from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
 from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
@@ -76,8 +76,11 @@ class EmbeddingModel(ModelBase):
 
     config_class = EmbeddingConfig
     # Reads a text's first max_length tokens. Not explained yet (the regression reads pooled
-    # embeddings, not tokens) and not exported (the encoder and head are two programs).
-    declared_capabilities = Capabilities(long_text="head")
+    # embeddings, not tokens). Exports to ONNX as one graph (encoder, mean pooling, head) unless
+    # TF-IDF features join the embeddings (`capabilities()`).
+    declared_capabilities = Capabilities(
+        long_text="head", export_formats=frozenset({"onnx"}),
+        export_note="mean-pooled embeddings have no Hugging Face classifier counterpart; use --format onnx")
 
     def __init__(self, config: EmbeddingConfig, label_map: LabelMap, training: TrainingConfig, seed: int) -> None:
         self.config = config
@@ -296,6 +299,20 @@ class EmbeddingModel(ModelBase):
         return scores.astype(np.float32, copy=False)
 
     # -- introspection ----------------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        if not self.config.tfidf:
+            return self.declared_capabilities
+        return Capabilities(long_text="head", export_note=(
+            "embedding with tfidf: true joins TF-IDF features to the encoder's, which no exported graph "
+            "carries yet; retrain with model.tfidf: false, or distil it: textclf distill ..."))
+
+    def export_view(self) -> EmbeddingExportView | None:
+        if self.coef is None or self.config.tfidf:
+            return None
+        binary_column = not self.label_map.multi_label and len(self.label_map) == 2
+        return EmbeddingExportView(self.encoder, self.tokenizer, self.config.max_length, self.config.normalize,
+                                   self.coef, self.intercept, binary_column)
+
     def max_tokens(self) -> int | None:
         return self.config.max_length
 
