@@ -60,6 +60,7 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
 
 
 def assert_one_line_error(argv: list[str], fragments: list[str], capsys, *watched: Path) -> str:
+    capsys.readouterr()
     before = snapshot(*watched)
     code = main(argv)
     err = capsys.readouterr().err
@@ -318,3 +319,137 @@ DATA_CASES |= {"directory": _directory, "missing-file": _missing, "50000-labels"
 def test_a_bad_training_file_is_one_line(build, tmp_path, capsys):
     argv, fragments = build(tmp_path)
     assert_one_line_error(argv, fragments, capsys, tmp_path)
+
+
+# -- a saved model: bad inputs to evaluate and predict, bad model directories, bad flag values -------
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("model")
+    assert main(train_on(write(root, "train.csv", csv_text(rows(40))), root)) == 0
+    return root / "run" / "model"
+
+
+ModelBuild = Callable[[Path, Path], tuple[list[str], list[str]]]
+
+
+def _predict(name: str, data: str | bytes | Callable[[], str | bytes], *fragments: str, flags=()) -> ModelBuild:
+    def build(root: Path, model: Path):
+        path = write(root, name, data() if callable(data) else data)
+        return ["predict", str(model), path, "-o", str(root / "out.jsonl"), *flags], [name, *fragments]
+    return build
+
+
+def _evaluate(name: str, data: str | bytes, *fragments: str, flags=()) -> ModelBuild:
+    def build(root: Path, model: Path):
+        path = write(root, name, data)
+        return ["evaluate", str(model), "--data", path, *flags], [name, *fragments]
+    return build
+
+
+def _predict_path(path: str, *fragments: str) -> ModelBuild:
+    def build(root: Path, model: Path):
+        if path.endswith("/"):
+            (root / path).mkdir()
+        return ["predict", str(model), str(root / path), "-o", str(root / "out.jsonl")], list(fragments)
+    return build
+
+
+PREDICT_CASES: dict[str, ModelBuild] = {
+    "predict-missing-input": _predict_path("gone.csv", "gone.csv", "not found"),
+    "predict-directory-input": _predict_path("shards.csv/", "shards.csv", "is a directory"),
+    "predict-unknown-suffix": _predict("in.docx", GOOD_CSV, "unknown file type"),
+    "predict-csv.gz-truncated": _predict("in.csv.gz", _truncated(gzip.compress, GOOD_CSV), "truncated or corrupt"),
+    "predict-jsonl.xz-fake": _predict("in.jsonl.xz", GOOD_JSONL, "truncated or corrupt"),
+    "predict-jsonl.bz2-truncated": _predict("in.jsonl.bz2", _truncated(bz2.compress, GOOD_JSONL),
+                                            "truncated or corrupt"),
+    "predict-tsv.gz-fake": _predict("in.tsv.gz", csv_text(rows(), "\t"), "truncated or corrupt"),
+    "predict-no-text-column": _predict("in.csv", csv_text(_without("text")), '"text" not found'),
+    "predict-text-column-flag": _predict("in.csv", GOOD_CSV, '"body" not found', flags=["--text-column", "body"]),
+    "predict-id-column-flag": _predict("in.csv", GOOD_CSV, '"key" not found', flags=["--id-column", "key"]),
+    "predict-empty-text": _predict("in.jsonl", jsonl_text(_with(3, text="")), "row 3", '"text"'),
+    "predict-empty-id": _predict("in.csv", csv_text(_with(6, id=" ")), "row 6", '"id"', flags=["--id-column", "id"]),
+    "predict-text-object": _predict("in.jsonl", jsonl_text(_with(2, text={"a": "b"})), "row 2", "not a string"),
+    "predict-text-number": _predict("in.jsonl", jsonl_text(_with(8, text=12)), "row 8", "not a string"),
+    "predict-not-utf8": _predict("in.tsv", csv_text(rows(), "\t").encode() + b"1\t\xff\xfe\tpos\n", "UTF-8"),
+    "predict-invalid-json": _predict("in.jsonl", "{not json}\n", "row 1", "invalid JSON"),
+    "predict-fake-parquet": _predict("in.parquet", b"PAR1 but not really", "Parquet"),
+    "predict-empty-csv": _predict("in.csv", "", "empty"),
+    "evaluate-unknown-label": _evaluate("t.csv", csv_text(_with(4, label="meh")), "row 4", "unknown label 'meh'"),
+    "evaluate-long-unknown-label": _evaluate("t.csv", csv_text(_with(4, label="x" * 500_000)), "row 4",
+                                             "unknown label"),
+    "evaluate-no-label-column": _evaluate("t.csv", csv_text(_without("label")), '"label" not found'),
+    "evaluate-label-column-flag": _evaluate("t.csv", GOOD_CSV, '"gold" not found', flags=["--label-column", "gold"]),
+    "evaluate-list-label": _evaluate("t.jsonl", jsonl_text(_with(5, label=["pos", "neg"])), "row 5", "label"),
+    "evaluate-csv.xz-truncated": _evaluate("t.csv.xz", _truncated(lzma.compress, GOOD_CSV), "truncated or corrupt"),
+    "evaluate-header-only": _evaluate("t.csv", "id,text,label\n", "no usable rows"),
+}
+
+
+def _broken_model(damage: Callable[[Path], None], *fragments: str) -> ModelBuild:
+    def build(root: Path, model: Path):
+        import shutil
+
+        copy = root / "m"
+        shutil.copytree(model, copy)
+        damage(copy)
+        return ["predict", str(copy), write(root, "in.csv", GOOD_CSV), "-o", str(root / "out.jsonl")], list(fragments)
+    return build
+
+
+def _model_path(make: Callable[[Path], Path], *fragments: str) -> ModelBuild:
+    def build(root: Path, model: Path):
+        target = make(root)
+        return ["predict", str(target), write(root, "in.csv", GOOD_CSV), "-o", str(root / "out.jsonl")], list(fragments)
+    return build
+
+
+def _empty_dir(root: Path) -> Path:
+    (root / "empty").mkdir()
+    return root / "empty"
+
+
+MODEL_CASES: dict[str, ModelBuild] = {
+    "model-missing": _model_path(lambda root: root / "no-model", "no-model"),
+    "model-is-a-file": _model_path(lambda root: Path(write(root, "model.txt", "hello")), "model.txt"),
+    "model-empty-directory": _model_path(_empty_dir, "empty"),
+    "model-config-corrupt": _broken_model(lambda m: (m / "config.json").write_text("{not json"), "config.json"),
+    "model-labels-missing": _broken_model(lambda m: (m / "labels.json").unlink(), "labels.json"),
+    "model-labels-corrupt": _broken_model(lambda m: (m / "labels.json").write_text('{"labels": 3}'), "labels.json"),
+    "model-weights-truncated": _broken_model(
+        lambda m: (m / "model.safetensors").write_bytes((m / "model.safetensors").read_bytes()[:100]), "model"),
+}
+def _existing_output(verb: str) -> ModelBuild:
+    def build(root: Path, model: Path):
+        data = write(root, "in.csv", GOOD_CSV)
+        out = write(root, "out.json", "{}")
+        argv = ["predict", str(model), data] if verb == "predict" else [verb, str(model), "--data", data]
+        return [*argv, "-o", out], ["out.json", "--overwrite"]
+    return build
+
+
+def _flag(verb: str, fragments: list[str], *flags: str) -> ModelBuild:
+    def build(root: Path, model: Path):
+        return [verb, str(model), "--data", write(root, "t.csv", GOOD_CSV), *flags], fragments
+    return build
+
+
+FLAG_CASES: dict[str, ModelBuild] = {
+    "predict-backend-onnx-on-torch-model": lambda root, model: (
+        ["predict", str(model), write(root, "in.csv", GOOD_CSV), "--backend", "onnx"], ["not an ONNX export"]),
+    "predict-output-exists": _existing_output("predict"),
+    "evaluate-output-exists": _existing_output("evaluate"),
+    "errors-slice-column-missing": _flag("errors", ["t.csv", '"nope" not found'], "--slice-column", "nope"),
+    "explain-top-k-zero": _flag("explain", ["top_k"], "--top-k", "0"),
+}
+
+
+@pytest.mark.parametrize("build", [*PREDICT_CASES.values(), *MODEL_CASES.values(), *FLAG_CASES.values()],
+                         ids=[*PREDICT_CASES, *MODEL_CASES, *FLAG_CASES])
+def test_a_bad_input_to_a_saved_model_is_one_line(build, model, tmp_path, capsys):
+    argv, fragments = build(tmp_path, model)
+    assert_one_line_error(argv, fragments, capsys, tmp_path, model.parent)
+
+
+def test_the_corpus_holds_over_a_hundred_bad_inputs():
+    cases = [CONFIG_CASES, YAML_CASES, DATA_CASES, PREDICT_CASES, MODEL_CASES, FLAG_CASES]
+    assert sum(map(len, cases)) >= 100

@@ -35,13 +35,16 @@ def not_a_string(value: object) -> str:
 
 def summarise(values: object, noun: str, limit: int = 3) -> str:
     """A long list for a one-line message: '50,000 distinct labels, e.g. 'a', 'b', 'c', ...' (every
-    value named when there are at most `limit`; each shown value cut to 40 characters)."""
+    value named when there are at most `limit`; each shown value cut by `brief`)."""
     items = list(values)  # type: ignore[call-overload]
-    shown = []
-    for value in items[:limit]:
-        text = repr(value)
-        shown.append(text if len(text) <= 40 else text[:37] + "...")
+    shown = [brief(value) for value in items[:limit]]
     plural = noun if len(items) == 1 else noun + "s"
     if len(items) <= limit:
         return f"{len(items):,} {plural}: {', '.join(shown)}" if items else f"no {plural}"
     return f"{len(items):,} {plural}, e.g. {', '.join(shown)}, ..."
+
+
+def brief(value: object, width: int = 40) -> str:
+    """repr(value) cut to `width` characters, for naming a value that may be a whole text."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

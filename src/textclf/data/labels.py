@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError, ModelError, where
+from ..errors import DataError, ModelError, brief, where
 from .examples import Examples, Label
 from .label_types import KINDS, LabelKind, is_canonical, matched_name, sort_key, to_user
 
@@ -78,7 +78,7 @@ class LabelMap:
                     name = matched_name(name, self.kind)
                 if name not in index:
                     raise DataError(
-                        f"{where(examples.source, examples.rows[i])}: unknown label {name!r}; "
+                        f"{where(examples.source, examples.rows[i])}: unknown label {brief(name)}; "
                         f"the model knows {self.describe()}"
                     )
                 if self.multi_label:
@@ -87,9 +87,9 @@ class LabelMap:
                     targets[i] = index[name]
         return targets
 
-    def describe(self, limit: int = 8) -> str:
-        """The class names for a message, at most `limit` of them named."""
-        shown = ", ".join(repr(x) for x in self.labels[:limit])
+    def describe(self, limit: int = 3) -> str:
+        """The class names for a one-line message, at most `limit` of them named, each cut short."""
+        shown = ", ".join(brief(x, 30) for x in self.labels[:limit])
         more = f", ... ({len(self.labels)} in all)" if len(self.labels) > limit else ""
         return f"[{shown}{more}]"
 
