@@ -32,6 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--copies", type=int,
                    help="students that take only labels (tfidf): copies per text, labelled in proportion to the "
                         "teacher's probabilities (default: 4)")
+    p.add_argument("--bootstrap", type=int, help="bootstrap resamples for metric intervals (default: 1000)")
     p.add_argument("-o", "--output", required=True, help="student model directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (otherwise: exit 2, "
                                                             "nothing written)")
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     student, training = _student(args.student)
     given = {key: value for key, value in (("temperature", args.temperature), ("hard_weight", args.hard_weight),
-                                           ("copies", args.copies)) if value is not None}
+                                           ("copies", args.copies), ("bootstrap", args.bootstrap)) if value is not None}
     result = distill(args.teacher, args.data, student, args.output, overwrite=args.overwrite, log=sys.stderr,
                      training=training, text_column=args.text_column, progress=sys.stderr.isatty(), **given)
     teacher_f1 = result.info["validation_macro_f1"]

@@ -59,6 +59,7 @@ class DistillOptions:
     chunk_size: int = 4096  # pool rows in memory while the teacher predicts
     batch_size: int = 64  # texts per teacher call
     cache: bool = True  # keep the teacher's pool predictions beside the output
+    bootstrap: int = 1000  # resamples for the metric intervals (0: none)
     progress: bool = False
 
     def check(self) -> None:
@@ -68,6 +69,8 @@ class DistillOptions:
             raise ConfigError(f"hard_weight must be between 0 and 1, got {self.hard_weight}")
         if not 1 <= self.copies <= 100:
             raise ConfigError(f"copies must be between 1 and 100, got {self.copies}")
+        if self.bootstrap < 0:
+            raise ConfigError(f"bootstrap must be 0 or more, got {self.bootstrap}")
 
 
 @dataclass
@@ -327,7 +330,7 @@ def _run(teacher: TextClassifier, teacher_dir: Path, pool: str | Path, text_colu
                "sizes": {"train": len(train), "pool": len(keep), "validation": len(splits.validation)}}
     for name, part in (("validation", splits.validation), ("test", splits.test)):
         if part is not None and len(part):
-            metrics[name] = evaluate(clf, part)
+            metrics[name] = evaluate(clf, part, opts.bootstrap)
     clf.card.distilled_from, clf.card.data = info, teacher.card.data
     clf.card.columns = dict(teacher.card.columns)
     if out is not None:
