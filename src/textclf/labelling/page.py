@@ -104,6 +104,7 @@ function render() {
   const p = state.progress;
   $("progress").textContent = p.answered + " answered · " + p.remaining + " left";
   $("text").textContent = item ? item.text : "Nothing left to ask. Your labels are saved.";
+  $("text").dataset.item = item ? item.id : "";
   const meta = [];
   if (item) meta.push("id " + item.id);
   if (item && item.suggestion) meta.push("suggestion: " + item.suggestion.join(", ") + (item.confidence != null ? " (" + Math.round(item.confidence * 100) + "%)" : ""));
