@@ -139,3 +139,58 @@ def test_stream_texts_chunks_keep_rows(tmp_path):
     chunks = list(stream_texts(path, chunk_size=10))
     assert [len(c) for c in chunks] == [10, 10, 5]
     assert np.concatenate([c.rows for c in chunks]).tolist() == list(range(1, 26))
+
+
+# -- data/formats.py: one table of suffixes, BOMs, compression, writing --------------------------------
+def test_one_suffix_table_for_reading_and_writing():
+    from textclf.data.formats import format_of, output_format
+
+    assert [format_of(n) for n in ("a.CSV", "a.tsv.gz", "a.txt", "a.ndjson.xz", "a.json", "a.pq", "a.csv.zip",
+                                   "README")] == ["csv", "tsv", "tsv", "jsonl", "jsonl", "parquet", None, None]
+    assert [output_format(p) for p in ("p.csv", "p.tsv", "p.jsonl", None, "p.parquet")] == \
+        ["csv", "tsv", "jsonl", "jsonl", "jsonl"]  # local predict writes no Parquet: its default
+    ray_like = {"supported": ("parquet", "csv", "jsonl"), "default": "parquet"}
+    assert [output_format(p, **ray_like) for p in ("out", "out.csv", "out.json")] == ["parquet", "csv", "jsonl"]
+    assert output_format("out", "json", **ray_like) == "jsonl"
+    with pytest.raises(DataError, match="output format 'xml' is not one of parquet, csv, jsonl"):
+        output_format("out", "xml", **ray_like)
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.jsonl", "d.csv.gz", "d.jsonl.bz2", "d.tsv.xz"])
+def test_a_utf8_byte_order_mark_is_accepted_in_every_text_format(tmp_path, name):
+    frame = pd.DataFrame({"text": ["good film", "bad film"], "label": ["pos", "neg"]})
+    plain = tmp_path / f"plain-{name}"
+    write_frame(frame, plain)
+    from textclf.data.formats import COMPRESSIONS, compression_of, open_binary
+
+    with open_binary(plain) as handle:
+        data = b"\xef\xbb\xbf" + handle.read()
+    opener = COMPRESSIONS.get(compression_of(name) or "", open)
+    with opener(tmp_path / name, "wb") as handle:
+        handle.write(data)
+    got = read_examples(tmp_path / name)
+    assert (got.texts, got.labels) == (["good film", "bad film"], ["pos", "neg"])
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_truncated_or_fake_compressed_files_are_one_line(tmp_path, suffix):
+    frame = pd.DataFrame({"text": [f"text {i}" for i in range(300)], "label": ["a", "b"] * 150})
+    whole = tmp_path / f"whole.csv{suffix}"
+    write_frame(frame, whole)  # written compressed, read back whole
+    assert len(read_examples(whole)) == 300
+    cut = tmp_path / f"cut.csv{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    fake = tmp_path / f"fake.jsonl{suffix}"
+    fake.write_text('{"text": "x", "label": "a"}\n')
+    for path in (cut, fake):
+        with pytest.raises(DataError, match=rf"{path.name}: cannot decompress .*truncated or corrupt") as err:
+            read_examples(path)
+        assert "\n" not in str(err.value) and len(str(err.value)) < 300
+        with pytest.raises(DataError, match="truncated or corrupt"):
+            list(stream_texts(path))
+
+
+def test_a_directory_is_not_a_missing_file(tmp_path):
+    (tmp_path / "shards.csv").mkdir()
+    with pytest.raises(DataError, match=r"shards\.csv: is a directory"):
+        read_examples(tmp_path / "shards.csv")

@@ -223,3 +223,18 @@ def test_cli_engine_ray_writes_the_same_rows(tfidf_dir, input_csv, tmp_path, cap
     assert "150 predictions written" in capsys.readouterr().err
     assert_same_rows(local, read_output(out, "parquet"))
     assert main(["predict", str(tfidf_dir), str(input_csv), "-o", str(out), "--engine", "ray", "--resume"]) == 2
+
+
+def test_the_ray_reader_parses_files_as_the_local_reader(tfidf_dir, tmp_path):
+    """One parser (data/formats.py): a byte-order mark is accepted, a truncated gzip is one line."""
+    import gzip
+
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps({"text": t}) + "\n" for t in ["fine film", "dull"]).encode())
+    assert predict_files(tfidf_dir, bom, tmp_path / "out", num_workers=1).rows == 2
+    cut = tmp_path / "cut.csv.gz"
+    whole = gzip.compress(("text\n" + "".join(f"review number {i}\n" for i in range(2000))).encode())
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: cannot decompress .*truncated or corrupt") as err:
+        predict_files(tfidf_dir, cut, tmp_path / "out2", num_workers=1)
+    assert "\n" not in str(err.value) and not (tmp_path / "out2").exists()
