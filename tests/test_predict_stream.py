@@ -175,7 +175,7 @@ def test_complete_records_respects_quoted_newlines_in_csv(tmp_path):
 
 def test_tuned_binary_threshold_is_applied_and_written(rt_binary, tmp_path):
     clf = TextClassifier(model={"type": "tfidf"}).fit(rt_binary.subset(range(0, 600, 2)))
-    clf.policy = clf.policy.with_thresholds(np.array([0.7]))
+    clf.policy_ = clf.policy.with_thresholds(np.array([0.7]))
     texts = rt_binary.subset(range(1, 600, 4))
     path = tmp_path / "in.csv"
     write_frame(examples_frame(texts), path)

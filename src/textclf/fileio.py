@@ -10,6 +10,9 @@
   output that cannot be written before any work starts.
 * Operating-system failures on an output (read-only directory, disk full, a directory where a file
   should be) become a `DataError` naming the path: one line on the CLI, exit code 2.
+* A file rewritten in place keeps its mode (a policy.json made group-writable stays so); a new
+  one gets the umask's. `atomic_file_set` writes several files as a set: all appear, or none.
+* `remove_stale_staging` removes the temporary names a killed writer left beside an output.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -29,7 +33,7 @@ from .errors import DataError
 
 _UMASK_LOCK = threading.Lock()
 # errno values of a write that failed because of the disk, not because of the code writing
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 # -- modes ---------------------------------------------------------------------------------------
@@ -54,6 +58,15 @@ def file_mode() -> int:
 def directory_mode() -> int:
     """The mode `mkdir` would give a new directory: 0o777 less the umask."""
     return 0o777 & ~current_umask()
+
+
+def kept_mode(path: str | os.PathLike) -> int:
+    """The mode a rewrite of `path` should have: its current mode when it exists (a rewrite is not a
+    new file, so a chmod the user made stays), else the umask's `file_mode()`."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return file_mode()
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -182,7 +195,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", *, overwrite: bool = T
         except OSError as err:
             raise os_error(path, err) from None
         try:
-            os.fchmod(fd, file_mode())
+            os.fchmod(fd, kept_mode(path))
         finally:
             os.close(fd)
         if "b" not in mode:
@@ -202,7 +215,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", *, overwrite: bool = T
                         raise DataError(f"{path} exists; pass --overwrite to replace it") from None
                     os.unlink(tmp)
             except OSError as err:
-                if err.errno in _DISK_ERRORS or isinstance(err, IsADirectoryError) or err.filename in (tmp, str(path)):
+                if err.errno in DISK_ERRORS or isinstance(err, IsADirectoryError) or err.filename in (tmp, str(path)):
                     raise os_error(path, err) from None
                 raise
             _fsync_directory(path.parent)
@@ -278,3 +291,73 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True, lock: b
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+# -- several files as one output ----------------------------------------------------------------
+STAGING_PREFIX = ".textclf-staging-"  # temporary directories of atomic_file_set, inside the output
+
+
+@contextlib.contextmanager
+def atomic_file_set(directory: str | os.PathLike, names: list[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a staging directory inside `directory`; write the files `names` there. When the block
+    succeeds they are renamed into `directory` together; when it (or a rename) fails, the new files
+    are removed and any file they were replacing is put back, so `directory` holds all of the new
+    files or none. Without `overwrite`, an existing file of the set is refused before any work."""
+    directory = Path(directory)
+    check_writable(directory, directory=True)
+    for name in names:
+        check_output(directory / name, overwrite=overwrite)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+    except OSError as err:
+        raise os_error(directory, err, "create directory") from None
+    try:
+        yield staging
+        _commit_set(directory, staging, [n for n in names if (staging / n).exists()], overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _commit_set(directory: Path, staging: Path, names: list[str], overwrite: bool) -> None:
+    backups: dict[str, Path] = {}
+    moved: list[str] = []
+    try:
+        for name in names:
+            target = directory / name
+            if target.exists() and not overwrite:
+                raise DataError(f"{target} exists; pass --overwrite to replace it")
+            if target.exists():
+                backups[name] = staging / f"{name}.old"
+                os.link(target, backups[name])  # the old file stays reachable until all are in place
+            os.chmod(staging / name, kept_mode(target))
+            os.replace(staging / name, target)
+            moved.append(name)
+    except BaseException as err:
+        for name in moved:  # undo: the set is all or nothing
+            with contextlib.suppress(OSError):
+                if name in backups:
+                    os.replace(backups[name], directory / name)
+                else:
+                    os.unlink(directory / name)
+        if isinstance(err, OSError):
+            raise os_error(directory, err) from None
+        raise
+    _fsync_directory(directory)
+
+
+def remove_stale_staging(path: str | os.PathLike, patterns: tuple[str, ...] = (".{name}.*.tmp", ".{name}.*.old")) -> int:
+    """Remove the temporary files and directories an interrupted writer of `path` left beside it
+    (`atomic_file`/`atomic_directory` names, plus `patterns`); call it while holding
+    `output_lock(path)`, so that no live writer's staging is touched. Returns how many were removed."""
+    path = Path(path)
+    removed = 0
+    for pattern in patterns:
+        for entry in path.parent.glob(pattern.format(name=path.name)):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed += 1
+    return removed

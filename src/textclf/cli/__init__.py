@@ -1,13 +1,15 @@
 """`textclf VERB ...`: parse the arguments, call one job (textclf.jobs), print its result.
 
 User mistakes (TextclfError) print one line on stderr and exit with code 2; nothing is printed
-before that line, and nothing is left half-written because every output is written atomically."""
+before that line, and nothing is left half-written because every output is written atomically.
+An existing output is replaced only with --overwrite (see cli/outputs.py)."""
 
 from __future__ import annotations
 
 import sys
 
 from ..errors import TextclfError
+from ..fileio import DISK_ERRORS, os_error
 from .parser import build_parser
 
 EXIT_USER_ERROR = 2
@@ -31,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `textclf predict ... | head`
         return 0
+    except OSError as err:  # a full disk met where no writer turned it into a DataError: still one line
+        if err.errno not in DISK_ERRORS:
+            raise
+        print(f"textclf: error: {os_error(err.filename or '<output>', err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 __all__ = ["EXIT_USER_ERROR", "build_parser", "main"]

@@ -1,16 +1,26 @@
-"""The argument parser: one shared vocabulary of flags for every verb, each with its help and default."""
+"""The argument parser: one vocabulary of flags for every verb, each with its help and default.
+
+One flag name has one meaning on every verb (tests/test_cli_vocabulary.py walks the parser to check):
+every verb that writes takes `-o/--output` and `--overwrite` (plus `--format` where OUTPUT can be
+written in more than one format); `--split-seed` seeds a data split, `--bootstrap-seed` the
+bootstrap; `--resume` continues an interrupted run into OUTPUT. Defaults are read from the typed
+options they feed (jobs.defaults), never repeated here. Old spellings are `_Deprecated`: they work
+for one more release and print one line naming the new one."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
+from ..jobs import defaults as d
 from ..serving.loading import BACKENDS
 from . import distill as distill_verb
 from . import label as label_verb
 from . import verbs as v
 
 SPLIT_METHODS = ["stratified", "random", "group", "time"]
+MODEL_SPLITS = "a file, a bundled data set, or the model's own split: train, validation or test"
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -22,98 +32,147 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def add_data_flags(p: argparse.ArgumentParser, data_help: str, labelled: bool = True) -> None:
-    """--data and the column flags every verb shares (old spellings stay as hidden aliases)."""
-    p.add_argument("--data", help=data_help)
+class _Deprecated(argparse.Action):
+    """An old spelling, kept for one release: it sets what its replacement sets (plus `also`, e.g.
+    --json FILE = -o FILE --format json) and prints one line naming the replacement."""
+
+    def __init__(self, option_strings, dest, replacement: str = "", also: dict | None = None,
+                 append: bool = False, **kwargs) -> None:
+        self.replacement, self.also, self.append = replacement, also or {}, append
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"textclf: warning: {option_string} is deprecated; use {self.replacement}", file=sys.stderr)
+        if self.append:
+            values = [*(vars(namespace).get(self.dest) or []), values]
+        setattr(namespace, self.dest, values)
+        for key, value in self.also.items():
+            setattr(namespace, key, value)
+
+
+def _old(p: argparse.ArgumentParser, flag: str, dest: str, replacement: str, **kwargs) -> None:
+    p.add_argument(flag, dest=dest, action=_Deprecated, replacement=replacement, default=argparse.SUPPRESS,
+                   **kwargs)
+
+
+def add_output_flags(p: argparse.ArgumentParser, what: str, formats: list[str] | None = None,
+                     format_help: str = "format of OUTPUT (default: from its suffix)", required: bool = False) -> None:
+    """-o/--output, --overwrite and (with `formats`) --format: the same three flags on every writing verb."""
+    p.add_argument("-o", "--output", required=required, help=what)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (otherwise: exit 2, "
+                   "nothing written)")
+    if formats:
+        p.add_argument("--format", choices=formats, help=format_help)
+
+
+def _old_report_flags(p: argparse.ArgumentParser) -> None:
+    """--json FILE / --html FILE of the first releases: now -o FILE --format json|html."""
+    for fmt in ("json", "html"):
+        _old(p, f"--{fmt}", "output", f"-o FILE --format {fmt}", also={"format": fmt})
+
+
+def add_data_flags(p: argparse.ArgumentParser, data_help: str | None, labelled: bool = True) -> None:
+    """--data (unless `data_help` is None) and the column flags every verb shares."""
+    if data_help is not None:
+        p.add_argument("--data", help=data_help)
     p.add_argument("--text-column", help="text column (default: the one the model was trained on, else 'text')")
-    p.add_argument("--label-column", help="label column (default: the model's, else 'label')"
-                   if labelled else argparse.SUPPRESS)
+    if labelled:
+        p.add_argument("--label-column", help="label column (default: the model's, else 'label')")
     p.add_argument("--group-column", help="group column (author, product, movie, ...)")
     p.add_argument("--time-column", help="time column (dates or numbers)")
     p.add_argument("--id-column", help="id column, copied into outputs")
-    for old, dest in (("--group-col", "group_column"), ("--time-col", "time_column")):  # first-wave spellings
-        p.add_argument(old, dest=dest, help=argparse.SUPPRESS)
+    _old(p, "--group-col", "group_column", "--group-column")
+    _old(p, "--time-col", "time_column", "--time-column")
+
+
+def _policy_output(p: argparse.ArgumentParser) -> None:
+    add_output_flags(p, "write a copy of MODEL with the new policy to this directory instead of updating "
+                        "MODEL/policy.json in place")
 
 
 def _model_verbs(verb: Callable) -> None:
-    saved = "a file, a bundled data set, or the model's own split: train, validation or test"
     p = verb("evaluate", v.cmd_evaluate, "evaluate a saved model on labelled data")
     p.add_argument("model", help="saved model directory")
-    add_data_flags(p, f"labelled data: {saved} (default: test)")
-    p.add_argument("-o", "--output", help="metrics JSON to write (the model's training metrics.json is kept)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: test)")
+    add_output_flags(p, "metrics JSON to write (the model's training metrics.json is kept)")
     p.add_argument("--no-policy", action="store_true",
                    help="ignore the saved decision policy (calibration, thresholds): raw scores, argmax / 0.5")
 
     p = verb("calibrate", v.cmd_calibrate, "fit a probability calibration on validation data, save it with the model")
     p.add_argument("model", help="saved model directory")
-    p.add_argument("--method", choices=["temperature", "platt", "isotonic"], default="temperature",
+    p.add_argument("--method", choices=["temperature", "platt", "isotonic"], default=d.CALIBRATION_METHOD,
                    help="calibration method")
-    add_data_flags(p, f"labelled data: {saved} (default: validation)")
+    add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: validation)")
+    _policy_output(p)
 
     p = verb("report", v.cmd_report, "write a self-contained HTML evaluation report with figures")
     p.add_argument("model", help="saved model directory")
-    add_data_flags(p, f"labelled data: {saved} (default: test)")
-    p.add_argument("-o", "--output", help="HTML file (default: report.html beside MODEL); PNGs go beside it")
+    add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: test)")
+    add_output_flags(p, "HTML file (default: report.html beside MODEL); PNGs go beside it")
     p.add_argument("--audit", action="store_true", help="add the data audit of the model's train/validation/test splits")
     p.add_argument("--sections", action=argparse.BooleanOptionalAction, default=True,
                    help="add sections from other features (error analysis, model choice)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for metric intervals")
+    p.add_argument("--bootstrap", type=int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
 
     p = verb("tune-thresholds", v.cmd_tune_thresholds,
              "tune decision thresholds of a saved binary or multi-label model on validation data, save them")
     p.add_argument("model", help="saved model directory")
-    add_data_flags(p, f"labelled VALIDATION data: {saved} (default: validation)")
-    p.add_argument("--objective", choices=["f1", "fbeta", "precision", "recall"], default="f1",
+    add_data_flags(p, f"labelled VALIDATION data: {MODEL_SPLITS} (default: validation)")
+    objectives = ["f1", "fbeta", "precision", "recall"]
+    p.add_argument("--objective", choices=objectives, default=d.THRESHOLD_OBJECTIVE,
                    help="maximise F1 / F-beta, or reach --target precision / recall")
-    p.add_argument("--method", dest="objective", choices=["f1", "fbeta", "precision", "recall"],
-                   help=argparse.SUPPRESS)
+    _old(p, "--method", "objective", "--objective", choices=objectives)
     p.add_argument("--scope", choices=["per_label", "global"], default="per_label", help="one cut per label, or one for all")
-    p.add_argument("--beta", type=float, default=1.0, help="for --objective fbeta")
+    p.add_argument("--beta", type=float, default=d.THRESHOLD_BETA, help="for --objective fbeta")
     p.add_argument("--target", type=float, help="for --objective precision / recall, e.g. 0.9")
     p.add_argument("--min-labels", type=int, choices=[0, 1], help="1: a row with no label above threshold gets its top label")
+    _policy_output(p)
 
 
 def _analysis_verbs(verb: Callable) -> None:
-    saved = "a file, a bundled data set, or the model's own split: train, validation or test"
     p = verb("errors", v.cmd_errors, "group a model's mistakes by cause: confusion pairs, confident vs "
              "uncertain mistakes, worst slices")
     p.add_argument("model", help="saved model directory")
-    add_data_flags(p, f"labelled data: {saved} (default: test)")
+    add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: test)")
     p.add_argument("--slice-column", action="append", metavar="COLUMN",
                    help="slice by a column of the data file (repeatable)")
-    p.add_argument("--slice-col", action="append", dest="slice_column", help=argparse.SUPPRESS)
-    p.add_argument("--mistakes", help="CSV/JSONL/Parquet of every mistake with its slice tags")
-    p.add_argument("--json", help="the whole report as JSON")
-    p.add_argument("--html", help="an HTML page with the error-analysis section")
-    p.add_argument("--reference", help=f"also check distribution shift against this data ({saved})")
-    p.add_argument("--quantile", type=float, default=0.99, help=argparse.SUPPRESS)
-    p.add_argument("--confident", type=float, default=0.8, help="a mistake with predicted probability >= this is confident")
-    p.add_argument("--margin", type=float, default=0.1, help="a top-2 probability margin below this is uncertain")
-    p.add_argument("--min-slice-size", type=int, default=20, help="smaller slices are not ranked")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for slice intervals")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--top", type=int, default=10, help="worst slices shown")
+    _old(p, "--slice-col", "slice_column", "--slice-column", append=True)
+    add_output_flags(p, "the whole report as JSON, or an HTML page (.html)", ["json", "html"])
+    _old_report_flags(p)
+    p.add_argument("--mistakes", help="also write every mistake with its slice tags (CSV/JSONL/Parquet); "
+                   "--overwrite applies to it too")
+    p.add_argument("--reference", help=f"also check distribution shift against this data ({MODEL_SPLITS})")
+    p.add_argument("--quantile", type=float, default=d.SHIFT_QUANTILE,
+                   help="with --reference: flag new examples beyond this reference quantile")
+    p.add_argument("--confident", type=float, default=d.ERRORS.confident,
+                   help="a mistake with predicted probability >= this is confident")
+    p.add_argument("--margin", type=float, default=d.ERRORS.ambiguous_margin, help="a top-2 probability margin below this is uncertain")
+    p.add_argument("--min-slice-size", type=int, default=d.ERRORS.min_slice_size, help="smaller slices are not ranked")
+    p.add_argument("--bootstrap", type=int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
+    p.add_argument("--bootstrap-seed", type=int, default=d.BOOTSTRAP_SEED, help="seed of the bootstrap resamples")
+    _old(p, "--seed", "bootstrap_seed", "--bootstrap-seed", type=int)
+    p.add_argument("--top", type=int, default=d.ERRORS.top, help="worst slices shown")
 
     p = verb("explain", v.cmd_explain, "which tokens drove a label: exact for TF-IDF, Integrated Gradients "
              "for neural models")
     p.add_argument("model", help="saved model directory")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (else rows of --data)")
-    add_data_flags(p, f"labelled data: {saved} (default: test); adds the tokens behind confident mistakes")
+    add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: test); adds the tokens behind confident mistakes")
     p.add_argument("--label", help="explain this label instead of each prediction")
     p.add_argument("--top-k", type=int, default=10, help="tokens shown per text")
     p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps to start with (doubled "
                    "until the completeness gap is under 5%%)")
     p.add_argument("--limit", type=int, default=200, help="rows of --data explained")
-    p.add_argument("-o", "--output", help="JSONL (one explanation per line) or .html with highlighted tokens")
+    add_output_flags(p, "JSONL (one explanation per line) or HTML with highlighted tokens (.html)", ["jsonl", "html"])
 
     p = verb("shift", v.cmd_shift, "check whether new data has shifted away from the training distribution")
     p.add_argument("model", help="saved model directory")
-    add_data_flags(p, f"new texts: {saved} (default: test)", labelled=False)
-    p.add_argument("--reference", help=f"held-out data like the training data: {saved} (default: validation)")
-    p.add_argument("--quantile", type=float, default=0.99, help="flag new examples beyond this reference quantile")
-    p.add_argument("--json", help="the report as JSON")
-    p.add_argument("--html", help="an HTML page with the shift section")
+    add_data_flags(p, f"new texts: {MODEL_SPLITS} (default: test)", labelled=False)
+    p.add_argument("--reference", help=f"held-out data like the training data: {MODEL_SPLITS} (default: validation)")
+    p.add_argument("--quantile", type=float, default=d.SHIFT_QUANTILE,
+                   help="flag new examples beyond this reference quantile")
+    add_output_flags(p, "the report as JSON, or an HTML page (.html)", ["json", "html"])
+    _old_report_flags(p)
     p.add_argument("--fail-on-shift", action="store_true", help="exit with code 1 when the verdict is shifted")
 
 
@@ -121,12 +180,15 @@ def _serving_verbs(verb: Callable) -> None:
     p = verb("predict", v.cmd_predict, "predict labels and probabilities for a file or stdin")
     p.add_argument("model", help="saved model directory (an ONNX export with --backend onnx)")
     p.add_argument("input", nargs="?", default="-", help="CSV/TSV/JSONL/Parquet file, or - for one text per line on stdin")
-    add_data_flags(p, argparse.SUPPRESS, labelled=False)
-    p.add_argument("-o", "--output", help="CSV or JSONL output (default: JSONL on stdout)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    p.add_argument("--chunk-size", type=int, default=4096, help="rows held in memory at once")
-    p.add_argument("--batch-size", type=int, default=64, help="texts per model call (length-sorted)")
-    p.add_argument("--resume", action="store_true", help="continue OUTPUT.partial left by an interrupted run")
+    add_data_flags(p, None, labelled=False)
+    add_output_flags(p, "output file (default: JSONL on stdout; a directory with --engine ray)",
+                     ["jsonl", "csv", "tsv", "parquet"],
+                     "format of OUTPUT (default: from its suffix, else jsonl; ray: else parquet)")
+    _old(p, "--output-format", "format", "--format", choices=["parquet", "csv", "json", "jsonl"])
+    p.add_argument("--chunk-size", type=int, default=d.PREDICT.chunk_size,
+                   help="rows held in memory at once; on stdout a chunk is printed only once all of it is valid")
+    p.add_argument("--batch-size", type=int, default=d.PREDICT.batch_size, help="texts per model call (length-sorted)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run that was writing OUTPUT")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
@@ -135,8 +197,6 @@ def _serving_verbs(verb: Callable) -> None:
                    help="ray: Ray Data batch prediction (pip install 'textclf[ray]'); INPUT may be a directory or glob")
     p.add_argument("--address", help="Ray cluster: auto or ray://HOST:10001 (default: a local Ray)")
     p.add_argument("--num-workers", type=int, help="Ray actors, one model each (default: autoscale to the CPUs)")
-    p.add_argument("--output-format", choices=["parquet", "csv", "json"],
-                   help="Ray output files (default: from the -o suffix, else parquet)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
                    help="add the top K tokens behind each label (Integrated Gradients on neural models: slow)")
     p.add_argument("--no-policy", action="store_true",
@@ -155,11 +215,12 @@ def _serving_verbs(verb: Callable) -> None:
 
     p = verb("export", v.cmd_export, "export a saved model to ONNX (neural models) or a Hugging Face directory")
     p.add_argument("model", help="saved model directory")
-    p.add_argument("output", help="directory to write")
-    p.add_argument("--format", choices=["onnx", "hf"], default="onnx", help="export format")
+    p.add_argument("legacy_output", nargs="?", help=argparse.SUPPRESS)  # the positional OUTPUT of old releases
+    add_output_flags(p, "directory to write (required)", ["onnx", "hf"], "export format")
+    p.set_defaults(format="onnx")
     p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset")
-    p.add_argument("--int8-min-agreement", type=float, default=0.99,
+    p.add_argument("--int8-min-agreement", type=float, default=d.INT8_MIN_AGREEMENT,
                    help="refuse the int8 model below this argmax agreement with fp32 on held-out texts")
     p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
                    help="onnxruntime transformer fusions for pretrained encoders (auto: keep the faster graph)")
@@ -195,12 +256,13 @@ def _raw_data_flags(p: argparse.ArgumentParser) -> None:
     add_data_flags(p, "the same as DATA")
     p.add_argument("--multi-label", action="store_true", help="labels are lists")
     p.add_argument("--label-delimiter", help="multi-label strings such as a|b")
-    p.add_argument("--split", choices=SPLIT_METHODS, default="stratified", help="how DATA is split (seeded)")
-    p.add_argument("--method", dest="split", choices=SPLIT_METHODS, help=argparse.SUPPRESS)
-    p.add_argument("--validation-size", type=float, default=0.1, help="share of DATA for validation")
-    p.add_argument("--test-size", type=float, default=0.2, help="share of DATA for test")
-    p.add_argument("--seed", type=int, default=0, help="split seed")
-    p.add_argument("--threshold", type=float, default=0.8, help="near-duplicate Jaccard threshold")
+    p.add_argument("--split", choices=SPLIT_METHODS, default=d.SPLIT_METHOD, help="how DATA is split (seeded)")
+    _old(p, "--method", "split", "--split", choices=SPLIT_METHODS)
+    p.add_argument("--validation-size", type=float, default=d.VALIDATION_SIZE, help="share of DATA for validation")
+    p.add_argument("--test-size", type=float, default=d.TEST_SIZE, help="share of DATA for test")
+    p.add_argument("--split-seed", type=int, default=d.SPLIT_SEED, help="seed of the split")
+    _old(p, "--seed", "split_seed", "--split-seed", type=int)
+    p.add_argument("--threshold", type=float, default=d.NEAR_DUPLICATE_THRESHOLD, help="near-duplicate Jaccard threshold")
 
 
 def _data_verbs(verb: Callable, verbs) -> None:
@@ -214,16 +276,18 @@ def _data_verbs(verb: Callable, verbs) -> None:
     p.add_argument("--no-label-noise", action="store_true", help="skip the (slow) label-noise check")
     p.add_argument("--tokenizer", help="whitespace (default), minilm, or a local HF tokenizer path")
     p.add_argument("--max-length", type=int, default=256, help="for the truncation rate")
-    p.add_argument("--json", help="write the full audit as JSON")
-    p.add_argument("--html", help="write the audit as an HTML page")
+    add_output_flags(p, "the full audit as JSON, or an HTML page (.html)", ["json", "html"])
+    _old_report_flags(p)
     p.add_argument("--fail-on", help="comma-separated checks (or all) that make the exit code 1 when they "
                    "find something: duplicates, within_duplicates, conflicts, near_duplicates, group, time, "
                    "artifacts, shortcuts, label_noise")
 
     p = verb("split", v.cmd_split, "write honest train/validation/test files, cross-split duplicates removed")
     _raw_data_flags(p)
-    p.add_argument("--out-dir", required=True, help="directory for train/validation/test files")
-    p.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet"], default="csv", help="file format")
+    add_output_flags(p, "directory for the train/validation/test files (written as a set: all or none)",
+                     ["csv", "tsv", "jsonl", "parquet"], "format of the files")
+    p.set_defaults(format="csv")
+    _old(p, "--out-dir", "output", "-o/--output")
     p.add_argument("--keep-duplicates", action="store_true", help="only report cross-split duplicates")
     p.add_argument("--exact-only", action="store_true", help="remove exact duplicates only, not near ones")
 
@@ -232,7 +296,8 @@ def _data_verbs(verb: Callable, verbs) -> None:
     p.set_defaults(handler=v.cmd_data_list)
     p = data.add_parser("export", help="write a bundled data set to CSV/JSONL/Parquet", formatter_class=_Formatter)
     p.add_argument("name", help="bundled data set name")
-    p.add_argument("output", help="file to write")
+    p.add_argument("legacy_output", nargs="?", help=argparse.SUPPRESS)  # the positional OUTPUT of old releases
+    add_output_flags(p, "file to write (CSV/TSV/JSONL/Parquet by its suffix; required)")
     p.add_argument("--raw", action="store_true", help="keep exact duplicates (as the audit sees them)")
     p.set_defaults(handler=v.cmd_data_export)
 
@@ -253,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "such as model.type=cnn training.epochs=3")
     add_data_flags(p, "labelled data file (the same as a DATA argument): trains model.type auto")
     p.add_argument("--time-budget", type=_seconds, help="seconds (or 90s, 10m, 1h) for model.type auto")
-    p.add_argument("--output-dir", help="where model/ and metrics.json go (default: the config's output_dir)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the interrupted run in RUN_DIR from its last checkpoint")
+    add_output_flags(p, "run directory: model/ and metrics.json go there (default: the config's output_dir)")
+    _old(p, "--output-dir", "output", "-o/--output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run that was writing OUTPUT from its last checkpoint")
     _model_verbs(verb)
     _serving_verbs(verb)
     _analysis_verbs(verb)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..data.sources import ColumnOverrides
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from .outputs import check_outputs, check_run_directory, done, held_log, page_format, required_output
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz", ".bz2", ".xz")
@@ -18,12 +19,8 @@ def _data_choice(args: argparse.Namespace):
     from ..jobs.inspect import DataChoice
 
     return DataChoice(args.data, ColumnOverrides(
-        text=args.text_column, label=args.label_column, group=args.group_column, time=args.time_column,
-        id=args.id_column))
-
-
-def _done(message: str) -> None:
-    print(message, file=sys.stderr)
+        text=args.text_column, label=vars(args).get("label_column"), group=args.group_column,
+        time=args.time_column, id=args.id_column))
 
 
 # -- train -----------------------------------------------------------------------------------------
@@ -39,6 +36,8 @@ def classify_train_arguments(items: list[str]) -> tuple[str | None, str | None, 
             config = item
         elif item.lower().endswith(DATA_SUFFIXES) and config is None and data is None:
             data = item
+        elif Path(item).is_dir():
+            raise ConfigError(f"train: {item!r} is a directory; to continue the run there use -o {item} --resume")
         else:
             raise ConfigError(f"train: {item!r} is not a YAML config (.yaml), a data file "
                               f"({', '.join(DATA_SUFFIXES)}) or a key=value override")
@@ -53,14 +52,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if data is not None or args.data is not None:
         columns = {"text_column": args.text_column, "label_column": args.label_column,
                    "group_column": args.group_column, "time_column": args.time_column, "id_column": args.id_column}
-        cfg = config_for_data(data or args.data, columns, args.time_budget, args.output_dir, overrides)
+        cfg = config_for_data(data or args.data, columns, args.time_budget, args.output, overrides)
     else:
         if args.time_budget is not None:
             overrides.append(f"model.time_budget={args.time_budget}")
-        if args.output_dir is not None:
-            overrides.append(f"output_dir={args.output_dir}")
+        if args.output is not None:
+            overrides.append(f"output_dir={args.output}")
         cfg = load_train_config(config_path, overrides)
-    result = train(cfg, resume=args.resume)  # `auto` prints its leaderboard as it ends
+    run_dir = Path(cfg.output_dir)
+    if not args.resume:
+        check_run_directory(run_dir, args.overwrite)
+    with held_log() as log:  # lines before a user error are dropped: the error stays one line
+        result = train(cfg, resume=run_dir if args.resume else None, log=log)  # `auto` prints its leaderboard
     for name in ("validation", "test"):
         if name in result.metrics:
             print(f"\n== {name} ==")
@@ -87,7 +90,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..jobs.inspect import ReportOptions, report
 
     written = report(args.model, ReportOptions(_data_choice(args), args.output, args.audit, args.sections,
-                                               args.bootstrap))
+                                               args.bootstrap, overwrite=args.overwrite))
     print(f"report written to {written[0]} (+ {len(written) - 1} PNG figures beside it)")
     return 0
 
@@ -98,22 +101,25 @@ def cmd_errors(args: argparse.Namespace) -> int:
     from ..fileio import write_json
     from ..jobs.inspect import ErrorsOptions, errors, write_html_page
 
+    check_outputs(args, args.output, args.mistakes)
     result = errors(args.model, ErrorsOptions(
         _data_choice(args), args.slice_column or [], args.reference, args.quantile, args.confident, args.margin,
-        args.min_slice_size, args.bootstrap, args.seed, args.top))
+        args.min_slice_size, args.bootstrap, args.bootstrap_seed, args.top))
     report, shift = result.report, result.shift
     print(format_report(report))
     if shift is not None:
         print("\n" + format_shift(shift))
     if args.mistakes:
         write_frame(mistakes_frame(report), args.mistakes)
-        _done(f"\n{len(report.mistakes)} mistakes written to {args.mistakes}")
-    if args.json:
-        write_json(args.json, {**report.to_dict(), **({"shift": shift.to_dict()} if shift else {})})
-        _done(f"report written to {args.json}")
-    if args.html:
-        write_html_page(args.html, "textclf errors", errors_html(report), *([shift_html(shift)] if shift else []))
-        _done(f"HTML written to {args.html}")
+        done(f"\n{len(report.mistakes)} mistakes written to {args.mistakes}")
+    if args.output and page_format(args) == "json":
+        write_json(args.output, {**report.to_dict(), **({"shift": shift.to_dict()} if shift else {})},
+                   overwrite=args.overwrite)
+    elif args.output:
+        write_html_page(args.output, "textclf errors", errors_html(report), *([shift_html(shift)] if shift else []),
+                        overwrite=args.overwrite)
+    if args.output:
+        done(f"report written to {args.output}")
     return 0
 
 
@@ -122,14 +128,15 @@ def cmd_shift(args: argparse.Namespace) -> int:
     from ..fileio import write_json
     from ..jobs.inspect import shift, write_html_page
 
+    check_outputs(args, args.output)
     report = shift(args.model, _data_choice(args), args.reference, args.quantile)
     print(format_shift(report))
-    if args.json:
-        write_json(args.json, report.to_dict())
-        _done(f"report written to {args.json}")
-    if args.html:
-        write_html_page(args.html, "textclf shift", shift_html(report))
-        _done(f"HTML written to {args.html}")
+    if args.output and page_format(args) == "json":
+        write_json(args.output, report.to_dict(), overwrite=args.overwrite)
+    elif args.output:
+        write_html_page(args.output, "textclf shift", shift_html(report), overwrite=args.overwrite)
+    if args.output:
+        done(f"report written to {args.output}")
     return 1 if args.fail_on_shift and report.shifted else 0
 
 
@@ -137,19 +144,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..analysis.drivers import explanations_html
     from ..jobs.inspect import ExplainOptions, explain, write_html_page
 
+    check_outputs(args, args.output)
     result = explain(args.model, ExplainOptions(list(args.texts), _data_choice(args), args.label, args.top_k,
                                                 args.steps, args.limit))
     output = args.output or ""
-    if output.endswith((".html", ".htm")):
-        write_html_page(output, "textclf explain", explanations_html(result.explanations, result.drivers))
-        _done(f"{len(result.explanations)} explanations written to {output}")
+    if output and page_format(args, "jsonl") == "html":
+        write_html_page(output, "textclf explain", explanations_html(result.explanations, result.drivers),
+                        overwrite=args.overwrite)
+        done(f"{len(result.explanations)} explanations written to {output}")
     elif output:
         from ..fileio import atomic_file
 
-        with atomic_file(output) as handle:
+        with atomic_file(output, overwrite=args.overwrite) as handle:
             for e in result.explanations:
                 handle.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
-        _done(f"{len(result.explanations)} explanations written to {output}")
+        done(f"{len(result.explanations)} explanations written to {output}")
     else:
         for e in result.explanations:
             tokens = "  ".join(f"{t.text} {t.attribution:+.3f}" for t in e.top())
@@ -166,7 +175,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..jobs.policy import calibrate
 
-    result = calibrate(args.model, args.method, _data_choice(args))
+    result = calibrate(args.model, args.method, _data_choice(args), output=args.output, overwrite=args.overwrite)
     details = result.details
     print(f"calibration {args.method} on {result.examples_used} examples ({result.source}): {details.reason}")
     if details.calibration is not None and "temperature" in details.calibration:
@@ -174,9 +183,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if details.ece_before is not None:
         print(f"ECE before      {details.ece_before:.4f}")
         print(f"ECE cross-fit   {details.ece_cross_fitted:.4f}")
-    print(f"saved to {Path(args.model) / 'policy.json'}")
+    print(f"saved to {result.saved_to}")
     for note in result.warnings:
-        _done(f"note: {note}")
+        done(f"note: {note}")
     return 0
 
 
@@ -184,16 +193,17 @@ def cmd_tune_thresholds(args: argparse.Namespace) -> int:
     from ..jobs.policy import tune_thresholds
 
     spec = {"tune": args.scope, "objective": args.objective, "beta": args.beta, "target": args.target}
-    result = tune_thresholds(args.model, spec, _data_choice(args), args.min_labels)
+    result = tune_thresholds(args.model, spec, _data_choice(args), args.min_labels, output=args.output,
+                             overwrite=args.overwrite)
     for warning in result.warnings:
-        _done(f"textclf: warning: {warning}")
+        done(f"textclf: warning: {warning}")
     clf, tuned = result.classifier, result.details
     print(f"thresholds ({args.scope}, {args.objective}) tuned on {result.examples_used} examples ({result.source})")
     names = clf.label_map.labels if clf.multi_label else clf.label_map.labels[1:2]
     for name, cut, score in zip(names, tuned.thresholds, tuned.validation_scores):
         shown = "-" if score is None else f"{score:.4f}"
         print(f"{name:<24}{cut:>10.4f}   validation {args.objective} {shown}")
-    print(f"saved to {Path(args.model) / 'policy.json'}")
+    print(f"saved to {result.saved_to}")
     return 0
 
 
@@ -209,14 +219,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options = PredictOptions(
         text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
-        explain=args.explain, progress=progress,
+        explain=args.explain, progress=progress, output_format=_local_format(args.format),
     )
     with raw_scores(args.no_policy):  # --no-policy: the model without its saved decision policy
         summary = predict(args.model, args.input, args.output, options, backend=args.backend)
     if summary.output is not None:
         resumed = f" ({summary.resumed_rows} kept from an earlier run)" if summary.resumed_rows else ""
-        _done(f"{summary.rows} predictions written to {summary.output}{resumed}")
+        done(f"{summary.rows} predictions written to {summary.output}{resumed}")
     return 0
+
+
+def _local_format(fmt: str | None) -> str | None:
+    if fmt in ("parquet", "json"):
+        raise DataError(f"--format {fmt}: the local engine writes jsonl, csv or tsv (parquet needs --engine ray)")
+    return fmt
 
 
 def _predict_on_ray(args: argparse.Namespace, progress: bool) -> int:
@@ -226,10 +242,10 @@ def _predict_on_ray(args: argparse.Namespace, progress: bool) -> int:
     if args.resume or args.explain or args.no_policy:
         raise DataError("--engine ray has no --resume, --explain or --no-policy; use the local engine for those")
     summary = predict_ray(args.model, args.input, args.output, address=args.address, num_workers=args.num_workers,
-                          backend=args.backend, fmt=args.output_format, text_column=args.text_column,
+                          backend=args.backend, fmt={"jsonl": "json", "tsv": "csv"}.get(args.format, args.format), text_column=args.text_column,
                           id_column=args.id_column, batch_size=args.batch_size, chunk_size=args.chunk_size,
                           overwrite=args.overwrite, progress=progress)
-    _done(f"{summary.rows} predictions written to {summary.output} ({summary.files} files)")
+    done(f"{summary.rows} predictions written to {summary.output} ({summary.files} files)")
     return 0
 
 
@@ -253,19 +269,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_model_directory(Path(args.model), expected)
     print(f"{result.digest}  {result.manifest}")
     matched = " and matches --sha256" if expected else ""
-    _done(f"{result.files} files match {result.manifest.name}{matched}")
+    done(f"{result.files} files match {result.manifest.name}{matched}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..jobs.ship import export
 
-    result = export(args.model, args.output, args.format, args.quantize, args.opset,
-                    int8_min_agreement=args.int8_min_agreement, fusions=args.fusions)
+    output = required_output(args, "the directory to write")
+    result = export(args.model, output, args.format, args.quantize, args.opset,
+                    int8_min_agreement=args.int8_min_agreement, fusions=args.fusions, overwrite=args.overwrite)
     if result.parity is not None:
-        _done(json.dumps(result.parity, indent=2))
+        done(json.dumps(result.parity, indent=2))
     kind = "ONNX" if args.format == "onnx" else "Hugging Face"
-    _done(f"{kind} model written to {result.output}")
+    done(f"{kind} model written to {result.output}")
     return 0
 
 
@@ -283,7 +300,7 @@ def _data_file(args: argparse.Namespace):
 def _split_sizes(args: argparse.Namespace):
     from ..jobs.audit import SplitSizes
 
-    return SplitSizes(args.split, args.validation_size, args.test_size, args.seed)
+    return SplitSizes(args.split, args.validation_size, args.test_size, args.split_seed)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -296,19 +313,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
     options = AuditOptions(
         near_threshold=args.threshold, shingle=args.shingle, shingle_size=args.shingle_size,
         label_noise=not args.no_label_noise, tokenizer=args.tokenizer, max_length=args.max_length,
-        seed=args.seed, shortcut_min_count=args.min_count,
+        seed=args.split_seed, shortcut_min_count=args.min_count,
     )
+    check_outputs(args, args.output)
     fail_on = [c.strip() for c in (args.fail_on or "").split(",") if c.strip()]
     job = AuditJob(_data_file(args), args.validation, args.test, _split_sizes(args), fail_on)
     result, failed = audit(job, options)
     print(format_summary(result))
-    if args.json:
-        write_json(args.json, audit_dict(result))
-        _done(f"\naudit written to {args.json}")
-    if args.html:
-        write_html_page(args.html, "textclf audit", audit_html(result))
+    if args.output and page_format(args) == "json":
+        write_json(args.output, audit_dict(result), overwrite=args.overwrite)
+    elif args.output:
+        write_html_page(args.output, "textclf audit", audit_html(result), overwrite=args.overwrite)
+    if args.output:
+        done(f"\naudit written to {args.output}")
     if failed:
-        _done(f"textclf: audit failed: {', '.join(failed)}")
+        done(f"textclf: audit failed: {', '.join(failed)}")
         return 1  # the audit ran and found a problem named in --fail-on (2 is a user error)
     return 0
 
@@ -316,11 +335,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_split(args: argparse.Namespace) -> int:
     from ..jobs.audit import SplitJob, split
 
-    written, removed = split(SplitJob(_data_file(args), args.out_dir, _split_sizes(args), args.format,
-                                      args.keep_duplicates, args.exact_only, args.threshold))
+    if args.output is None:
+        raise ConfigError("split: give -o OUTPUT, the directory for the train/validation/test files")
+    written, removed = split(SplitJob(_data_file(args), args.output, _split_sizes(args), args.format,
+                                      args.keep_duplicates, args.exact_only, args.threshold, args.overwrite))
     for name, (rows, path) in written.items():
-        _done(f"{name:<11}{rows:>8} rows -> {path}")
-    _done(f"cross-split duplicates {'reported (kept)' if args.keep_duplicates else 'removed'}: {removed}")
+        done(f"{name:<11}{rows:>8} rows -> {path}")
+    done(f"cross-split duplicates {'reported (kept)' if args.keep_duplicates else 'removed'}: {removed}")
     return 0
 
 
@@ -335,5 +356,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_export(args: argparse.Namespace) -> int:
     from ..jobs.audit import export_dataset
 
-    _done(f"{export_dataset(args.name, args.output, args.raw)} rows written to {args.output}")
+    args.verb = "data export"
+    output = required_output(args, "the file to write")
+    done(f"{export_dataset(args.name, output, args.raw, overwrite=args.overwrite)} rows written to {output}")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..data.examples import Examples
 from ..data.io import Columns
 from ..errors import DataError
+from . import defaults
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ class DataFile:
 
 @dataclass(frozen=True)
 class SplitSizes:
-    method: str = "stratified"
-    validation_size: float = 0.1
-    test_size: float = 0.2
-    seed: int = 0
+    method: str = defaults.SPLIT_METHOD
+    validation_size: float = defaults.VALIDATION_SIZE
+    test_size: float = defaults.TEST_SIZE
+    seed: int = defaults.SPLIT_SEED
 
 
 @dataclass(frozen=True)
@@ -89,22 +90,31 @@ def audit(job: AuditJob, options) -> tuple[object, list[str]]:
     return result, failed_checks(result, job.fail_on)
 
 
+SPLIT_NAMES = ("train", "validation", "test")
+
+
 @dataclass(frozen=True)
 class SplitJob:
     data: DataFile
-    out_dir: str
+    output: str  # a directory: train/validation/test.FORMAT go there
     split: SplitSizes = SplitSizes()
     file_format: str = "csv"
     keep_duplicates: bool = False
     exact_only: bool = False
-    threshold: float = 0.8
+    threshold: float = defaults.NEAR_DUPLICATE_THRESHOLD
+    overwrite: bool = False  # replace existing split files (otherwise: DataError before any work)
 
 
 def split(job: SplitJob) -> tuple[dict[str, tuple[int, Path]], int]:
-    """Honest split files; returns ({split: (rows, path)}, cross-split duplicates removed/kept)."""
+    """Honest split files, written as a set (all of them or none: fileio.atomic_file_set); returns
+    ({split: (rows, path)}, cross-split duplicates removed/kept)."""
     from ..audit.splitting import honest_split
     from ..data.io import examples_frame, write_frame
+    from ..fileio import atomic_file_set, check_output
 
+    names = [f"{name}.{job.file_format}" for name in SPLIT_NAMES]
+    for name in names:  # before the slow work: an existing split is never replaced silently
+        check_output(Path(job.output) / name, overwrite=job.overwrite)
     s = job.split
     result = honest_split(job.data.read(), s.method, s.validation_size, s.test_size, s.seed,
                           remove_duplicates=not job.keep_duplicates,
@@ -112,20 +122,23 @@ def split(job: SplitJob) -> tuple[dict[str, tuple[int, Path]], int]:
     d = job.data
     columns = Columns(text=d.text_column, label=d.label_column, group=d.group_column or "group",
                       time=d.time_column or "time", id=d.id_column or "id")
+    parts = {name: getattr(result.splits, name) for name in SPLIT_NAMES}
+    parts = {name: part for name, part in parts.items() if part is not None}
     written = {}
-    for name in ("train", "validation", "test"):
-        part = getattr(result.splits, name)
-        if part is not None:
-            path = Path(job.out_dir) / f"{name}.{job.file_format}"
-            write_frame(examples_frame(part, columns), path)
-            written[name] = (len(part), path)
+    with atomic_file_set(job.output, names, overwrite=job.overwrite) as staging:
+        for name, part in parts.items():
+            write_frame(examples_frame(part, columns), staging / f"{name}.{job.file_format}")
+            written[name] = (len(part), Path(job.output) / f"{name}.{job.file_format}")
     return written, result.removed
 
 
-def export_dataset(name: str, output: str, raw: bool = False) -> int:
+def export_dataset(name: str, output: str, raw: bool = False, overwrite: bool = False) -> int:
+    """Write a bundled data set to `output` (format by suffix); an existing file only with `overwrite`."""
     from ..data.bundled import load_bundled
     from ..data.io import examples_frame, write_frame
+    from ..fileio import check_output
 
+    check_output(output, overwrite=overwrite)
     examples = load_bundled(name, clean=not raw)
     write_frame(examples_frame(examples), output)
     return len(examples)

@@ -12,6 +12,7 @@ from ..data import Examples
 from ..data.sources import ColumnOverrides, ModelData, load_examples
 from ..errors import DataError
 from ..fileio import atomic_file, check_output, write_json
+from . import defaults
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,12 @@ def evaluate(model: str | Path, data: DataChoice = DataChoice(), output: str | P
     from ..evaluation.scoring import evaluate as score
 
     if output is not None:
-        check_output(output, overwrite=overwrite or Path(output).name == "metrics.json")
+        check_output(output, overwrite=overwrite)
     clf = TextClassifier.load(model)
     examples = examples_for(clf, data)
     metrics = score(clf, examples)
     if output is not None:
-        write_json(output, metrics)
+        write_json(output, metrics, overwrite=overwrite)
     return EvaluateResult(clf, metrics, examples, Path(output) if output else None)
 
 
@@ -70,7 +71,7 @@ class ReportOptions:
     output: str | Path | None = None  # default: report.html beside the model directory
     audit: bool = False
     sections: bool = True
-    bootstrap: int = 1000
+    bootstrap: int = defaults.BOOTSTRAP_RESAMPLES
     overwrite: bool = True  # a report is derived output: regenerating it is the normal case
 
 
@@ -154,13 +155,13 @@ class ErrorsOptions:
     data: DataChoice = DataChoice()
     slice_columns: list[str] = field(default_factory=list)
     reference: str | None = None  # also check shift against this data
-    quantile: float = 0.99
-    confident: float = 0.8
-    margin: float = 0.1
-    min_slice_size: int = 20
-    bootstrap: int = 1000
-    seed: int = 0
-    top: int = 10
+    quantile: float = defaults.SHIFT_QUANTILE
+    confident: float = defaults.ERRORS.confident
+    margin: float = defaults.ERRORS.ambiguous_margin
+    min_slice_size: int = defaults.ERRORS.min_slice_size
+    bootstrap: int = defaults.BOOTSTRAP_RESAMPLES
+    bootstrap_seed: int = defaults.BOOTSTRAP_SEED
+    top: int = defaults.ERRORS.top
 
 
 @dataclass
@@ -176,7 +177,7 @@ def errors(model: str | Path, options: ErrorsOptions = ErrorsOptions()) -> Error
     examples = examples_for(clf, options.data)
     settings = ErrorSettings(confident=options.confident, ambiguous_margin=options.margin,
                              min_slice_size=options.min_slice_size, n_resamples=options.bootstrap,
-                             seed=options.seed, top=options.top)
+                             seed=options.bootstrap_seed, top=options.top)
     train = _train_split(clf)
     report_ = analyze_errors(clf, examples, slice_columns(examples, options.slice_columns), settings, train=train)
     shift_ = None
@@ -194,7 +195,7 @@ def _shift(clf: TextClassifier, reference: str | None, new: Examples, quantile: 
 
 
 def shift(model: str | Path, data: DataChoice = DataChoice(), reference: str | None = None,
-          quantile: float = 0.99):
+          quantile: float = defaults.SHIFT_QUANTILE):
     """analysis.shift.ShiftReport of new data (default: the model's test split) against reference
     data (default: its validation split)."""
     clf = TextClassifier.load(model)
@@ -202,9 +203,9 @@ def shift(model: str | Path, data: DataChoice = DataChoice(), reference: str | N
     return _shift(clf, reference, new, quantile, data.columns, _train_split(clf))
 
 
-def write_html_page(path: str | Path, title: str, *sections: str) -> None:
+def write_html_page(path: str | Path, title: str, *sections: str, overwrite: bool = True) -> None:
     body = "\n".join(sections)
-    with atomic_file(path) as handle:
+    with atomic_file(path, overwrite=overwrite) as handle:
         handle.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
                      f"<body>\n{body}\n</body></html>\n")
 

@@ -10,6 +10,8 @@ from ..classifier import TextClassifier
 from ..config import ThresholdsConfig, validate
 from ..data import Examples
 from ..errors import DataError
+from ..fileio import atomic_directory, check_output
+from . import defaults
 from .inspect import DataChoice, examples_for
 
 
@@ -20,6 +22,7 @@ class PolicyResult:
     source: str
     details: object  # CalibrationDecision or ThresholdResult
     warnings: list[str]
+    saved_to: Path  # MODEL/policy.json, or the new model directory given as `output`
 
 
 def policy_examples(clf: TextClassifier, data: DataChoice) -> Examples:
@@ -31,10 +34,28 @@ def policy_examples(clf: TextClassifier, data: DataChoice) -> Examples:
     return examples_for(clf, data, default_split="validation")
 
 
-def calibrate(model: str | Path, method: str = "temperature", data: DataChoice = DataChoice()) -> PolicyResult:
+def save_policy(clf: TextClassifier, model: str | Path, output: str | Path | None, overwrite: bool) -> Path:
+    """The new policy into MODEL/policy.json (in place; the file keeps its mode), or with `output`
+    into a copy of MODEL at `output`, written atomically (refused if it exists, unless `overwrite`)."""
+    if output is None:
+        clf.save_policy(model)
+        return Path(model) / "policy.json"
+    import shutil
+
+    with atomic_directory(output, overwrite=overwrite, lock=True) as staging:
+        shutil.copytree(model, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*.lock"))
+        clf.save_policy(staging)
+    return Path(output)
+
+
+def calibrate(model: str | Path, method: str = defaults.CALIBRATION_METHOD, data: DataChoice = DataChoice(),
+              output: str | Path | None = None, overwrite: bool = False) -> PolicyResult:
     """Fit a calibration on validation data (default: the model's validation split) and save it
     with the model's policy if it passes the guard (enough rows, lower cross-fitted ECE); the
-    weights are not rewritten. Nothing is written when the data cannot be found."""
+    weights are not rewritten. Nothing is written when the data cannot be found. `output`: write
+    a copy of the model with the new policy there instead (see `save_policy`)."""
+    if output is not None:
+        check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
     examples = policy_examples(clf, data)
     result = clf.calibrate(examples, method)
@@ -44,15 +65,19 @@ def calibrate(model: str | Path, method: str = "temperature", data: DataChoice =
     if clf.policy.thresholds is not None:
         notes.append("this model's decision thresholds were tuned on its previous probabilities; "
                      "tune them again (textclf tune-thresholds)")
-    clf.save_policy(model)
-    return PolicyResult(clf, len(examples), examples.source, result, notes)
+    saved = save_policy(clf, model, output, overwrite)
+    return PolicyResult(clf, len(examples), examples.source, result, notes, saved)
 
 
 def tune_thresholds(model: str | Path, spec: ThresholdsConfig | dict, data: DataChoice = DataChoice(),
-                    min_labels: int | None = None) -> PolicyResult:
-    """Tune decision thresholds on validation data and save them with the model's policy."""
+                    min_labels: int | None = None, output: str | Path | None = None,
+                    overwrite: bool = False) -> PolicyResult:
+    """Tune decision thresholds on validation data and save them with the model's policy (or, with
+    `output`, in a copy of the model there: see `save_policy`)."""
     if isinstance(spec, dict):
         spec = validate(ThresholdsConfig, spec, "tune-thresholds")
+    if output is not None:
+        check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
     examples = policy_examples(clf, data)
     with warnings.catch_warnings(record=True) as caught:
@@ -60,5 +85,5 @@ def tune_thresholds(model: str | Path, spec: ThresholdsConfig | dict, data: Data
         result = clf.tune_thresholds(examples, spec.tune, spec.objective, spec.beta, spec.target)
     if min_labels is not None:
         clf.set_min_labels(min_labels)
-    clf.save_policy(model)
-    return PolicyResult(clf, len(examples), examples.source, result, [str(w.message) for w in caught])
+    saved = save_policy(clf, model, output, overwrite)
+    return PolicyResult(clf, len(examples), examples.source, result, [str(w.message) for w in caught], saved)

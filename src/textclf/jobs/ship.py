@@ -9,6 +9,8 @@ from pathlib import Path
 from ..classifier import TextClassifier
 from ..data.sources import ModelData
 from ..errors import DataError, TextclfError
+from ..fileio import check_output, output_lock, remove_stale_staging
+from ..serving.onnx_int8 import INT8_MIN_AGREEMENT
 
 from ..serving.loading import load_for_inference
 
@@ -61,6 +63,11 @@ def serve(model: str | Path, host: str, port: int, config, backend: str = "torch
     run_server(model, host=host, port=port, config=config, backend=backend)
 
 
+# what an export killed mid-way leaves beside OUTPUT: serving.onnx_export's staging directory
+# (.OUTPUT.onnx-XXXX), and the temporary / set-aside directories of fileio.atomic_directory
+STAGING_PATTERNS = (".{name}.onnx-*", ".{name}.*.tmp", ".{name}.*.old")
+
+
 @dataclass
 class ExportResult:
     output: Path
@@ -68,20 +75,24 @@ class ExportResult:
 
 
 def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: bool = False,
-           opset: int = 18, sample_size: int = 256, int8_min_agreement: float = 0.99,
-           fusions: str = "auto") -> ExportResult:
+           opset: int = 18, sample_size: int = 256, int8_min_agreement: float = INT8_MIN_AGREEMENT,
+           fusions: str = "auto", overwrite: bool = True) -> ExportResult:
     """ONNX (with a parity check on probe texts plus held-out texts of the model's test split) or
-    a Hugging Face directory."""
+    a Hugging Face directory. An existing `output` is replaced only with `overwrite`; staging
+    directories that a killed export of the same `output` left behind are removed first."""
+    check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
-    if fmt == "hf":
-        from ..serving.hf_export import export_hf
+    with output_lock(output):  # one exporter per output, so no live exporter's staging is removed
+        remove_stale_staging(output, STAGING_PATTERNS)
+        if fmt == "hf":
+            from ..serving.hf_export import export_hf
 
-        export_hf(clf, output)
-        return ExportResult(Path(output), None)
-    from ..serving.onnx_export import export_onnx
+            export_hf(clf, output)
+            return ExportResult(Path(output), None)
+        from ..serving.onnx_export import export_onnx
 
-    parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size),
-                         int8_min_agreement=int8_min_agreement, fusions=fusions)
+        parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size),
+                             int8_min_agreement=int8_min_agreement, fusions=fusions)
     return ExportResult(Path(output), parity)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
 from ..data.splits import Splits, split_examples
-from ..errors import ConfigError
+from ..errors import ConfigError, TextclfError
 from ..evaluation.scoring import evaluate
-from ..fileio import check_writable, output_lock, write_json
+from ..fileio import DISK_ERRORS, check_writable, os_error, output_lock, write_json
 
 COLLAPSE_SHARE = 0.95  # one label predicted for this share of validation rows ...
 COLLAPSE_GOLD_SHARE = 0.85  # ... while it is at most this share of the gold labels: a collapse
@@ -132,10 +133,18 @@ def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool) ->
         check_writable(output / "model", directory=True)
     clf = classifier_for(cfg)
     clf.model_config()  # a config mistake should surface before minutes of data loading
-    with output_lock(output) if writes else contextlib.nullcontext():
-        in_memory = splits is not None
-        splits = splits if in_memory else load_splits(cfg)
-        return _train_locked(cfg, clf, splits, output, resume, log, writes, in_memory)
+    created = writes and not output.exists()  # a run directory this run makes goes again if it fails
+    try:
+        with output_lock(output) if writes else contextlib.nullcontext():
+            in_memory = splits is not None
+            splits = splits if in_memory else load_splits(cfg)
+            return _train_locked(cfg, clf, splits, output, resume, log, writes, in_memory)
+    except (TextclfError, OSError) as err:  # a user error or a full disk; an interrupt keeps checkpoints
+        if created:
+            shutil.rmtree(output, ignore_errors=True)
+        if isinstance(err, OSError) and err.errno in DISK_ERRORS:
+            raise os_error(output, err) from None  # one line, not a traceback from deep in a writer
+        raise
 
 
 def classifier_for(cfg: Config) -> TextClassifier:

@@ -52,6 +52,7 @@ class PredictOptions:
     overwrite: bool = False  # replace a finished OUTPUT (otherwise: an error before any work)
     backend: str = "torch"  # recorded in the resume manifest: torch / onnx / onnx-int8 rows differ
     explain: int = 0  # > 0: add the top tokens behind each label (slow for neural models: Integrated Gradients)
+    output_format: str | None = None  # jsonl, csv or tsv (--format); default: OUTPUT's suffix, else jsonl
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,10 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
                  options: PredictOptions = PredictOptions(), logits_fn: LogitsFn | None = None,
                  model_path: str | Path | None = None) -> PredictSummary:
     """Predict every text of `input_path` ("-" reads stdin, one text per line) into `output`
-    (JSONL, CSV or TSV by suffix; None writes JSONL to stdout).
+    (JSONL, CSV or TSV: `options.output_format`, else by suffix; None writes to stdout).
+
+    On stdout, rows stream chunk by chunk: a bad row stops the run before any row of its chunk
+    is printed (rows of earlier chunks are already out); with `output`, nothing is left behind.
 
     `model_path`, the directory `clf` was loaded from, lets the resume manifest fingerprint the
     saved files. A user error (a bad row, a locked or finished output, a resume that does not
@@ -355,8 +359,8 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
     def total_rows():  # the progress bar's total, for its ETA
         return estimate_rows(input_path) if options.progress and str(input_path) != "-" else None
 
-    fmt = output_format(output)
-    if output is None:
+    fmt = output_format(output, options.output_format)
+    if output is None:  # stdout: each chunk is read and validated whole before any of its rows is printed
         count = _run(clf, chunks_of_input(), RowWriter(sys.stdout, fmt), options, logits_fn, 0, total_rows())
         return PredictSummary(rows=count, resumed_rows=0, output=None)
 
