@@ -54,14 +54,15 @@ def group_split(rt_small):
 def test_audit_cli_exit_codes_and_json(tmp_path, group_split, capsys):
     train = _write_split(tmp_path, group_split.train, "train")
     clean_test = _write_split(tmp_path, group_split.test, "test")
-    args = ["audit", train, "--test", clean_test, "--group-col", "movie", "--no-label-noise"]
+    args = ["audit", train, "--test", clean_test, "--group-column", "movie", "--no-label-noise"]
     assert main(args + ["--fail-on", "duplicates,near_duplicates,group"]) == 0
 
     leaky = group_split.test.subset(range(len(group_split.test)))
     leaky = dataclasses.replace(leaky, texts=group_split.train.texts[:3] + leaky.texts[3:])
     leaky_test = _write_split(tmp_path, leaky, "leaky")
     out = tmp_path / "audit.json"
-    args = ["audit", train, "--test", leaky_test, "--group-col", "movie", "--no-label-noise", "--json", str(out)]
+    args = ["audit", train, "--test", leaky_test, "--group-column", "movie", "--no-label-noise", "-o", str(out),
+            "--format", "json", "--overwrite"]
     assert main(args + ["--fail-on", "duplicates"]) == 1
     report = json.loads(out.read_text())
     assert report["problems"]["duplicates"] == 3
@@ -73,7 +74,7 @@ def test_audit_cli_exit_codes_and_json(tmp_path, group_split, capsys):
 @pytest.mark.slow
 def test_audit_cli_bundled_group_leakage(capsys):
     # A random split of raw Rotten Tomatoes puts most movies on both sides.
-    code = main(["audit", "rotten-tomatoes", "--group-col", "movie_name", "--split", "random",
+    code = main(["audit", "rotten-tomatoes", "--group-column", "movie_name", "--split", "random",
                  "--no-label-noise", "--fail-on", "group"])
     out = capsys.readouterr().out
     assert code == 1 and "group" in out and "leaked groups" in out
@@ -86,12 +87,12 @@ def test_split_cli_writes_honest_files(tmp_path, rt_small):
                                   rows=rt_small.rows + list(range(20_000, 20_030)))
     data = _write_split(tmp_path, doubled, "all")
     out_dir = tmp_path / "splits"
-    assert main(["split", data, "--method", "stratified", "--out-dir", str(out_dir)]) == 0
+    assert main(["split", data, "--split", "stratified", "-o", str(out_dir)]) == 0
     parts = {name: pd.read_csv(out_dir / f"{name}.csv") for name in ("train", "validation", "test")}
     train_texts = set(parts["train"]["text"])
     assert not train_texts & set(parts["test"]["text"]) and not train_texts & set(parts["validation"]["text"])
     assert sum(len(p) for p in parts.values()) < len(doubled)
-    assert main(["split", data, "--method", "time", "--out-dir", str(out_dir)]) == 2  # no time column
+    assert main(["split", data, "--split", "time", "-o", str(out_dir)]) == 2  # no time column
 
 
 def test_train_runs_fast_audit_and_stores_it(tmp_path, group_split):

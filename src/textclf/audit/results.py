@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..data.examples import Examples
+
 SNIPPET_CHARS = 160
 
 
@@ -20,6 +22,24 @@ class RowRef:
     id: str | None = None
 
 
+def row_ref(examples: Examples, split: str, index: int) -> RowRef:
+    """The RowRef of row `index` of `examples` (a multi-label label becomes a list, for JSON)."""
+    label = examples.labels[index] if examples.labels is not None else None
+    return RowRef(
+        split=split,
+        index=index,
+        row=examples.rows[index],
+        label=list(label) if isinstance(label, tuple) else label,
+        text=examples.texts[index][:SNIPPET_CHARS],
+        id=examples.ids[index] if examples.ids is not None else None,
+    )
+
+
+def label_key(label: Any) -> Any:
+    """A hashable form of a label: a multi-label list becomes a tuple."""
+    return tuple(label) if isinstance(label, list) else label
+
+
 @dataclass
 class DuplicateGroup:
     """Examples whose normalised texts are equal."""
@@ -32,7 +52,8 @@ class DuplicateGroup:
 
     @property
     def labels(self) -> list[Any]:
-        return sorted({m.label for m in self.members if m.label is not None}, key=str)
+        distinct = {label_key(m.label): m.label for m in self.members if m.label is not None}
+        return [distinct[key] for key in sorted(distinct, key=str)]
 
 
 @dataclass
