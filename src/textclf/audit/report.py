@@ -22,6 +22,10 @@ def audit_dict(result: AuditResult) -> dict[str, Any]:
 def compact_summary(result: AuditResult) -> dict[str, Any]:
     """A small dict for a saved model's info and metrics: counts plus the first few findings."""
     summary: dict[str, Any] = {"sizes": result.sizes, "problems": result.problems(), "notes": result.notes}
+    if result.sample is not None:
+        summary["sample"] = result.sample
+    if result.unseen_labels:
+        summary["unseen_labels"] = result.unseen_labels
     if result.duplicates is not None:
         summary["cross_split_duplicate_rows"] = result.duplicates.leaked_rows
     if result.near_duplicates is not None:
@@ -62,7 +66,11 @@ def warnings(result: AuditResult) -> list[str]:
     if d is not None and d.conflicts:
         lines.append(f"{len(d.conflicts)} texts appear with conflicting labels")
     if near is not None and near.pairs:
-        lines.append(f"{len(near.pairs)} near-duplicate pairs across splits (Jaccard >= {near.threshold}, {near.shingle})")
+        lines.append(f"{len(near.pairs)} rows nearly duplicate a row of an earlier split "
+                     f"(Jaccard >= {near.threshold}, {near.shingle})")
+    for name, labels in (result.unseen_labels or {}).items():
+        shown = ", ".join(map(str, labels[:SHOWN])) + (f" and {len(labels) - SHOWN} more" if len(labels) > SHOWN else "")
+        lines.append(f"{name} has {len(labels)} label(s) that training never sees: {shown}")
     if group is not None and group.leaked:
         lines.append(f"group leakage: {len(group.leaked)} of {group.groups} groups are in more than one split "
                      f"(rows: {group.rows})")

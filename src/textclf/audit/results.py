@@ -176,6 +176,8 @@ class AuditResult:
     tokenizer: str = "whitespace"
     max_length: int | None = None
     notes: list[str] = field(default_factory=list)
+    sample: dict | None = None  # {"rows", "audited", "seed"} when a seeded sample was audited
+    unseen_labels: dict[str, list[str]] | None = None  # split -> labels never seen in training
 
     def problems(self) -> dict[str, int]:
         """Check name -> number of findings, for the checks that ran (0 means clean)."""
