@@ -105,6 +105,6 @@ def test_evaluate_with_an_unknown_label_exits_2(trained, tmp_path):
 def test_data_list_and_export(tmp_path):
     result = run_cli("data", "list")
     assert result.returncode == 0 and "rotten-tomatoes" in result.stdout and "bbc-news" in result.stdout
-    assert main(["data", "export", "rotten-tomatoes", str(tmp_path / "rt.parquet")]) == 0
+    assert main(["data", "export", "rotten-tomatoes", "-o", str(tmp_path / "rt.parquet")]) == 0
     frame = pd.read_parquet(tmp_path / "rt.parquet")
     assert len(frame) == 13835 and {"text", "label", "group"} <= set(frame.columns)

@@ -273,3 +273,26 @@ def test_predict_to_stdout_prints_no_row_of_a_chunk_with_a_bad_row(model, tmp_pa
     assert result.returncode == 2
     assert len(result.stdout.splitlines()) == 3  # the first chunk; nothing of the second (rows 4-6)
     assert len(result.stderr.strip().splitlines()) == 1 and "row 5," in result.stderr, result.stderr
+
+
+def test_old_train_resume_directory_becomes_output(capsys):
+    from textclf.cli.outputs import upgrade_train_resume
+
+    assert upgrade_train_resume(["train", "c.yaml", "--resume", "runs/a"]) == ["train", "c.yaml", "-o", "runs/a",
+                                                                               "--resume"]
+    assert "deprecated" in capsys.readouterr().err
+    assert upgrade_train_resume(["train", "--resume", "c.yaml"]) == ["train", "--resume", "c.yaml"]
+
+
+def test_train_user_error_after_the_data_line_is_one_line(model, tmp_path, monkeypatch, capsys):
+    from textclf.errors import ModelError
+
+    def refuse(*args, **kwargs):
+        raise ModelError("model.x: cannot be fitted here")
+
+    monkeypatch.setattr(textclf.TextClassifier, "fit", refuse)
+    capsys.readouterr()
+    assert main(["train", str(model / "data.csv"), "model.type=tfidf", "audit.enabled=false", "-o",
+                 str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == "textclf: error: model.x: cannot be fitted here\n"
+    assert not (tmp_path / "run").exists()

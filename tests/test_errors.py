@@ -170,8 +170,8 @@ def test_cli_errors_with_slice_column_writes_outputs(tmp_path, rt_small):
     pd.DataFrame({"text": test.texts, "label": test.labels,
                   "batch": [f"b{i % 3}" for i in range(len(test))]}).to_csv(data, index=False)
     out_json, out_csv, out_html = tmp_path / "e.json", tmp_path / "m.csv", tmp_path / "e.html"
-    code = main(["errors", str(model_dir), "--data", str(data), "--slice-col", "batch", "--json", str(out_json),
-                 "--mistakes", str(out_csv), "--html", str(out_html), "--bootstrap", "100", "--min-slice-size", "5"])
+    code = main(["errors", str(model_dir), "--data", str(data), "--slice-column", "batch", "-o", str(out_json),
+                 "--mistakes", str(out_csv), "--bootstrap", "100", "--min-slice-size", "5"])
     assert code == 0
     report = json.loads(out_json.read_text())
     batches = {s["value"]: s for s in report["slices"] if s["family"] == "batch"}
@@ -179,6 +179,7 @@ def test_cli_errors_with_slice_column_writes_outputs(tmp_path, rt_small):
     mistakes = pd.read_csv(out_csv)
     assert len(mistakes) == report["mistakes"] == round((1 - report["accuracy"]) * 300)
     assert {"gold", "predicted", "confidence", "text", "slice_batch", "slice_negation"} <= set(mistakes.columns)
+    assert main(["errors", str(model_dir), "--data", str(data), "-o", str(out_html), "--bootstrap", "100"]) == 0
     assert "Error analysis" in out_html.read_text()
 
 
@@ -188,7 +189,7 @@ def test_cli_errors_unknown_slice_column_is_a_clear_error(tmp_path, rt_small, ca
     data = tmp_path / "test.csv"
     pd.DataFrame({"text": rt_small.texts[:20], "label": rt_small.labels[:20]}).to_csv(data, index=False)
     out = tmp_path / "e.json"
-    code = main(["errors", str(model_dir), "--data", str(data), "--slice-col", "nope", "--json", str(out)])
+    code = main(["errors", str(model_dir), "--data", str(data), "--slice-column", "nope", "-o", str(out)])
     assert code == 2
     assert 'slice column "nope" not found' in capsys.readouterr().err
     assert not out.exists()

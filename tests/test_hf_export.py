@@ -35,7 +35,7 @@ def test_exported_directory_gives_the_same_predictions(saved_cls_model, rt_small
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     out = tmp_path / "hf"
-    assert main(["export", str(saved_cls_model), str(out), "--format", "hf"]) == 0
+    assert main(["export", str(saved_cls_model), "-o", str(out), "--format", "hf"]) == 0
     clf = TextClassifier.load(saved_cls_model)
     hf_model = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(out))
@@ -62,7 +62,7 @@ def test_mean_pooling_is_refused_with_a_clear_error(tiny_bert, rt_small, tmp_pat
 
     with pytest.raises(ModelError, match="pooling 'mean' has no Hugging Face counterpart"):
         export_hf(clf, tmp_path / "hf")
-    assert main(["export", str(saved), str(tmp_path / "hf"), "--format", "hf"]) == 2
+    assert main(["export", str(saved), "-o", str(tmp_path / "hf"), "--format", "hf"]) == 2
     assert "pooling 'mean'" in capsys.readouterr().err
     assert not (tmp_path / "hf").exists()
 

@@ -143,7 +143,7 @@ def test_a_node_killed_mid_epoch_resumes_from_the_checkpoint(workdir):
     assert not (run_dir / "model").exists() and not (run_dir / "metrics.json").exists()
     assert any((run_dir / "checkpoints").iterdir())  # step 4's, written by rank 0
 
-    results = two_nodes(workdir, "textclf-resume", "--resume", str(run_dir))
+    results = two_nodes(workdir, "textclf-resume", "-o", str(run_dir), "--resume")
     for code, output in results:
         assert code == 0, output[-3000:]
     assert_matches_one_process(workdir, run_dir)

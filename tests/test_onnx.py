@@ -84,7 +84,7 @@ def test_tfidf_export_is_refused_clearly(rt_small, tmp_path, capsys):
     clf.save(tmp_path / "tfidf")
     with pytest.raises(ModelError, match="ONNX export supports neural models"):
         export_onnx(clf, tmp_path / "out")
-    assert main(["export", str(tmp_path / "tfidf"), str(tmp_path / "out"), "--format", "onnx"]) == 2
+    assert main(["export", str(tmp_path / "tfidf"), "-o", str(tmp_path / "out"), "--format", "onnx"]) == 2
     assert "supports neural models" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     with pytest.raises(ModelError, match="not an ONNX export"):

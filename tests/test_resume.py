@@ -63,7 +63,7 @@ def test_resume_without_a_checkpoint_is_a_config_error(data, tmp_path):
 
 
 def test_cli_resume_of_a_directory_without_checkpoints_exits_2(tmp_path, capsys):
-    code = main(["train", "data.dataset=rotten-tomatoes", "model.type=bag", "--resume", str(tmp_path / "nope")])
+    code = main(["train", "data.dataset=rotten-tomatoes", "model.type=bag", "-o", str(tmp_path / "nope"), "--resume"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("textclf: error:") and "no checkpoints" in err and "\n" not in err

@@ -71,7 +71,7 @@ def test_cli_shift_exit_code_and_json(tmp_path, rt_model_and_heldout, bbc_sample
     pd.DataFrame({"text": bbc_sample.texts}).to_csv(new_csv, index=False)
     out = tmp_path / "shift.json"
     code = main(["shift", str(model_dir), "--data", str(new_csv), "--reference", str(ref_csv),
-                 "--json", str(out), "--fail-on-shift"])
+                 "-o", str(out), "--fail-on-shift"])
     assert code == 1
     assert json.loads(out.read_text())["verdict"] == "shifted"
     assert main(["shift", str(model_dir), "--data", str(ref_csv), "--reference", str(ref_csv)]) == 0

@@ -130,7 +130,7 @@ def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
     if not model.exists():
         train(_config(binary_files, "test.csv", "honest"))
     assert main(["tune-thresholds", str(model), "--data", str(binary_files / "val.csv"),
-                 "--method", "recall", "--target", "0.95"]) == 0
+                 "--objective", "recall", "--target", "0.95"]) == 0
     assert "recall" in capsys.readouterr().out
     from textclf.classifier import TextClassifier
 
@@ -145,7 +145,7 @@ def test_cli_tune_thresholds_rewrites_the_saved_model(binary_files, capsys):
     assert sum(p == "rotten" for p in rotten) / len(rotten) >= 0.95  # the target holds on validation
     # A user mistake is one line and exit code 2, and the saved thresholds are untouched.
     before = (model / "policy.json").read_text()
-    assert main(["tune-thresholds", str(model), "--data", str(binary_files / "val.csv"), "--method", "precision"]) == 2
+    assert main(["tune-thresholds", str(model), "--data", str(binary_files / "val.csv"), "--objective", "precision"]) == 2
     assert "needs a target" in capsys.readouterr().err
     assert (model / "policy.json").read_text() == before
 

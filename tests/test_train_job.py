@@ -61,7 +61,7 @@ def test_train_from_a_data_file_chooses_a_model_within_the_budget(tmp_path, rt_s
     frame = frame.rename(columns={"text": "review", "label": "sentiment"})
     write_frame(frame, tmp_path / "reviews.csv")
     assert main(["train", str(tmp_path / "reviews.csv"), "--text-column", "review", "--label-column", "sentiment",
-                 "--time-budget", "20s", "--output-dir", str(tmp_path / "run"), "model.candidates=[tfidf_word]",
+                 "--time-budget", "20s", "-o", str(tmp_path / "run"), "model.candidates=[tfidf_word]",
                  "audit=false"]) == 0
     model = tmp_path / "run" / "model"
     leaderboard = json.loads((model / "leaderboard.json").read_text())

@@ -10,6 +10,7 @@ import sys
 
 from ..errors import TextclfError
 from ..fileio import DISK_ERRORS, os_error
+from .outputs import upgrade_train_resume
 from .parser import build_parser
 
 EXIT_USER_ERROR = 2
@@ -17,7 +18,7 @@ EXIT_USER_ERROR = 2
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(upgrade_train_resume(list(sys.argv[1:] if argv is None else argv)))
     if extra and getattr(args, "verb", None) == "train" and not any(x.startswith("-") for x in extra):
         args.arguments = [*args.arguments, *extra]  # overrides after options: train DATA --flag x key=value
     elif extra:

@@ -40,18 +40,22 @@ def check_run_directory(run_dir: Path, overwrite: bool) -> None:
         raise DataError(f"{run_dir} exists; pass --overwrite to replace its model, or --resume to continue its run")
 
 
-HOLD_SECONDS = 2.0  # log lines of a run's first seconds wait: a user error found then prints alone
+HOLD_SECONDS = 5.0  # a run's log lines wait this long after the first: a user error found then prints alone
 
 
 class _HeldLog:
-    """stderr for `train`'s log: writes are held until HOLD_SECONDS have passed (then everything
-    flows), so that a mistake found early (a bad column, a model that cannot load) is one line."""
+    """stderr for `train`'s log: its lines are held until HOLD_SECONDS after the first one (then
+    everything flows), so that a mistake found just after the data is read (a label problem, a
+    model that cannot load) is one line, not a data summary and then the line."""
 
     def __init__(self) -> None:
-        self._started, self._held = time.monotonic(), []
+        self._first: float | None = None
+        self._held: list[str] | None = []
 
     def write(self, text: str) -> int:
-        if self._held is not None and time.monotonic() - self._started < HOLD_SECONDS:
+        now = time.monotonic()
+        self._first = now if self._first is None else self._first
+        if self._held is not None and now - self._first < HOLD_SECONDS:
             self._held.append(text)
             return len(text)
         self.release()
@@ -81,7 +85,8 @@ def held_log():
     except TextclfError:
         log.drop()  # the error line says what matters
         raise
-    log.release()
+    finally:
+        log.release()  # success, or an interrupt: every line that was held
 
 
 def required_output(args: argparse.Namespace, what: str) -> str:
@@ -94,3 +99,17 @@ def required_output(args: argparse.Namespace, what: str) -> str:
     if args.output is None:
         raise ConfigError(f"{args.verb}: give -o OUTPUT, {what}")
     return args.output
+
+
+def upgrade_train_resume(argv: list[str]) -> list[str]:
+    """`train ... --resume RUN_DIR` of old releases is `train ... -o RUN_DIR --resume` now (one
+    deprecation line); `--resume` before a config, a data file, an override or a flag is left alone."""
+    if argv[:1] != ["train"] or "--resume" not in argv:
+        return argv
+    at = argv.index("--resume")
+    value = argv[at + 1] if at + 1 < len(argv) else "-"
+    if value.startswith("-") or "=" in value or value.lower().endswith((".yaml", ".yml", ".csv", ".tsv", ".jsonl",
+                                                                       ".json", ".parquet", ".gz", ".bz2", ".xz")):
+        return argv
+    done(f"textclf: warning: --resume RUN_DIR is deprecated; use -o {value} --resume")
+    return [*argv[:at], "-o", value, "--resume", *argv[at + 2:]]
