@@ -4,6 +4,7 @@ scores, the session's queue and outputs, and review decisions. Small real data, 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -180,3 +181,61 @@ def test_review_queue_interleaves_and_decisions_write_corrected_data(tmp_path, r
     log = pd.read_csv(output.changes)
     assert list(log["decision"]) == ["relabel", "drop", "keep"]
     assert log["reason"][0] == "a plot summary" and "suspect" in log["reason"][1] or "mistake" in log["reason"][1]
+
+
+def test_review_job_queues_suspects_and_mistakes_and_writes_atomically(tmp_path, rt_small):
+    from textclf import TextClassifier
+    from textclf.jobs.label import ReviewOptions, open_review_session
+
+    examples = rt_small.subset(range(0, 600, 2))
+    flipped = list(range(0, 300, 20))
+    frame = pd.DataFrame({"text": examples.texts, "label": [
+        ("plot" if x != "plot" else "fresh") if i in flipped else x for i, x in enumerate(examples.labels)]})
+    frame.to_csv(tmp_path / "noisy.csv", index=False)
+    model = TextClassifier(model={"type": "tfidf"}, calibration=None).fit(rt_small.subset(range(1, 600, 2)))
+    model.save(tmp_path / "model")
+    options = ReviewOptions(str(tmp_path / "model"), str(tmp_path / "fixed.csv"), data=str(tmp_path / "noisy.csv"),
+                            limit=30)
+    session, output = open_review_session(options)
+    queued = [i for i, asked in enumerate(session.pool.asked) if asked]
+    assert len(queued) == 30 and len(set(queued) & set(flipped)) >= 5  # the flips come to the top
+    first = session.next_row("A")
+    assert session.suggestion(first)[0] is not None and session.pool.reasons[first]
+    session.answer("A", 1, session.pool.ids[first], "drop")
+    session.flush()
+    assert len(pd.read_csv(output.path)) == 299 and len(pd.read_csv(output.changes)) == 1
+    with pytest.raises(DataError, match="exists"):  # someone else's file is never replaced
+        open_review_session(ReviewOptions(options.model, str(tmp_path / "noisy.csv"), data=options.data))
+
+
+def test_api_key_required_off_loopback_and_answers_idempotent_over_http(tmp_path, rt_small, vectors, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from textclf.labelling.app import JSON_PATHS, OPEN_PATHS, build_app
+    from textclf.labelling.server import resolve_api_key
+    from textclf.serving.guards import RequestGuard
+
+    monkeypatch.delenv("TEXTCLF_API_KEY", raising=False)
+    assert resolve_api_key("127.0.0.1", None) is None
+    with pytest.raises(ConfigError, match="API key"):
+        resolve_api_key("0.0.0.0", None)
+    monkeypatch.setenv("TEXTCLF_API_KEY", "s3cret")
+    assert resolve_api_key("0.0.0.0", None) == "s3cret"
+
+    pool = _pool(rt_small)
+    session = LabelSession(pool, Journal(tmp_path / "j.sqlite", pool.identity()), vectors[SPREAD],
+                           SessionSettings(clusters=4))
+    app = RequestGuard(build_app(session, lambda: []), max_bytes=1 << 20, api_key="s3cret",
+                       open_paths=OPEN_PATHS, json_paths=JSON_PATHS)
+    client = TestClient(app)
+    page = client.get("/")
+    assert page.status_code == 200 and "textclf label" in page.text
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", page.text)  # self-contained: no CDN
+    assert client.get("/api/state", params={"client": "t"}).status_code == 401
+    auth = {"Authorization": "Bearer s3cret"}
+    item = client.get("/api/state", params={"client": "t"}, headers=auth).json()["item"]["id"]
+    body = {"client": "t", "seq": 1, "item": item, "kind": "label", "labels": ["plot"]}
+    assert client.post("/api/answer", json=body, headers=auth).json()["recorded"] is True
+    assert client.post("/api/answer", json=body, headers=auth).json()["recorded"] is False  # resent: once
+    assert client.post("/api/answer", json={**body, "seq": 2, "labels": ["nope"]}, headers=auth).status_code == 422
+    assert len(session.journal.events()) == 1
