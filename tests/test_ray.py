@@ -226,7 +226,8 @@ def test_cli_engine_ray_writes_the_same_rows(tfidf_dir, input_csv, tmp_path, cap
 
 
 def test_the_ray_reader_parses_files_as_the_local_reader(tfidf_dir, tmp_path):
-    """One parser (data/formats.py): a byte-order mark is accepted, a truncated gzip is one line."""
+    """One parser (data/formats.py): a byte-order mark is accepted, a truncated gzip is one line, a
+    text that is not a string is refused as locally."""
     import gzip
 
     bom = tmp_path / "bom.jsonl"
@@ -238,3 +239,7 @@ def test_the_ray_reader_parses_files_as_the_local_reader(tfidf_dir, tmp_path):
     with pytest.raises(DataError, match=r"cut\.csv\.gz: cannot decompress .*truncated or corrupt") as err:
         predict_files(tfidf_dir, cut, tmp_path / "out2", num_workers=1)
     assert "\n" not in str(err.value) and not (tmp_path / "out2").exists()
+    number = tmp_path / "number.jsonl"
+    number.write_text('{"text": "fine"}\n{"text": 12}\n')
+    with pytest.raises(DataError, match=r'number\.jsonl, row 2, column "text": text is not a string but int 12'):
+        predict_files(tfidf_dir, number, tmp_path / "out3", num_workers=1)

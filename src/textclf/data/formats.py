@@ -106,9 +106,10 @@ def iter_lines(handle: IO[bytes], block: int = 1 << 20) -> Iterator[bytes]:
 def parse_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | None = None,
                  empty_ok: bool = False) -> Iterator[tuple[int, pd.DataFrame]]:
     """(first_row, frame) chunks of the raw table in `source` (a decompressed binary stream; for
-    Parquet a path or a seekable stream). Rows count from 1, header excluded; an empty table is one
-    empty frame (`empty_ok`: nothing). Undecodable bytes raise UnicodeDecodeError for the caller to
-    place; every other problem is a DataError."""
+    Parquet a path or a seekable stream). Rows count from 1, header excluded. A file with no bytes
+    or no JSON line is a DataError, a CSV header or Parquet schema without rows one empty frame
+    (`empty_ok`: nothing at all, for one shard of many). Undecodable bytes raise UnicodeDecodeError
+    for the caller to place; every other problem is a DataError."""
     if fmt == "parquet":
         yield from _parquet_frames(source, path, chunk_size, empty_ok)
     elif fmt == "jsonl":
@@ -159,7 +160,9 @@ def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_o
             yield first, pd.DataFrame.from_records(records)
             first += len(records)
             records = []
-    if records or (first == 1 and not empty_ok):
+    if row == 0 and not empty_ok:
+        raise DataError(f"{path}: file is empty (no JSON lines)")
+    if records:
         yield first, pd.DataFrame.from_records(records)
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -105,16 +105,9 @@ class RnnConfig(ScratchConfig):
 
 class CnnConfig(ScratchConfig):
     type: Literal["cnn"] = "cnn"
-    kernel_sizes: tuple[int, ...] = (3, 4, 5)
+    kernel_sizes: tuple[Annotated[int, Field(ge=1)], ...] = Field((3, 4, 5), min_length=1)  # widths in tokens
     num_filters: int = Field(100, ge=1)
     pooling: PoolingName = "max"
-
-    @field_validator("kernel_sizes")
-    @classmethod
-    def _kernels(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if not value or min(value) < 1:
-            raise ValueError(f"expected a non-empty list of positive widths, got {list(value)}")
-        return value
 
 
 class TransformerConfig(ScratchConfig):

@@ -46,7 +46,7 @@ from ..data import formats
 from ..data.formats import (DECOMPRESSION_ERRORS, compression_of, decompression_error, detect_format, format_of,
                             parse_frames)
 from ..data.lengths import chunk_logits
-from ..errors import DataError, TextclfError, where
+from ..errors import DataError, TextclfError, not_a_string, where
 from ..fileio import atomic_directory, check_output
 from .predict import prediction_rows
 from .loading import load_for_inference
@@ -183,9 +183,11 @@ class TextFileSource(FileBasedDatasource):
         for offset, text in enumerate(texts):
             if _missing(text):
                 raise DataError(f"{where(path, first + offset, self.text_column)}: empty or missing text")
+            if not isinstance(text, str):  # as local predict: never classify a number's or object's repr
+                raise DataError(f"{where(path, first + offset, self.text_column)}: {not_a_string(text)}")
             if ids is not None and _missing(ids[offset]):
                 raise DataError(f"{where(path, first + offset, self.id_column)}: empty or missing value")
-        columns = {TEXT: pa.array([t if isinstance(t, str) else str(t) for t in texts], pa.string())}
+        columns = {TEXT: pa.array(texts, pa.string())}
         if ids is not None:
             columns[ID] = pa.array([_id_text(v) for v in ids], pa.string())
         columns[ROW] = pa.array(np.arange(first, first + len(texts), dtype=np.int64))
