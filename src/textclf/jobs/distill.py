@@ -275,7 +275,10 @@ def distill(teacher: str | Path, unlabelled: str | Path, student: str | dict = "
     opts = DistillOptions(student=student, **options)
     opts.check()
     params = _student_params(opts.student)
-    model_and_training(params, opts.training)  # a config mistake surfaces before any work
+    _, training = model_and_training(params, opts.training)  # a config mistake surfaces before any work
+    if training.sampler == "weighted":
+        raise ConfigError("training.sampler: weighted samples by class label; a student on the teacher's "
+                          "probabilities takes length_bucketed or random")
     out = check_output(output, overwrite, directory=True) if output is not None else None
     teacher_clf = _load_teacher(teacher)
     text_column = opts.text_column or teacher_clf.card.text_column
