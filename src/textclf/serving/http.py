@@ -94,7 +94,7 @@ class ExplainRequest(PredictRequest):
 
 
 class Prediction(BaseModel):
-    label: str | list[str]
+    label: bool | int | str | list[bool | int | str]  # the type the model's labels were given in
     probabilities: dict[str, float]
 
 
@@ -105,12 +105,14 @@ class PredictResponse(BaseModel):
 # -- model call ----------------------------------------------------------------------------------
 def prediction_records(clf, texts: Sequence[str], batch_size: int = 64,
                        logits_fn: Callable | None = None) -> list[dict]:
-    """[{label, probabilities}] for `texts`, in order: exactly what `clf.predict` decides."""
+    """[{label, probabilities}] for `texts`, in order: exactly what `clf.predict` decides, labels of
+    the type the model was trained on (an integer model answers 1, not "1")."""
     predictions = clf.from_logits(chunk_logits(logits_fn or clf.logits, list(texts), batch_size))
     probs, labels = predictions.probabilities, predictions.labels
     names = clf.label_map.labels
+    typed = dict(zip(names, clf.label_map.user_labels))
     return [
-        {"label": list(label) if clf.multi_label else label,
+        {"label": [typed[n] for n in label] if clf.multi_label else typed[label],
          "probabilities": {name: float(p) for name, p in zip(names, row)}}
         for label, row in zip(labels, np.asarray(probs))
     ]

@@ -167,6 +167,7 @@ class TrialRunner:
 
     def _candidate(self, family: Family, trial) -> tuple[BaseModel, TrainingConfig, int]:
         """Config, training settings and epochs of one trial's model."""
+        from ...plan import with_type_defaults
         from .. import model_class
 
         context = {"multi_label": self.label_map.multi_label, "class_weight": self.training.class_weight,
@@ -174,12 +175,10 @@ class TrialRunner:
         model_values, overrides = family.suggest(trial, context)
         cls = model_class(model_values["type"])
         config = member_config(model_values, "model.candidates")
-        training = self.training
-        defaults = getattr(cls, "default_training", {}) or {}
-        unset = {k: v for k, v in defaults.items() if k not in training.model_fields_set}
-        training = training.model_copy(update={**unset, **overrides, "progress": False})
+        # The type's fixed defaults (the plan's rule, without the size-aware epochs: the search sets those)
+        training = with_type_defaults(config, self.training, None).model_copy(update={**overrides, "progress": False})
         probe = cls(config, self.label_map, training, self.seed)  # stores parameters only
-        effective = getattr(probe, "training", training)
+        effective = probe.training_settings() or training
         epochs = effective.epochs if is_neural(family) else 1
         return config, training, epochs
 
