@@ -7,7 +7,7 @@ to logits, a loss on logits, parameter groups, and encoded data; the model knows
 
 What it does: AdamW over the given groups, linear/cosine/constant schedule with warmup, gradient
 accumulation and clipping, autocast (bf16 on CPU or CUDA, fp16 + GradScaler on CUDA), early
-stopping on a validation metric with patience, best-weights selection, a tqdm bar, one JSON line
+stopping on a validation metric with patience, best-weights selection, one progress bar over all epochs (training/progress.py), one JSON line
 per logged step / epoch in `workdir/train_log.jsonl`, checkpoints every N optimizer steps and at
 each epoch end (training/checkpoint.py), and exact resumption from them.
 
@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..config import TrainingConfig
 from ..data.batching import EpochPlan, inference_batches, pad_batch
@@ -38,6 +37,7 @@ from .setup import autocast, parameter_groups, resolve_device, resolve_precision
 from .setup import compile_module, grad_scaler, to_device
 from .optim import build_optimizer
 from .checkpoint import checkpoint_path, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .progress import progress_bar, write_above
 from .tensorboard import TensorBoardLog
 
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
@@ -150,6 +150,8 @@ class _Run:
     state: TrainState = field(default_factory=lambda: TrainState())
     best_weights: dict | None = None
     started: float = 0.0
+    batches_per_epoch: int = 0
+    bar: Any = None  # one bar over every epoch's batches, so its ETA is the whole run's
 
 
 class Trainer:
@@ -230,14 +232,18 @@ class Trainer:
         run.started = time.perf_counter()
         self.module.train()
         interrupted = False
-        while not run.state.finished and run.state.epoch < cfg.epochs:
-            interrupted = self._run_epoch(run, train, stop_after_step)
-            if interrupted:
-                break
-            self._end_epoch(run, validation)
-            if stop_after_step is not None and run.state.step >= stop_after_step and not run.state.finished:
-                interrupted = True
-                break
+        run.bar = self._progress(run)
+        try:
+            while not run.state.finished and run.state.epoch < cfg.epochs:
+                interrupted = self._run_epoch(run, train, stop_after_step)
+                if interrupted:
+                    break
+                self._end_epoch(run, validation)
+                if stop_after_step is not None and run.state.step >= stop_after_step and not run.state.finished:
+                    interrupted = True
+                    break
+        finally:
+            run.bar.close()
         if not interrupted and run.best_weights is not None:
             self.module.load_state_dict(run.best_weights)
         self.module.eval()
@@ -268,7 +274,8 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps, cfg.schedule))
         scaler = grad_scaler(self.device, self.dtype)
-        run = _Run(compile_module(self.context.wrap(self.module), cfg.compile), plan, optimizer, scheduler, scaler)
+        run = _Run(compile_module(self.context.wrap(self.module), cfg.compile), plan, optimizer, scheduler, scaler,
+                   batches_per_epoch=batches_per_epoch)
         if resume:
             if self.workdir is None:
                 raise ConfigError("resume needs a run directory (workdir)")
@@ -293,42 +300,50 @@ class Trainer:
         accumulate = cfg.gradient_accumulation_steps
         epoch = state.epoch
         batches = self.context.shard(run.plan.batches(epoch))
-        bar = tqdm(total=len(batches), initial=state.batch_in_epoch, disable=not self._show_progress, leave=False,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True)
+        bar = run.bar
+        bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}", refresh=False)
         position = state.batch_in_epoch
-        try:
-            while position < len(batches):
-                group_start = position - position % accumulate
-                group_size = min(accumulate, len(batches) - group_start)
-                indices = batches[position]
-                loss = self.batch_loss(run.wrapped, [train.sequences[i] for i in indices], train.targets[indices])
-                (run.scaler.scale(loss / group_size) if run.scaler.is_enabled() else loss / group_size).backward()
-                state.epoch_loss_sum += float(loss.detach())
-                state.epoch_loss_count += 1
-                position += 1
-                bar.update(1)
-                if position - group_start < group_size:
-                    continue
-                self._optimizer_step(run)
-                state.batch_in_epoch = position
-                if not bar.disable:
-                    bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
-                if state.step % cfg.log_every_steps == 0:
-                    self._log({"event": "step", "epoch": epoch + 1, "step": state.step, "loss": float(loss.detach()),
-                               "lr": run.scheduler.get_last_lr()[0]})
-                reached_max = cfg.max_steps is not None and state.step >= cfg.max_steps
-                more = position < len(batches)
-                if cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0 and more \
-                        and not reached_max:
-                    self._checkpoint_run(run)
-                if stop_after_step is not None and state.step >= stop_after_step and more:
-                    self._checkpoint_run(run)
-                    return True
-                if reached_max:
-                    break
-        finally:
-            bar.close()
+        while position < len(batches):
+            group_start = position - position % accumulate
+            group_size = min(accumulate, len(batches) - group_start)
+            indices = batches[position]
+            loss = self.batch_loss(run.wrapped, [train.sequences[i] for i in indices], train.targets[indices])
+            (run.scaler.scale(loss / group_size) if run.scaler.is_enabled() else loss / group_size).backward()
+            state.epoch_loss_sum += float(loss.detach())
+            state.epoch_loss_count += 1
+            position += 1
+            bar.update(1)
+            if position - group_start < group_size:
+                continue
+            self._optimizer_step(run)
+            state.batch_in_epoch = position
+            if not bar.disable:
+                bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_loss_count:.4f}")
+            if state.step % cfg.log_every_steps == 0:
+                self._log({"event": "step", "epoch": epoch + 1, "step": state.step, "loss": float(loss.detach()),
+                           "lr": run.scheduler.get_last_lr()[0]})
+            reached_max = cfg.max_steps is not None and state.step >= cfg.max_steps
+            more = position < len(batches)
+            if cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0 and more \
+                    and not reached_max:
+                self._checkpoint_run(run)
+            if stop_after_step is not None and state.step >= stop_after_step and more:
+                self._checkpoint_run(run)
+                return True
+            if reached_max:
+                break
         return False
+
+    def _progress(self, run: _Run):
+        """One bar over the run's batches (epochs x batches, capped by max_steps): its ETA is the
+        whole training's, not the current epoch's. Validation between epochs is not counted."""
+        cfg, state = self.training, run.state
+        total = run.batches_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            total = min(total, cfg.max_steps * cfg.gradient_accumulation_steps)
+        done = state.epoch * run.batches_per_epoch + state.batch_in_epoch  # resumed runs start there
+        return progress_bar(self._show_progress, total, min(done, total), desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+                            unit=" batches", unit_scale=False, leave=False)
 
     @property
     def _show_progress(self) -> bool:
@@ -367,9 +382,8 @@ class Trainer:
             patience = cfg.early_stopping_patience
             if patience is not None and state.bad_epochs >= patience:
                 state.finished = True
-            if self._show_progress:
-                tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f}  "
-                           f"validation {metric_name} {metrics[metric_name]:.4f}")
+            write_above(run.bar, f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f}  "
+                                 f"validation {metric_name} {metrics[metric_name]:.4f}")
         record["seconds"] = round(time.perf_counter() - run.started, 3)
         self._log(record)
         state.history.append({k: v for k, v in record.items() if k != "seconds"})
