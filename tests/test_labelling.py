@@ -239,3 +239,45 @@ def test_api_key_required_off_loopback_and_answers_idempotent_over_http(tmp_path
     assert client.post("/api/answer", json=body, headers=auth).json()["recorded"] is False  # resent: once
     assert client.post("/api/answer", json={**body, "seq": 2, "labels": ["nope"]}, headers=auth).status_code == 422
     assert len(session.journal.events()) == 1
+
+
+def test_cli_user_mistakes_are_one_line_exit_2(tmp_path, capsys):
+    from textclf.cli import main
+
+    data = tmp_path / "texts.csv"
+    pd.DataFrame({"text": ["good film", "bad film", "a plot"]}).to_csv(data, index=False)
+    (tmp_path / "taken.csv").write_text("someone else's file\n")
+    cases = [
+        (["--labels", "only"], "at least two"),
+        (["--labels", "a,b", "-o", str(tmp_path / "out.parquet")], ".csv or .jsonl"),
+        (["--labels", "a,b", "-o", str(tmp_path / "taken.csv")], "--overwrite"),
+        (["--labels", "a,b", "--host", "0.0.0.0", "--features", "tfidf"], "API key"),
+        (["--seed", str(data)], "label"),
+    ]
+    for extra, message in cases:
+        argv = ["label", str(data), *extra]
+        if "-o" not in extra:
+            argv += ["-o", str(tmp_path / "out.csv")]
+        assert main(argv) == 2, extra
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert (tmp_path / "taken.csv").read_text() == "someone else's file\n"
+
+
+def test_multi_label_session_fits_and_suggests(tmp_path, rt_small, vectors):
+    texts = [rt_small.texts[i] for i in SPREAD]
+    pool = Pool([f"row-{i}" for i in range(len(texts))], texts, ("fresh", "plot", "rotten", "short"), multi_label=True)
+    session = LabelSession(pool, Journal(tmp_path / "m.sqlite", pool.identity()), vectors[SPREAD],
+                           SessionSettings(clusters=4, refit_every=1000))
+    gold = [rt_small.labels[i] for i in SPREAD]
+    answered = range(0, 120, 3)  # the three classes mixed
+    for seq, row in enumerate(answered, start=1):
+        labels = [gold[row]] + (["short"] if len(texts[row]) < 80 else [])
+        session.answer("A", seq, pool.ids[row], "label", labels)
+    session.refit()
+    assert session.model.probabilities.shape == (len(texts), 4)
+    suggested, confidence = session.suggestion(50)
+    assert session.model.probabilities[:, :3].max() > 0.5
+    assert set(suggested) <= set(pool.labels) and 0 <= confidence <= 1
+    assert session.model.score is not None and 0 < session.model.score.f1 <= 1
+    assert session.counts()["short"] == sum(len(texts[r]) < 80 for r in answered) > 0

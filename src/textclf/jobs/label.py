@@ -73,23 +73,32 @@ def open_label_session(options: LabelOptions, progress: bool = True) -> tuple[La
     return session, output
 
 
-def serve_session(session: LabelSession, server: ServerOptions, describe: str) -> None:
+def serve_session(session: LabelSession, listening, describe: str) -> None:
+    """Serve the page on `listening` = labelling.server.listen(...) until Ctrl-C / SIGTERM."""
     from ..labelling.app import build_app
     from ..labelling.server import run_app
 
+    sock, key = listening
     app = build_app(session, lambda: label_studio_tasks(session))
     session.start()
 
     def ready(url: str) -> None:
         print(f"textclf {session.settings.mode}: open {url}  ({describe}; Ctrl-C to stop)", flush=True)
 
-    run_app(app, server.host, server.port, server.api_key, ready, session.stop)
+    run_app(app, sock, key, ready, session.stop)
 
 
 def label(options: LabelOptions, server: ServerOptions = ServerOptions()) -> Path:
-    session, output = open_label_session(options)
+    from ..labelling.server import listen
+
+    listening = listen(server.host, server.port, server.api_key)
+    try:
+        session, output = open_label_session(options)
+    except BaseException:
+        listening[0].close()
+        raise
     answered = len(session.standing())
-    serve_session(session, server, f"{answered} answers so far, writing {output.path}")
+    serve_session(session, listening, f"{answered} answers so far, writing {output.path}")
     print(f"textclf label: labels in {output.path}; train with: textclf train {output.path}", file=sys.stderr)
     return output.path
 
@@ -150,8 +159,15 @@ def open_review_session(options: ReviewOptions):
 
 
 def review(options: ReviewOptions, server: ServerOptions = ServerOptions()) -> Path:
-    session, output = open_review_session(options)
+    from ..labelling.server import listen
+
+    listening = listen(server.host, server.port, server.api_key)
+    try:
+        session, output = open_review_session(options)
+    except BaseException:
+        listening[0].close()
+        raise
     queued = sum(session.pool.asked)
-    serve_session(session, server, f"{queued} rows queued, writing {output.path} and {output.changes.name}")
+    serve_session(session, listening, f"{queued} rows queued, writing {output.path} and {output.changes.name}")
     print(f"textclf review: corrected data in {output.path}, decisions in {output.changes}", file=sys.stderr)
     return output.path

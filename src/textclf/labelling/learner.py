@@ -11,15 +11,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
 MIN_PER_CLASS_FOR_CV = 2
 
 
-def _estimator(multi_label: bool):
-    model = LogisticRegression(C=4.0, max_iter=500, class_weight="balanced")
-    return OneVsRestClassifier(model) if multi_label else model
+def _estimator() -> LogisticRegression:
+    """One per label for multi-label (fit_predict loops), balanced: rare classes matter early."""
+    return LogisticRegression(C=4.0, max_iter=500, class_weight="balanced")
 
 
 def fit_predict(vectors: np.ndarray, rows: Sequence[int], targets: np.ndarray, classes: int,
@@ -32,12 +31,12 @@ def fit_predict(vectors: np.ndarray, rows: Sequence[int], targets: np.ndarray, c
         return None
     with threadpool_limits(1, user_api="blas"):
         if multi_label:
-            columns = [c for c in range(classes) if 0 < targets[:, c].sum() < len(rows)]
-            probs = np.full((len(vectors), classes), 0.0)
-            for c in columns:
-                probs[:, c] = _estimator(False).fit(vectors[rows], targets[:, c]).predict_proba(vectors)[:, 1]
+            positives = targets.sum(axis=0)
+            probs = np.tile((positives == len(rows)).astype(float), (len(vectors), 1))  # seen always: 1, never: 0
+            for c in np.flatnonzero((positives > 0) & (positives < len(rows))):
+                probs[:, c] = _estimator().fit(vectors[rows], targets[:, c]).predict_proba(vectors)[:, 1]
             return probs
-        model = _estimator(False).fit(vectors[rows], targets)
+        model = _estimator().fit(vectors[rows], targets)
         probs = np.zeros((len(vectors), classes))
         probs[:, model.classes_] = model.predict_proba(vectors)
         return probs
@@ -66,7 +65,7 @@ def cross_validated_f1(vectors: np.ndarray, rows: Sequence[int], targets: np.nda
     predicted = np.zeros(len(rows), dtype=int)
     with threadpool_limits(1, user_api="blas"):
         for fit_part, held in splitter.split(rows, targets):
-            model = _estimator(False).fit(vectors[rows[fit_part]], targets[fit_part])
+            model = _estimator().fit(vectors[rows[fit_part]], targets[fit_part])
             predicted[held] = model.predict(vectors[rows[held]])
     labels = np.flatnonzero(counts)
     return _with_interval(targets, predicted, labels, seed, resamples)

@@ -34,19 +34,23 @@ def resolve_api_key(host: str, api_key: str | None) -> str | None:
     return key
 
 
-def run_app(app, host: str, port: int, api_key: str | None, on_ready: Callable[[str], None],
-            on_stop: Callable[[], None]) -> None:
-    """Serve `app` until SIGINT/SIGTERM; `on_ready(url)` once the port is bound, `on_stop()` after."""
+def listen(host: str, port: int, api_key: str | None):
+    """(bound socket, the key to require): checked before any slow work, so a busy port or a
+    missing key is one line before anything is read or written."""
+    key = resolve_api_key(host, api_key)
+    return bind_socket(host, port), key
+
+
+def run_app(app, sock, api_key: str | None, on_ready: Callable[[str], None], on_stop: Callable[[], None]) -> None:
+    """Serve `app` on the bound `sock` until SIGINT/SIGTERM; `on_ready(url)` first, `on_stop()` after."""
     import uvicorn
 
-    key = resolve_api_key(host, api_key)
-    guarded = RequestGuard(app, max_bytes=MAX_BODY_BYTES, timeout_s=10.0, api_key=key,
+    guarded = RequestGuard(app, max_bytes=MAX_BODY_BYTES, timeout_s=10.0, api_key=api_key,
                            open_paths=OPEN_PATHS, json_paths=JSON_PATHS)
-    sock = bind_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     server = uvicorn.Server(uvicorn.Config(guarded, log_level="warning", timeout_graceful_shutdown=5))
-    on_ready(f"http://{shown}:{bound_port}/" + ("#key=YOUR_KEY" if key else ""))
+    on_ready(f"http://{shown}:{bound_port}/" + ("#key=YOUR_KEY" if api_key else ""))
     try:
         server.run(sockets=[sock])
     finally:
