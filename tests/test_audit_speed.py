@@ -92,3 +92,60 @@ def test_out_of_fold_probabilities_are_distributions_from_other_folds(rt_small):
     assert probs.shape == (600, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert 0.5 < (probs.argmax(axis=1) == targets).mean() < 0.99  # learned, but not memorised
+
+
+def _brute_force_best(train: list[str], test: list[str], threshold: float, kind: str = "word") -> dict[int, float]:
+    """Test row -> the highest exact Jaccard with a train row of another normalised text, if >= threshold."""
+    from textclf.audit.normalize import normalize_text
+
+    left, right = [shingles(t, kind) for t in train], [shingles(t, kind) for t in test]
+    best = {}
+    for j, b in enumerate(right):
+        scores = [len(a & b) / len(a | b) for i, a in enumerate(left)
+                  if a and b and normalize_text(train[i]) != normalize_text(test[j])]
+        if scores and max(scores) >= threshold:
+            best[j] = round(max(scores), 4)
+    return best
+
+
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_near_duplicates_equal_the_exact_quadratic_answer(rt_small, kind):
+    rng = np.random.default_rng(0)
+    train, test = rt_small.texts[:250], []
+    for text in train[:120]:  # light edits: one word replaced, or one dropped
+        words = text.split()
+        if len(words) > 8:
+            words[int(rng.integers(len(words)))] = "zzq"
+        test.append(" ".join(words[1:] if rng.random() < 0.3 else words))
+    test += rt_small.texts[250:330] + [train[5]]  # unrelated rows, and one exact copy (not a near one)
+    result = near_duplicates({"train": Examples(texts=train), "test": Examples(texts=test)}, threshold=0.7,
+                             shingle=kind)
+    truth = _brute_force_best(train, test, 0.7, kind)
+    assert len(truth) >= 60
+    assert {p.b.index: p.jaccard for p in result.pairs} == truth
+    assert all(p.a.split == "train" and p.b.split == "test" for p in result.pairs)
+
+
+def test_shingle_hashes_count_the_same_shingles_as_strings(rt_small):
+    from textclf.audit.shingling import shingle_chunk
+
+    texts = rt_small.texts[:200] + ["a b", "", "!!", "one two three"]
+    for kind in ("word", "char"):
+        chunk = shingle_chunk(texts, kind, 3)
+        assert chunk.counts.tolist() == [len(shingles(t, kind)) for t in texts]
+
+
+def test_templated_corpus_work_stays_linear():
+    """Nearly every pair of these texts is a near copy: the buckets are huge, yet each row is
+    compared with a bounded number of others, and each later row is reported once."""
+    from textclf.audit.lsh import BUCKET_REPS
+
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(["good", "bad", "film"], size=int(rng.integers(30, 40)))) for _ in range(3000)]
+    train, test = Examples(texts=texts[:2400]), Examples(texts=texts[2400:])
+    result = near_duplicates({"train": train, "test": test}, threshold=0.8, progress=False)
+    bands, _ = lsh_bands(0.8, 128)
+    assert result.candidates <= len(texts) * BUCKET_REPS * bands  # linear bound by construction
+    assert result.candidates < 0.05 * len(train) * len(test)  # far from every cross pair
+    assert 0.9 * len(test) <= len(result.pairs) <= len(test)  # nearly every test row, each once
+    assert all(p.jaccard >= 0.8 for p in result.pairs)

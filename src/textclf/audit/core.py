@@ -155,7 +155,7 @@ def train_audit(splits: Splits, near_duplicates: bool = True, near_threshold: fl
     from .report import compact_summary, warnings
 
     started = time.perf_counter()
-    options = replace(FAST, near_duplicates=near_duplicates, near_threshold=near_threshold)
+    options = replace(FAST, near_duplicates=near_duplicates, near_threshold=near_threshold, max_rows=TRAIN_AUDIT_ROWS)
     result = audit(splits, options)
     summary = compact_summary(result)
     summary["seconds"] = round(time.perf_counter() - started, 2)
