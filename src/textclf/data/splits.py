@@ -83,6 +83,8 @@ def _by_group(examples: Examples, validation_size: float, test_size: float, seed
     unique = np.array(sorted(set(examples.groups)), dtype=object)
     if len(unique) < 2:
         raise DataError(f"{examples.source}: a group split needs at least 2 groups, found {len(unique)}")
+    # Kept over GroupShuffleSplit / StratifiedGroupKFold: they assign other rows for the same seed,
+    # which would change every recorded figure (README, docs/benchmarks.md) for no better split.
     order = np.random.default_rng(seed).permutation(len(unique))
     sizes = {g: 0 for g in unique}
     for g in examples.groups:
