@@ -52,12 +52,15 @@ class AutoConfig(Section):
         from .search import candidate_families
 
         try:
-            candidate_families(value)
+            candidate_families(value)  # every name a family, every dict typed, one usable candidate at least
             for i, entry in enumerate(value or []):
-                if isinstance(entry, dict):
-                    found = problems(model_class(entry["type"]).config_class, entry, prefix=f"candidates[{i}]")
-                    if found:
-                        raise ValueError("; ".join(found))
+                try:
+                    config_class = model_class(entry["type"]).config_class if isinstance(entry, dict) else None
+                except ConfigError:  # a type not installed here: the search skips it
+                    continue
+                found = problems(config_class, entry, prefix=f"candidates[{i}]") if config_class else []
+                if found:
+                    raise ValueError("; ".join(found))
         except ConfigError as err:
             raise ValueError(str(err).removeprefix("model.candidates: ")) from None
         return value
