@@ -71,7 +71,7 @@ def test_non_pretrained_models_are_refused(rt_small, tmp_path):
     from textclf.serving.hf_export import export_hf
 
     clf = TextClassifier(model={"type": "tfidf"}).fit(rt_small)
-    with pytest.raises(ModelError, match="only `pretrained` models"):
+    with pytest.raises(ModelError, match="no transformer encoder for a Hugging Face directory; use --format onnx"):
         export_hf(clf, tmp_path / "hf")
 
 

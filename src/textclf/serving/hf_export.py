@@ -30,9 +30,12 @@ from torch import nn
 
 from ..errors import ModelError
 from ..fileio import atomic_directory
+from ..models.base import ExportView
+from .export.metadata import set_tokenizer_truncation
+from .export.model_card import read_metrics, write_model_card
 
 EPS = 1e-4  # scale of the near-identity tanh layer (see module docstring)
-PROBE_TEXTS = ["a gripping, beautifully shot film", "dull.", "", "the plot: two brothers inherit a farm " * 8]
+PROBE_TEXTS = ["a gripping, beautifully shot film", "dull.", "ok", "the plot: two brothers inherit a farm " * 8]
 TOLERANCE = 1e-3  # max |logit difference| accepted by the post-export check
 
 
@@ -87,21 +90,17 @@ def build_hf_model(clf) -> tuple[nn.Module, object]:
 
     from ..models.long import refuse_export  # long-text hook (models/long.py)
 
+    from .onnx_export import refusal
+
     view = clf.model_.export_view()
-    parts = view.hf_parts if view is not None else None
-    if parts is None:
-        kind = clf.model_params.get("type")
-        if view is not None:  # a neural model: ONNX can carry it
-            hint = "try --format onnx"
-        else:  # TF-IDF and other models without a network: neither export format applies
-            hint = ("this model type has no network to export in either format; use the saved directory "
-                    "itself (textclf predict / textclf serve MODEL)")
-        raise ModelError(f"export --format hf: only `pretrained` models can be exported "
-                         f"(this one is {kind!r}); {hint}")
+    parts = view.hf_parts if isinstance(view, ExportView) else None
+    if parts is not None and parts.pooling != "cls":
+        raise ModelError(f"export --format hf: pooling {parts.pooling!r} has no Hugging Face counterpart (its classifiers "
+                         "read the first token); export --format onnx, or retrain with model.pooling: cls")
+    line = refusal(clf.model_, "hf")
+    if line is not None or parts is None:
+        raise ModelError(line or f"export --format hf: this {clf.model_.type_name()!r} model is not fitted")
     refuse_export(clf.model_, "hf")
-    if parts.pooling != "cls":
-        raise ModelError(f"export --format hf: pooling {parts.pooling!r} has no Hugging Face counterpart; "
-                         "retrain with model.pooling=cls, or export --format onnx")
     encoder = parts.encoder
     config = encoder.hf_config.__class__.from_dict(encoder.hf_config.to_dict())
     names = clf.label_map.labels
@@ -134,8 +133,9 @@ def hf_logits(hf_model: nn.Module, hf_tokenizer, texts: list[str], batch_size: i
     return np.concatenate(out) if out else np.zeros((0, hf_model.config.num_labels), np.float32)
 
 
-def export_hf(clf, out_dir: str | Path) -> Path:
-    """Write `clf` as a Hugging Face model directory at `out_dir` (atomically) and return it."""
+def export_hf(clf, out_dir: str | Path, model_dir: str | Path | None = None) -> Path:
+    """Write `clf` as a Hugging Face model directory at `out_dir` (atomically) and return it, with
+    a model card (README.md) made from the card, policy and `model_dir`'s metrics.json when given."""
     out_dir = Path(out_dir)
     hf_model, hf_tokenizer = build_hf_model(clf)
     expected = clf.logits(PROBE_TEXTS)
@@ -146,4 +146,6 @@ def export_hf(clf, out_dir: str | Path) -> Path:
     with atomic_directory(out_dir) as tmp:
         hf_model.save_pretrained(str(tmp))
         hf_tokenizer.save_pretrained(str(tmp))
+        set_tokenizer_truncation(tmp, int(hf_tokenizer.model_max_length))
+        write_model_card(tmp, clf, read_metrics(model_dir), int(hf_tokenizer.model_max_length))
     return out_dir

@@ -58,7 +58,9 @@ PROBE_TEXTS = [
 
 def load_onnx_classifier(directory: str | Path, int8: bool = False):
     """A TextClassifier over an ONNX export (the int8 graph when `int8`)."""
-    clf = TextClassifier.load(directory)
+    # ONNX Runtime runs here on the CPU: device "cpu" also spares loading from importing torch to
+    # ask whether a GPU is there (a second or more of a short run's whole-process time).
+    clf = TextClassifier.load(directory, device="cpu")
     if not isinstance(clf.model_, OnnxModel):
         raise ModelError(f"{directory}: not an ONNX export; run `textclf export --format onnx {directory} OUT_DIR` "
                          "and pass OUT_DIR")
@@ -76,6 +78,10 @@ def refusal(model, export_format: str) -> str | None:
     kind = model.type_name()
     if capabilities.export_note:
         return f"export --format {export_format}: {capabilities.export_note}"
+    if capabilities.export_formats:
+        other = sorted(capabilities.export_formats)[0]
+        return (f"export --format {export_format}: a {kind!r} model (as configured) exports to "
+                f"{', '.join(sorted(capabilities.export_formats))} only; use --format {other}")
     return (f"export --format {export_format}: a {kind!r} model has no single graph to export; distil it: "
             f"textclf distill MODEL ... into an exportable model (tfidf or a neural type), then export that")
 
