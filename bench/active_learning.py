@@ -239,6 +239,18 @@ def summarise(per_set: dict) -> dict:
             "goal": "random/textclf >= 2 on the mean over sets; textclf <= small_text on every set"}
 
 
+def markdown_table(summary: dict) -> str:
+    """The docs table (docs/labelling.md): labels to reach the target, mean over seeds."""
+    lines = ["| set | textclf | random | small-text (best strategy) |", "|---|---|---|---|"]
+    for name, row in summary["sets"].items():
+        peer = f"{row['small_text']:.0f} ({row['small_text_strategy']})" if "small_text" in row else "–"
+        lines.append(f"| {name} | {row['textclf']:.0f} | {row['random']:.0f} | {peer} |")
+    review = summary["review"]
+    lines.append(f"\nRandom / textclf labels, mean over sets: {summary['random_over_textclf_mean']}. Review queue: "
+                 f"{review['recall_in_first_10_percent']:.0%} of the flipped labels in its first 10%.")
+    return "\n".join(lines)
+
+
 def plot(per_set: dict, path: Path) -> None:
     import matplotlib
 
@@ -290,7 +302,7 @@ def run(mode: str = "smoke", systems: list[str] | None = None, plot_path: Path |
     if plot_path is not None:
         plot(per_set, plot_path)
     summary = {**summarise(per_set), "review": review}
-    return {"summary": summary, "per_set": per_set, "schedule": {"first": size.first, "batch": size.batch,
+    return {"summary": summary, "table": markdown_table(summary), "per_set": per_set, "schedule": {"first": size.first, "batch": size.batch,
             "growth": "10% of the labels so far", "cap": size.cap}, "target_share": TARGET_SHARE,
             "features": size.features, "model": "LogisticRegression(C=4, class_weight=balanced)",
             "peer": "small-text==1.4.1", "left_out_for_time": left_out,
