@@ -33,8 +33,14 @@ def page_format(args: argparse.Namespace, other: str = "json") -> str:
 
 
 def check_run_directory(run_dir: Path, overwrite: bool) -> None:
+    """A run directory holding anything is an existing output. Under torchrun only rank 0 checks
+    (it alone writes; another rank could otherwise see what rank 0 has just begun to write)."""
+    import os
+
     from ..fileio import check_writable
 
+    if os.environ.get("RANK", "0") != "0":
+        return
     check_writable(run_dir, directory=True)
     if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
         raise DataError(f"{run_dir} exists; pass --overwrite to replace its model, or --resume to continue its run")
