@@ -113,7 +113,8 @@ def _no_columns(columns: ColumnNames, what: str, role: str) -> None:
 
 
 def _from_path(path: str | os.PathLike, columns: ColumnNames, multi_label: bool, role: str) -> Examples:
-    from .io import Columns, detect_format, read_examples
+    from .formats import detect_format
+    from .io import Columns, read_examples
 
     if isinstance(path, str) and not _existing(path):
         try:
@@ -121,8 +122,7 @@ def _from_path(path: str | os.PathLike, columns: ColumnNames, multi_label: bool,
         except DataError:
             raise DataError(f"{role}: a single string is not a list of texts; wrap it in a list ([text]), or "
                             "pass the path of an existing data file") from None
-    if Path(path).is_dir():
-        raise DataError(f"{path}: is a directory, not a data file")
+    # a missing file or a directory is refused by the reader (data/formats.py)
     return read_examples(path, Columns(
         text=columns.text or "text", label=columns.label, group=columns.group, time=columns.time,
         id=columns.id, multi_label=multi_label,
