@@ -79,14 +79,14 @@ def test_streaming_predict_through_the_onnx_backend_matches_pytorch(exported, rt
     np.testing.assert_allclose(probs(onnx_rows), probs(torch_rows), atol=1e-4)
 
 
-def test_tfidf_export_is_refused_clearly(rt_small, tmp_path, capsys):
+def test_tfidf_exports_and_refuses_int8_in_one_line(rt_small, tmp_path, capsys):
     clf = TextClassifier(model={"type": "tfidf"}).fit(rt_small.subset(range(0, 600, 3)))
     clf.save(tmp_path / "tfidf")
-    with pytest.raises(ModelError, match="ONNX export supports neural models"):
-        export_onnx(clf, tmp_path / "out")
-    assert main(["export", str(tmp_path / "tfidf"), "-o", str(tmp_path / "out"), "--format", "onnx"]) == 2
-    assert "supports neural models" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    assert main(["export", str(tmp_path / "tfidf"), "-o", str(tmp_path / "q"), "--quantize"]) == 2
+    assert "TF-IDF graph has no matrix products" in capsys.readouterr().err and not (tmp_path / "q").exists()
+    assert main(["export", str(tmp_path / "tfidf"), "-o", str(tmp_path / "out"), "--format", "onnx"]) == 0
+    texts = rt_small.texts[1:600:7]
+    assert load_onnx_classifier(tmp_path / "out").predict(texts) == clf.predict(texts)
     with pytest.raises(ModelError, match="not an ONNX export"):
         load_onnx_classifier(tmp_path / "tfidf")
 

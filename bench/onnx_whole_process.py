@@ -1,0 +1,127 @@
+"""What a user sees: `textclf predict --backend onnx` against `textclf predict` (PyTorch), each a
+whole process (imports, model loading, session creation, CSV reading, tokenization, writing).
+
+A MiniLM (the packaged all-MiniLM-L6-v2, mean pooling as configs/minilm.yaml, max_length 48) is
+fine-tuned on `train_rows` Rotten Tomatoes rows and exported with `export_onnx`; `texts` short
+held-out texts go to a CSV. The two commands alternate in pairs (bench/protocol.py: A B, B A, ...;
+median of per-pair ratios) and their outputs are compared row for row. One more ONNX run under
+`python -X importtime` records the slowest top-level imports, to show where the whole-process time
+goes. Goal (issue #30 item 4): ONNX >= 1.5x PyTorch as whole processes.
+
+    python -m bench onnx_whole_process --mode smoke|quick|full   # once bench/benchmarks imports it
+    python bench/onnx_whole_process.py --mode smoke
+
+`run(mode)` runs it through the harness, which writes bench/results/onnx_whole_process.json
+atomically (NAME.MODE.json for smoke/quick; smoke into a temporary folder), with the load average.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import data  # noqa: E402
+from bench.harness import Benchmark, register, results_dir, run_one  # noqa: E402
+from bench.protocol import markdown_table, run_subprocess  # noqa: E402
+
+MODEL = {"type": "pretrained", "name_or_path": "minilm", "pooling": "mean", "freeze_layers": 4, "max_length": 48}
+ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def predict_command(model: Path, texts: Path, output: Path, backend: str) -> list[str]:
+    return [sys.executable, "-m", "textclf", "predict", str(model), str(texts), "-o", str(output), "--overwrite",
+            "--backend", backend]
+
+
+def slowest_imports(cmd: list[str], top: int = 8) -> list[dict]:
+    """The top-level imports of `cmd` (a Python command) that took longest, cumulative seconds."""
+    proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env={**os.environ, **ENV},
+                          capture_output=True, text=True, check=False)
+    rows = []
+    for line in proc.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", line)  # no indentation: top level
+        if match:
+            rows.append({"module": match.group(2), "seconds": int(match.group(1)) / 1e6})
+    return sorted(rows, key=lambda r: -r["seconds"])[:top]
+
+
+def same_rows(a: Path, b: Path) -> dict:
+    """Labels identical? Largest probability difference? (jsonl prediction files)"""
+    rows_a = [json.loads(line) for line in a.read_text().splitlines()]
+    rows_b = [json.loads(line) for line in b.read_text().splitlines()]
+    labels = [r["label"] for r in rows_a] == [r["label"] for r in rows_b]
+    gaps = [abs(x[k] - y[k]) for x, y in zip(rows_a, rows_b) for k in x if k.startswith("prob")]
+    return {"rows": len(rows_a), "identical_labels": labels and len(rows_a) == len(rows_b),
+            "max_prob_diff": float(max(gaps, default=0.0))}
+
+
+@register
+class OnnxWholeProcess(Benchmark):
+    name = "onnx_whole_process"
+    summary = "textclf predict --backend onnx vs PyTorch as whole processes (MiniLM, short texts)"
+    sizes = {"smoke": {"train_rows": 48, "texts": 200, "epochs": 1, "seeds": [0]},
+             "quick": {"train_rows": 400, "texts": 2000, "epochs": 1, "seeds": [0]},
+             "full": {"train_rows": 400, "texts": 6000, "epochs": 2, "seeds": [0]}}
+
+    def prepare(self, root: Path) -> tuple[Path, Path, Path]:
+        from textclf import TextClassifier
+        from textclf.serving.onnx_export import export_onnx
+
+        splits = data.stratified("rotten-tomatoes", seed=0)
+        train = data.stratified_subset(splits.train, self.size.train_rows)
+        clf = TextClassifier(model=MODEL, training={"epochs": self.size.epochs, "batch_size": 16,
+                                                    "progress": False, "early_stopping_patience": None}, seed=0)
+        clf.fit(train)
+        clf.save(root / "model")
+        export_onnx(TextClassifier.load(root / "model"), root / "onnx", sample_texts=splits.validation.texts[:200])
+        texts = root / "texts.csv"
+        data.write_csv(texts, splits.test.texts, self.size.texts)
+        return root / "model", root / "onnx", texts
+
+    def run(self) -> dict:
+        with tempfile.TemporaryDirectory(prefix="onnx-whole-") as tmp:
+            root = Path(tmp)
+            model, onnx, texts = self.prepare(root)
+            onnx_cmd = predict_command(onnx, texts, root / "onnx.jsonl", "onnx")
+            torch_cmd = predict_command(model, texts, root / "torch.jsonl", "torch")
+            result = self.proto.compare("onnx", lambda: run_subprocess(onnx_cmd, env=ENV),
+                                        "torch", lambda: run_subprocess(torch_cmd, env=ENV))
+            for run in result["runs"]:
+                for side in ("a", "b"):
+                    run[side].pop("stdout", None)
+            agreement = same_rows(root / "onnx.jsonl", root / "torch.jsonl")
+            imports = slowest_imports(onnx_cmd)
+        ratio = result["median_ratio"]
+        table = markdown_table(["system", "median s (whole process)", "peak MiB"], [
+            [side, f"{result['median'][side]['seconds']:.2f}", f"{result['median'][side].get('peak_mib') or 0:.0f}"]
+            for side in ("onnx", "torch")])
+        return {"comparisons": [result], "speedup_onnx_over_torch": ratio, "goal": 1.5,
+                "goal_met": bool(ratio is not None and ratio >= 1.5), "agreement": agreement,
+                "onnx_slowest_imports": imports,
+                "table": table + f"\n\nONNX is {ratio:.2f}x PyTorch (median of pairs); goal 1.5x.\n"}
+
+
+def run(mode: str, results: Path | None = None) -> dict:
+    """Run through the harness (bench/harness.py) and return the results document it wrote."""
+    path = run_one(OnnxWholeProcess, mode, results_dir(mode, results))
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=sorted(OnnxWholeProcess.sizes), default="smoke")
+    parser.add_argument("--results", type=Path, default=None)
+    args = parser.parse_args()
+    document = run(args.mode, args.results)
+    print(json.dumps({k: document.get(k) for k in ("speedup_onnx_over_torch", "agreement", "load_average")},
+                     indent=2, default=str))
