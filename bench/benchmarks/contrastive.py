@@ -19,13 +19,14 @@ from bench.runs import rt_imbalanced_runs, seed_means
 class Contrastive(Benchmark):
     name = "contrastive"
     summary = "SetFit-style contrastive step vs frozen MiniLM embeddings, 600 RT rows at 10% rotten"
-    sizes = {"smoke": {"seeds": [0], "pairs": 1, "scale": 0.05}, "quick": {"seeds": [0], "pairs": 4, "scale": 1.0},
-             "full": {"seeds": [0, 1, 2], "pairs": 4, "scale": 1.0}}
+    sizes = {"smoke": {"seeds": [0], "pairs": 1, "scale": 0.05, "max_length": 16},
+             "quick": {"seeds": [0], "pairs": 4, "scale": 1.0, "max_length": 64},
+             "full": {"seeds": [0, 1, 2], "pairs": 4, "scale": 1.0, "max_length": 64}}
 
     def run(self) -> dict:
-        systems = {"embedding (frozen)": {"type": "embedding", "max_length": 64},
-                   f"embedding + contrastive ({self.size.pairs} pairs)": {
-                       "type": "embedding", "max_length": 64, "contrastive_pairs": self.size.pairs}}
+        encoder = {"type": "embedding", "max_length": self.size.max_length}
+        systems = {"embedding (frozen)": encoder,
+                   f"embedding + contrastive ({self.size.pairs} pairs)": {**encoder, "contrastive_pairs": self.size.pairs}}
         with tempfile.TemporaryDirectory(prefix="bench-contrastive-") as tmp:
             rows = rt_imbalanced_runs({name: (dict(model, cache_dir=tmp), {}) for name, model in systems.items()},
                                       self.size.seeds, Path(tmp), self.size.scale)

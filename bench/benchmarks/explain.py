@@ -17,10 +17,11 @@ from bench import data
 from bench.harness import Benchmark, register
 
 
-def timed(clf, texts: list[str]) -> dict:
+def timed(clf, texts: list[str], warmup: int) -> dict:
     from textclf.analysis.explain import explain
 
-    explain(clf, texts[:2])  # warm-up (imports, first-call allocation)
+    if warmup:
+        explain(clf, texts[:warmup])  # warm-up (imports, first-call allocation)
     started = time.perf_counter()
     explanations = explain(clf, texts)
     seconds = time.perf_counter() - started
@@ -43,9 +44,9 @@ def timed(clf, texts: list[str]) -> dict:
 class Explain(Benchmark):
     name = "explain"
     summary = "explain rows/s: TF-IDF exact contributions, MiniLM Integrated Gradients (steps, completeness gap)"
-    sizes = {"smoke": {"tfidf_rows": 20, "minilm_rows": 2, "max_length": 32},
-             "quick": {"tfidf_rows": 100, "minilm_rows": 4, "max_length": 64},
-             "full": {"tfidf_rows": 300, "minilm_rows": 16, "max_length": 64}}
+    sizes = {"smoke": {"tfidf_rows": 20, "minilm_rows": 1, "max_length": 16, "warmup": 0},
+             "quick": {"tfidf_rows": 100, "minilm_rows": 4, "max_length": 64, "warmup": 2},
+             "full": {"tfidf_rows": 300, "minilm_rows": 16, "max_length": 64, "warmup": 2}}
 
     def run(self) -> dict:
         import torch
@@ -55,13 +56,13 @@ class Explain(Benchmark):
         rows = data.shuffled("rotten-tomatoes", seed=0)
         train, held_out = rows.subset(range(2000)), rows.subset(range(2000, len(rows)))
         tfidf = TextClassifier(model={"type": "tfidf"}).fit(train)
-        results = {"tfidf": timed(tfidf, held_out.texts[:self.size.tfidf_rows])}
+        results = {"tfidf": timed(tfidf, held_out.texts[:self.size.tfidf_rows], self.size.warmup)}
         minilm = TextClassifier(model={"type": "pretrained", "name_or_path": "minilm",
                                        "max_length": self.size.max_length},
                                 training={"epochs": 1, "batch_size": 16, "progress": False}, calibration=None, seed=0)
         minilm.fit(train.subset(range(32)))
         results["minilm"] = {"max_length": self.size.max_length, "head": "1 epoch on 32 rows", "ig_start_steps": 32,
                              "ig_max_steps": 256, "ig_method": "gausslegendre",
-                             **timed(minilm, held_out.texts[:self.size.minilm_rows])}
+                             **timed(minilm, held_out.texts[:self.size.minilm_rows], self.size.warmup)}
         return {"device": "cuda" if torch.cuda.is_available() else "cpu", "torch_threads": torch.get_num_threads(),
                 "results": results}

@@ -18,8 +18,8 @@ MODELS = {"tfidf": "default", "bag": "bag", "rnn": "rnn", "cnn": "cnn", "transfo
 class Neural(Benchmark):
     name = "neural"
     summary = "bag / rnn / cnn / transformer from scratch (their configs) vs TF-IDF, Rotten Tomatoes"
-    sizes = {"smoke": {"rows": 120, "epochs": 1}, "quick": {"rows": 3000, "epochs": 2},
-             "full": {"rows": None, "epochs": None}}
+    sizes = {"smoke": {"rows": 80, "epochs": 1, "max_length": 32}, "quick": {"rows": 3000, "epochs": 2, "max_length": None},
+             "full": {"rows": None, "epochs": None, "max_length": None}}
 
     def run(self) -> dict:
         from textclf.classifier import TextClassifier
@@ -38,7 +38,10 @@ class Neural(Benchmark):
             settings[name] = {"config": f"configs/{config_name}.yaml", "model": cfg.model,
                               **({} if name == "tfidf" else {k: training[k] for k in (
                                   "epochs", "learning_rate", "max_grad_norm", "batch_size")})}
-            clf = TextClassifier(model=cfg.model, training=training, seed=cfg.seed)
+            model = dict(cfg.model)
+            if self.size.max_length and name != "tfidf":
+                model["max_length"] = self.size.max_length
+            clf = TextClassifier(model=model, training=training, seed=cfg.seed)
             started = time.perf_counter()
             clf.fit(splits.train, validation=splits.validation)
             seconds = time.perf_counter() - started

@@ -76,17 +76,22 @@ def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: 
     fit_seconds = time.perf_counter() - started
     clf.save(workdir / "torch")
     clf = TextClassifier.load(workdir / "torch")
-    int8_refused = None
+    int8_refused = int8_error = None
     try:
         parity = export_onnx(clf, workdir / "onnx", quantize=True, sample_texts=validation.texts)
     except ModelError as err:  # int8 below the floor: fp32 written, int8 refused
         int8_refused = str(err)
         parity = json.loads((workdir / "onnx" / "parity.json").read_text())
+    except RuntimeError as err:  # the quantizer itself failed: say so, and still compare fp32
+        int8_error = f"{type(err).__name__}: {str(err)[:300]}"
+        parity = export_onnx(clf, workdir / "onnx-fp32", quantize=False, sample_texts=validation.texts)
+        (workdir / "onnx").rename(workdir / "onnx-failed")
+        (workdir / "onnx-fp32").rename(workdir / "onnx")
     export_hf(clf, workdir / "hf")
     (workdir / "texts.json").write_text(json.dumps(held_out.texts), encoding="utf-8")
     return {"train_rows": len(train), "epochs": epochs, "validation_texts": len(validation),
             "predicted_texts": len(held_out), "fit_seconds": round(fit_seconds, 1), "labels": held_out.labels,
-            "parity": parity, "int8_refused": int8_refused}
+            "parity": parity, "int8_refused": int8_refused, "int8_error": int8_error}
 
 
 @register

@@ -29,12 +29,14 @@ RECIPES = {
 class SmallFinetune(Benchmark):
     name = "small_finetune"
     summary = "MiniLM fine-tune: small-data recipe vs the 10k-row recipe, 600 RT rows at 10% rotten"
-    sizes = {"smoke": {"seeds": [0], "scale": 0.05, "epochs": 1}, "quick": {"seeds": [0], "scale": 0.5, "epochs": 1},
-             "full": {"seeds": [0, 1, 2], "scale": 1.0, "epochs": None}}
+    sizes = {"smoke": {"seeds": [0], "scale": 0.05, "epochs": 1, "max_length": 16},
+             "quick": {"seeds": [0], "scale": 0.5, "epochs": 1, "max_length": 64},
+             "full": {"seeds": [0, 1, 2], "scale": 1.0, "epochs": None, "max_length": 64}}
 
     def run(self) -> dict:
         epochs = {} if self.size.epochs is None else {"epochs": self.size.epochs}
-        recipes = {name: (MODEL, {**training, **epochs}) for name, training in RECIPES.items()}
+        model = {**MODEL, "max_length": self.size.max_length}
+        recipes = {name: (model, {**training, **epochs}) for name, training in RECIPES.items()}
         with tempfile.TemporaryDirectory(prefix="bench-small-ft-") as tmp:
             rows = rt_imbalanced_runs(recipes, self.size.seeds, Path(tmp), self.size.scale)
         auto_json = RESULTS / "auto.json"
