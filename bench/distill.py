@@ -11,7 +11,7 @@ input is kept too). The summary keeps the best student per set (test macro-F1 am
 >= 20x their teacher's throughput, else the fastest) against the better teacher.
 
     python bench/distill.py --mode smoke     # one set, tiny sizes: every code path in a few minutes
-    python bench/distill.py --mode full      # ~20-25 minutes on 2 cores; writes bench/results/distill.json
+    python bench/distill.py --mode full      # ~24 minutes on 2 idle cores; writes bench/results/distill.json
 
 With the harness (bench/harness.py): `python -m bench distill --mode smoke|quick|full` once a module
 in bench/benchmarks/ imports `Distill` from here.
@@ -44,12 +44,14 @@ SIZES = {
     "quick": {"sets": SETS, "labelled": 400, "pool": 2000, "test": 600, "auto_budget": 30,
               "speed": {"teacher": (100, 400), "student": (200, 20000)},
               "minilm": {"epochs": 2, "max_length": 64, "long_max_length": 128}, "bootstrap": 0, "copies": 2},
-    "full": {"sets": SETS, "labelled": 1000, "pool": 6000, "test": None, "auto_budget": 45,
-             "speed": {"teacher": (100, 1100), "student": (1000, 200000)},
-             "minilm": {"epochs": 3, "max_length": 64, "long_max_length": 128}, "bootstrap": 0, "copies": 2},
+    "full": {"sets": SETS, "labelled": 1000, "pool": 5000, "test": None, "auto_budget": 30,
+             "speed": {"teacher": (100, 1100), "student": (1000, 100000)},
+             "minilm": {"epochs": 2, "max_length": 64, "long_max_length": 128}, "bootstrap": 0, "copies": 2},
 }
 # Seconds on 2 cores for the full run, per set (teacher fits and pool predictions dominate).
-FULL_ESTIMATE_S = {"rotten-tomatoes": 480, "rotten-tomatoes-binary": 420, "bbc-news": 420}
+# MiniLM fit ~100 s (BBC ~150 s), its pool ~25 s, auto ~55 s and its pool, 4 students ~45 s each, 12 predict
+# processes ~120 s: about 8 minutes a set on an otherwise idle machine.
+FULL_ESTIMATE_S = {"rotten-tomatoes": 480, "rotten-tomatoes-binary": 470, "bbc-news": 460}
 
 
 def _examples(name: str):
