@@ -104,10 +104,10 @@ def _student_params(student: str | dict) -> dict:
 
 def _check_pool(pool: str | Path, text_column: str) -> None:
     """The pool exists and has the text column: read its first chunk (a DataError names what is wrong)."""
-    if str(pool) != "-" and not Path(pool).is_file():
-        raise DataError(f"{pool}: no such file (the unlabelled pool)")
     if str(pool) == "-":
         raise DataError("the unlabelled pool must be a file (it is read twice), not stdin")
+    if not Path(pool).is_file():
+        raise DataError(f"{pool}: no such file (the unlabelled pool)")
     next(iter(stream_texts(pool, text_column=text_column, chunk_size=64)), None)
 
 
