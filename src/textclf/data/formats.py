@@ -182,7 +182,7 @@ def _parquet_frames(source: Any, path: str | Path, chunk_size: int | None, empty
 
 def decompression_error(path: str | Path, err: BaseException) -> DataError:
     """The one line for a compressed file that is truncated or not of its suffix's kind."""
-    kind = (compression_of(path) or "compressed")[1:].replace("gz", "gzip").replace("bz2", "bzip2")
+    kind = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz"}.get(compression_of(path) or "", "compressed")
     reason = " ".join(str(err).split()) or type(err).__name__
     return DataError(f"{path}: cannot decompress ({reason[:120]}); the {kind} file is truncated or corrupt")
 
@@ -217,7 +217,7 @@ def iter_frames(path: str | Path, chunk_size: int | None = None) -> Iterator[tup
         at = f", line {line}" if line is not None else ""
         raise DataError(f"{path}{at}: bytes are not valid UTF-8 (re-encode the file as UTF-8)") from None
     except DECOMPRESSION_ERRORS as err:
-        if not compressed:
+        if not compressed or getattr(err, "errno", None) is not None:  # errno: the OS failed (permissions, I/O)
             raise
         raise decompression_error(path, err) from None
 

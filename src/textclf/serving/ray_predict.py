@@ -215,7 +215,7 @@ def _frames(f, path: str, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     except UnicodeDecodeError:
         raise DataError(f"{path}: bytes are not valid UTF-8 (re-encode the file as UTF-8)") from None
     except DECOMPRESSION_ERRORS as err:
-        if compression_of(path) is None:
+        if compression_of(path) is None or getattr(err, "errno", None) is not None:
             raise
         raise decompression_error(path, err) from None
 
