@@ -27,7 +27,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every option's default (skipping None and flags)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, argparse.SUPPRESS) or action.help == argparse.SUPPRESS:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or action.help == argparse.SUPPRESS:  # (`in` would hide a default of 0, which == False)
             return action.help or ""
         return super()._get_help_string(action)
 
