@@ -252,7 +252,7 @@ def test_cli_user_mistakes_are_one_line_exit_2(tmp_path, capsys):
         (["--labels", "a,b", "-o", str(tmp_path / "out.parquet")], ".csv or .jsonl"),
         (["--labels", "a,b", "-o", str(tmp_path / "taken.csv")], "--overwrite"),
         (["--labels", "a,b", "--host", "0.0.0.0", "--features", "tfidf"], "API key"),
-        (["--seed", str(data)], "label"),
+        (["--seed-file", str(data)], "label"),
     ]
     for extra, message in cases:
         argv = ["label", str(data), *extra]

@@ -347,12 +347,14 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
         frame["calibrated"] = self.policy.calibration is not None
         return frame
 
-    def evaluate(self, X: Any, y: Any = None, *, n_resamples: int = 1000, **columns: str | None) -> dict:
+    def evaluate(self, X: Any, y: Any = None, *, n_resamples: int | None = None, **columns: str | None) -> dict:
         """Metrics on labelled data (the same forms as `fit`): accuracy, macro-F1, per-class scores,
-        ROC/PR-AUC, ECE, bootstrap intervals — what `textclf evaluate` writes."""
+        ROC/PR-AUC, ECE, bootstrap intervals (`n_resamples`, default evaluation.bootstrap.RESAMPLES)
+        — what `textclf evaluate` writes."""
+        from .evaluation.bootstrap import RESAMPLES
         from .evaluation.scoring import evaluate
 
-        return evaluate(self, self._scored(X, y, columns), n_resamples)
+        return evaluate(self, self._scored(X, y, columns), RESAMPLES if n_resamples is None else n_resamples)
 
     def score(self, X: Any, y: Any = None, sample_weight=None, **columns: str | None) -> float:
         """Accuracy (single-label) or exact-match ratio of label sets (multi-label)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data import Examples
 from ..errors import DataError
-from ..evaluation.bootstrap import percentile_interval
+from ..evaluation.bootstrap import RESAMPLES, percentile_interval
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 NEGATION = re.compile(
@@ -238,7 +238,7 @@ def bootstrap(outcomes: Outcomes, idx: np.ndarray, n_resamples: int, rng: np.ran
             percentile_interval(outcomes.f1(draws), level))
 
 
-def slice_metrics(outcomes: Outcomes, tags: dict[str, list[str]], min_size: int = 1, n_resamples: int = 1000,
+def slice_metrics(outcomes: Outcomes, tags: dict[str, list[str]], min_size: int = 1, n_resamples: int = RESAMPLES,
                   seed: int = 0) -> list[SliceMetrics]:
     """Metrics of every slice (family, value) with at least `min_size` rows, in family order then
     by value. The bootstrap is seeded once, so the same inputs always give the same intervals."""

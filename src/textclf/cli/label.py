@@ -37,9 +37,9 @@ def add_parser(subparsers) -> None:
     labels = p.add_mutually_exclusive_group()
     labels.add_argument("--labels", help="comma-separated label names, e.g. pos,neg,neutral")
     labels.add_argument("--labels-from", metavar="MODEL", help="use a saved model's labels (and task)")
-    p.add_argument("--seed", metavar="FILE", help="a labelled seed file (text, label): the model starts from it")
+    p.add_argument("--seed-file", metavar="FILE", help="a labelled seed file (text, label): the model starts from it")
     p.add_argument("--multi-label", action="store_true", help="each text may get several labels (toggles)")
-    p.add_argument("--label-column", default="label", help="label column of the --seed file")
+    p.add_argument("--label-column", default="label", help="label column of the --seed-file file")
     p.add_argument("--features", choices=["minilm", "tfidf"], default="minilm",
                    help="vectors for the model in the loop and for diversity: the packaged MiniLM, or TF-IDF+SVD")
     p.add_argument("--keyword", action="append", default=[], metavar="WORD",
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                                keywords=tuple(args.keyword), annotator=args.annotator)
     options = job.LabelOptions(
         args.data, args.output, parse_label_names(args.labels) if args.labels else (), args.labels_from,
-        args.seed, args.multi_label, args.text_column or "text", args.id_column, args.label_column,
+        args.seed_file, args.multi_label, args.text_column or "text", args.id_column, args.label_column,
         args.features, args.overwrite, settings)
     path = job.label(options, server)
     if args.train_dir:

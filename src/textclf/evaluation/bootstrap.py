@@ -22,12 +22,14 @@ import scipy.sparse as sp
 
 from .metrics import binary_roc_auc, confidence_and_outcome, one_hot
 
+RESAMPLES = 1000  # bootstrap resamples behind every interval textclf reports, unless told otherwise
+
 Statistic = Callable[[np.ndarray], float | None]  # row indices (n,) -> metric value
 
 BIAS_CORRECTED = frozenset({"ece"})  # non-negative statistics whose resamples sit above the estimate
 
 
-def bootstrap_intervals(statistics: dict[str, Statistic], n: int, n_resamples: int = 1000,
+def bootstrap_intervals(statistics: dict[str, Statistic], n: int, n_resamples: int = RESAMPLES,
                         level: float = 0.95, seed: int = 0,
                         bias_corrected: frozenset[str] | set[str] = BIAS_CORRECTED) -> dict[str, list[float] | None]:
     """Percentile intervals [low, high] per statistic; None when no resample defines it.
@@ -171,7 +173,7 @@ def _binned_ece(bin_of: np.ndarray, confidence: np.ndarray, outcome: np.ndarray,
 
 
 def headline_intervals(targets: np.ndarray, probs: np.ndarray, decisions: np.ndarray, multi_label: bool,
-                       n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+                       n_resamples: int = RESAMPLES, level: float = 0.95, seed: int = 0) -> dict:
     """{"intervals": {metric: [low, high]}, "bootstrap": {resamples, level, seed}}."""
     make = multi_label_statistics if multi_label else single_label_statistics
     statistics = make(targets, np.asarray(probs, dtype=float), decisions)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..fileio import atomic_file
 from ..objectives import probabilities
+from .bootstrap import RESAMPLES
 from . import plots
 from .calibration import fit_calibration, calibrated_probabilities
 from .scoring import metrics_from_probabilities
@@ -139,7 +140,7 @@ def _slug(title: str) -> str:
 
 # -- building -------------------------------------------------------------------------------------
 def build_report(clf, examples, *, validation=None, extra_sections: Sequence[Section] = (),
-                 title: str | None = None, n_mistakes: int = 15, n_resamples: int = 1000) -> Report:
+                 title: str | None = None, n_mistakes: int = 15, n_resamples: int = RESAMPLES) -> Report:
     """Evaluate `clf` on labelled `examples` and lay out the report.
 
     Probabilities are the model's own (calibrated when it carries a calibration). The reliability

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Examples
-from .bootstrap import headline_intervals
+from .bootstrap import RESAMPLES, headline_intervals
 from .metrics import classification_metrics, merge_metrics, probability_metrics
 
 
-def evaluate(clf, examples: Examples, n_resamples: int = 1000) -> dict:
+def evaluate(clf, examples: Examples, n_resamples: int = RESAMPLES) -> dict:
     """Metrics of `clf` on labelled `examples`; unknown labels are an error, never remapped."""
     targets = clf.label_map.encode(examples)
     return metrics_from_probabilities(clf, targets, clf.predict_proba(examples), n_resamples)
 
 
-def metrics_from_probabilities(clf, targets: np.ndarray, probs: np.ndarray, n_resamples: int = 1000) -> dict:
+def metrics_from_probabilities(clf, targets: np.ndarray, probs: np.ndarray, n_resamples: int = RESAMPLES) -> dict:
     """Decision metrics, probability metrics (ROC/PR-AUC, log loss, Brier, ECE) and seeded
     bootstrap intervals for the headline numbers."""
     decisions = clf.decide(probs)
