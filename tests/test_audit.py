@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from textclf.audit import AuditOptions, audit, audit_html, failed_checks, format_summary, honest_split
+from textclf.audit import AuditOptions, audit, audit_dict, audit_html, failed_checks, format_summary, honest_split, warnings
 from textclf.audit.duplicates import exact_duplicates, near_duplicates
 from textclf.audit.normalize import normalize_text, shingles
 from textclf.audit.shortcuts import label_variants, shortcut_tokens
@@ -166,3 +166,66 @@ def test_report_json_and_html(clean):
     assert "<html" not in fragment and "Leaked groups" in fragment
     with pytest.raises(ConfigError, match="unknown audit check"):
         failed_checks(result, ["duplicate"])
+
+
+@pytest.fixture(scope="module")
+def kaomoji_slice():
+    from textclf.data.bundled import load_bundled
+
+    return load_bundled("kaomoji").subset(range(1500))
+
+
+def test_multi_label_audit_runs_every_check(kaomoji_slice):
+    splits = split_examples(kaomoji_slice, "random", 0.1, 0.2, seed=0)
+    train = splits.train
+    extra = {"ids": ["copy-1", "copy-2"]} if train.ids is not None else {}
+    copied = with_rows(train, train.texts[:2], [("zz-only-here",), train.labels[1]], **extra)
+    result = audit({"train": splits.train, "validation": splits.validation, "test": copied},
+                   AuditOptions(noise_folds=3, shortcut_min_count=5))
+    problems = result.problems()
+    assert {"duplicates", "conflicts", "near_duplicates", "artifacts", "shortcuts"} <= set(problems)
+    assert problems["conflicts"] >= 1  # the same text under two label sets
+    conflict = next(g for g in result.duplicates.conflicts if ["zz-only-here"] in g.labels)
+    assert all(isinstance(label, list) for label in conflict.labels)
+    assert result.unseen_labels["test"] == ["zz-only-here"]
+    assert result.label_noise.skipped and result.stats["train"].class_counts
+    json.dumps(audit_dict(result))
+    assert "training never sees: zz-only-here" in format_summary(result) + "".join(warnings(result))
+
+
+def test_train_audit_samples_large_data_and_says_so(rt_small, monkeypatch):
+    import io
+
+    from textclf.audit import core
+    from textclf.data.splits import Splits
+
+    monkeypatch.setattr(core, "TRAIN_AUDIT_ROWS", 300)
+    splits = split_examples(rt_small, "stratified", 0.1, 0.2, seed=0)
+    leaky = dataclasses.replace(splits.test, texts=splits.train.texts[:40] + splits.test.texts[40:])
+    log = io.StringIO()
+    summary = core.train_audit(Splits(splits.train, splits.validation, leaky), log=log)
+    assert summary["sample"] == {"rows": 600, "audited": 300, "seed": 0}
+    assert sum(summary["sizes"].values()) == 300
+    assert "audited a seeded random sample of 300" in log.getvalue()
+    assert any("sample" in note for note in summary["notes"])
+    assert 0 < summary["problems"]["duplicates"] < 40  # the sample sees some of the leaked rows
+    again = core.train_audit(Splits(splits.train, splits.validation, leaky))
+    assert again["problems"] == summary["problems"]  # seeded: the same sample every time
+
+
+def test_shortcut_chi2_is_the_2x2_statistic_not_sklearns(rt_binary):
+    """sklearn's chi2 counts only the token-present cells: it equals the 2x2 statistic times
+    (n - support) / n, so it ranks tokens of different support differently; we keep the 2x2 one."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_selection import chi2
+
+    texts, labels = rt_binary.texts[:400], np.array([label == "fresh" for label in rt_binary.labels[:400]])
+    presence = CountVectorizer(binary=True, min_df=5).fit_transform(texts)
+    n, support = len(texts), np.asarray(presence.sum(axis=0)).ravel().astype(float)
+    a = np.asarray(presence[labels].sum(axis=0)).ravel().astype(float)
+    b, c = support - a, labels.sum() - a
+    d = n - a - b - c
+    two_by_two = n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    sklearn_scores, _ = chi2(presence, labels)
+    np.testing.assert_allclose(sklearn_scores, two_by_two * (n - support) / n, rtol=1e-6)
+    assert not np.array_equal(np.argsort(-sklearn_scores, kind="stable"), np.argsort(-two_by_two, kind="stable"))

@@ -3,6 +3,7 @@ near duplicates across splits (near.py: MinHash + banded LSH, verified by exact 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -19,10 +20,12 @@ def exact_duplicates(splits: Mapping[str, Examples]) -> ExactDuplicates:
     """Group every example by its normalised text. `splits` is ordered (train first): a copy in a
     later split of a text seen in an earlier one is a leaked row."""
     order = {name: rank for rank, name in enumerate(splits)}
-    by_text: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    # keyed by a 16-byte digest of the normalised text, not the text: a million long rows would
+    # otherwise hold a second copy of the corpus
+    by_text: dict[bytes, list[tuple[str, int]]] = defaultdict(list)
     for name, examples in splits.items():
         for i, text in enumerate(examples.texts):
-            by_text[normalize_text(text)].append((name, i))
+            by_text[hashlib.blake2b(normalize_text(text).encode("utf-8"), digest_size=16).digest()].append((name, i))
     within = {name: 0 for name in splits}
     leaked = {name: 0 for name in list(splits)[1:]}
     cross, conflicts, groups, extra = [], [], 0, 0

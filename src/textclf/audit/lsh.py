@@ -21,7 +21,8 @@ from .shingling import mix64
 LSH_RECALL = 0.99
 BUCKET_REPS = 8  # sets of a bucket that every later member is compared with
 PERM_BLOCK = 16  # permutations hashed at once: memory is shingles x PERM_BLOCK x 4 bytes
-VERIFY_BATCH = 4_000_000  # shingles gathered per batch of Jaccard checks
+VERIFY_BATCH = 1_000_000  # shingles gathered per batch of Jaccard checks (~40 bytes each)
+SIGNATURE_BATCH = 1_000_000  # shingles hashed per block of signatures (PERM_BLOCK x 4 bytes each)
 
 
 def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
@@ -51,9 +52,22 @@ def signatures(values: np.ndarray, counts: np.ndarray, num_perm: int = 128, seed
     """(n, num_perm) uint32 MinHash signatures of n non-empty sets: per permutation
     x -> a*x + b (mod 2^32, a odd: a bijection) of the already-random shingle hashes, the minimum
     per set. Permutations are rows of a (PERM_BLOCK, shingles) block, so each minimum is a
-    contiguous reduceat (14x faster than reducing down columns)."""
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    contiguous reduceat (14x faster than reducing down columns); sets go SIGNATURE_BATCH shingles
+    at a time, so memory stays bounded however many sets come in."""
     values = values.astype(np.uint32, copy=False)
+    ends = np.cumsum(counts)
+    out = np.empty((len(counts), num_perm), dtype=np.uint32)
+    lo = 0
+    while lo < len(counts):
+        done = int(ends[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, done + SIGNATURE_BATCH, side="right")))
+        out[lo:hi] = _signature_block(values[done : int(ends[hi - 1])], counts[lo:hi], num_perm, seed)
+        lo = hi
+    return out
+
+
+def _signature_block(values: np.ndarray, counts: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     a, b = _permutations(num_perm, seed)
     out = np.empty((num_perm, len(counts)), dtype=np.uint32)
     block = np.empty((min(PERM_BLOCK, num_perm), len(values)), dtype=np.uint32)

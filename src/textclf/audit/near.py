@@ -22,7 +22,8 @@ from .shingling import set_fingerprints, shingle_chunk
 
 PROGRESS_ROWS = 5_000  # audits of more rows than this show a progress bar (stderr)
 CHUNK_ROWS = 8_192
-CHUNK_CHARS = 4_000_000
+CHUNK_CHARS = 1_000_000
+ESTIMATE_BATCH = 2_048  # reported pairs whose MinHash estimates are computed together
 
 
 @dataclass
@@ -57,7 +58,7 @@ def index_sets(texts: list[str], shingle: str, size: int, num_perm: int, seed: i
                bands: tuple[int, int], bar=None) -> SetIndex:
     """Shingle, deduplicate and band every text, one chunk at a time: memory holds the distinct
     sets (4 bytes per shingle) and their band keys, never all signatures or shingle strings."""
-    seen: dict[tuple[int, int], int] = {}
+    seen: dict[int, int] = {}  # set fingerprint (it mixes in the set size) -> set id
     values, counts, first_row, keys = [], [], [], []
     set_of_row = np.full(len(texts), -1, dtype=np.int64)
     text_keys = np.zeros(len(texts), dtype=np.int64)
@@ -65,8 +66,8 @@ def index_sets(texts: list[str], shingle: str, size: int, num_perm: int, seed: i
         chunk = shingle_chunk(chunk_texts, shingle, size)
         text_keys[offset : offset + len(chunk_texts)] = chunk.text_keys
         new = []
-        for k, key in enumerate(zip(set_fingerprints(chunk).tolist(), chunk.counts.tolist())):
-            if not key[1]:
+        for k, (key, count) in enumerate(zip(set_fingerprints(chunk).tolist(), chunk.counts.tolist())):
+            if not count:
                 continue  # no word at all: nothing to compare
             known = seen.get(key)
             if known is None:
@@ -163,7 +164,7 @@ def near_duplicates(
     LSH_RECALL (more above it); every candidate is checked with the exact Jaccard, so no reported
     pair is below the threshold. Rows whose normalised texts are equal are exact duplicates and are
     left out unless `include_exact`. `progress` (None: above PROGRESS_ROWS rows) shows a bar."""
-    from ..serving.progress import progress_bar
+    from .progress import progress_bar
 
     names = list(splits)
     texts = [text for name in names for text in splits[name].texts]
@@ -210,11 +211,13 @@ def _row_pairs(index: SetIndex, rank: np.ndarray, partner: np.ndarray, partner_s
 
 def _estimates(index: SetIndex, earlier: np.ndarray, later: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash estimates of the reported pairs (signatures recomputed for their sets only)."""
-    if len(earlier) == 0:
-        return np.zeros(0)
-    sets, position = np.unique(np.concatenate((index.set_of_row[earlier], index.set_of_row[later])),
-                               return_inverse=True)
-    members, _ = gather(index.values, index.starts, index.counts, sets)
-    signature = signatures(members, index.counts[sets], num_perm, seed)
-    a, b = position[: len(earlier)], position[len(earlier) :]
-    return (signature[a] == signature[b]).mean(axis=1)
+    estimates = np.zeros(len(earlier))
+    for lo in range(0, len(earlier), ESTIMATE_BATCH):  # batches keep the gathered shingles small
+        a_sets = index.set_of_row[earlier[lo : lo + ESTIMATE_BATCH]]
+        b_sets = index.set_of_row[later[lo : lo + ESTIMATE_BATCH]]
+        sets, position = np.unique(np.concatenate((a_sets, b_sets)), return_inverse=True)
+        members, _ = gather(index.values, index.starts, index.counts, sets)
+        signature = signatures(members, index.counts[sets], num_perm, seed)
+        a, b = position[: len(a_sets)], position[len(a_sets) :]
+        estimates[lo : lo + len(a_sets)] = (signature[a] == signature[b]).mean(axis=1)
+    return estimates
