@@ -98,6 +98,8 @@ def shortcut_tokens(
     lift = precision / (label_count / n)
     a, b, c = both, support - both, label_count - both
     d = n - a - b - c
+    # Not sklearn.feature_selection.chi2: it counts only the token-present cells, i.e. this 2x2
+    # statistic times (n - support) / n, which ranks tokens differently (tests/test_audit.py).
     denominator = (a + b) * (c + d) * (a + c) * (b + d)
     chi2 = np.divide(n * (a * d - b * c) ** 2, denominator, out=np.zeros_like(a), where=denominator > 0)
     keep = np.argwhere((precision >= min_precision) & (lift >= min_lift))
