@@ -148,3 +148,17 @@ def test_hf_export_of_a_mean_pooled_model_is_refused_and_onnx_works(tiny_bert, r
     assert main(["export", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"), "--fusions", "off"]) == 0
     texts = rt_small.texts[3:600:40]
     assert load_onnx_classifier(tmp_path / "onnx").predict(texts) == clf.predict(texts)
+
+
+@pytest.mark.parametrize("analyzer, ngrams", [("word", (1, 2)), ("char_wb", (2, 5)), ("char", (1, 3))])
+def test_runtime_ngrams_are_scikit_learns(analyzer, ngrams, rt_small):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from textclf.models.onnx_runtime import TfidfFeatures
+    from textclf.serving.export.tfidf_onnx import block_spec
+
+    texts = rt_small.texts[:300] + ["  Ünïcödé  tabs\tand\n\nnew lines ", "a", "I", ""]
+    vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams).fit(texts[:200])
+    features = TfidfFeatures([block_spec(vectorizer)])
+    reference = vectorizer.build_analyzer()
+    assert all(sorted(features.ngrams(0, t)) == sorted(reference(t)) for t in texts)

@@ -111,6 +111,12 @@ def write_sidecar(directory: Path, record: dict, graph_files: list[str]) -> None
     (directory / README_FILE).write_text(readme(record, graph_files), encoding="utf-8")
 
 
+TFIDF_NOTE = """
+  `tfidf_features.json` gives, per input block b, the analyzer (word, char_wb or char), n-gram range,
+  lowercasing, token pattern and vocabulary: count a text's n-grams as scikit-learn's
+  TfidfVectorizer analyzer finds them and pass each vocabulary id and its count."""
+
+
 def readme(record: dict, graph_files: list[str]) -> str:
     inputs = "\n".join(f"  - `{name}`: {kind}" for name, kind in record["inputs"].items())
     policy = record["policy"]
@@ -127,7 +133,7 @@ source model.
 - Graphs: {', '.join(f'`{f}`' for f in graph_files)}; output `logits`, float32 [batch, {len(record['labels'])}].
 - Inputs:
 {inputs}
-- Tokenizer: `{record['tokenizer']}`; the model reads {cut}.
+- Tokenizer: `{record['tokenizer']}`; the model reads {cut}.{TFIDF_NOTE if record['tokenizer'] == 'tfidf' else ''}
 - Labels, in logit column order: {', '.join(f'`{label}`' for label in record['labels'])}
   (Python type `{record['label_kind']}`; {'multi-label: sigmoid per label' if record['multi_label']
                                              else 'single-label: softmax'}).
