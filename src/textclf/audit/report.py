@@ -98,6 +98,8 @@ def format_summary(result: AuditResult) -> str:
         out.append(f"  {check:<18} {'ok' if count == 0 else str(count) + ' found'}")
     for note in result.notes:
         out.append(f"  ({note})")
+    for name, labels in (result.unseen_labels or {}).items():
+        out.append(f"  {name}: {len(labels)} label(s) never seen in training: {', '.join(map(str, labels[:SHOWN * 2]))}")
     d = result.duplicates
     if d is not None and d.extra_copies:
         out.append(f"\n{d.extra_copies} exact duplicate rows in all ({d.groups} texts occur more than once); "
