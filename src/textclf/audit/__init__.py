@@ -6,7 +6,7 @@ artifacts and shortcut tokens, label-noise suspects, class balance and length.
     result.problems()        # {'duplicates': 3, 'near_duplicates': 5, 'group': 0, ...}
     print(format_summary(result)); fragment = audit_html(result)
 
-Names are imported lazily so that `textclf --help` does not pay for datasketch and scikit-learn.
+Names are imported lazily so that `textclf --help` does not pay for numpy and scikit-learn.
 """
 
 from importlib import import_module
