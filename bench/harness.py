@@ -95,7 +95,7 @@ def run_one(cls: type[Benchmark], mode: str, results: Path, pairs: int | None = 
     proto.check_publishable()
     payload = cls(proto).run()
     table = payload.pop("table", None)
-    payload = {"description": cls.summary, "sizes": cls.sizes[mode], **payload}
+    payload = {"description": cls.summary, "mode_sizes": cls.sizes[mode], **payload}
     path = proto.finish(payload, table)
     if table:
         print(table)

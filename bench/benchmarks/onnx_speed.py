@@ -58,7 +58,8 @@ def worker(kind: str, model_dir: str, texts_path: str) -> dict:
     return {"seconds": time.perf_counter() - started, "labels": [str(x) for x in labels]}
 
 
-def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: int, epochs: int) -> dict:
+def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: int, epochs: int,
+            max_length: int) -> dict:
     from textclf import TextClassifier
     from textclf.errors import ModelError
     from textclf.serving.hf_export import export_hf
@@ -70,7 +71,7 @@ def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: 
     held_out = rows.subset(range(train_rows + validation_rows, train_rows + validation_rows + predict_rows))
     started = time.perf_counter()
     clf = TextClassifier(model={"type": "pretrained", "name_or_path": "minilm", "pooling": "cls",
-                                "max_length": MAX_LENGTH},
+                                "max_length": max_length},
                          training={"epochs": epochs, "batch_size": 16, "progress": False}, seed=0)
     clf.fit(train, validation=validation)
     fit_seconds = time.perf_counter() - started
@@ -98,16 +99,20 @@ def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: 
 class OnnxSpeed(Benchmark):
     name = "onnx_speed"
     summary = "fine-tuned MiniLM inference: PyTorch vs ONNX fp32 vs ONNX int8 vs HF pipeline (own processes)"
-    sizes = {"smoke": {"train_rows": 32, "validation_rows": 32, "texts": 40, "epochs": 1, "pipeline": False},
-             "quick": {"train_rows": 160, "validation_rows": 200, "texts": 200, "epochs": 1, "pipeline": True},
-             "full": {"train_rows": 6000, "validation_rows": 1000, "texts": 1000, "epochs": 2, "pipeline": True}}
+    sizes = {"smoke": {"train_rows": 16, "validation_rows": 16, "texts": 16, "epochs": 1, "pipeline": False,
+                       "max_length": 16},
+             "quick": {"train_rows": 160, "validation_rows": 200, "texts": 200, "epochs": 1, "pipeline": True,
+                       "max_length": MAX_LENGTH},
+             "full": {"train_rows": 6000, "validation_rows": 1000, "texts": 1000, "epochs": 2, "pipeline": True,
+                      "max_length": MAX_LENGTH}}
 
     def run(self) -> dict:
         n_texts = self.size.texts
         outputs: dict[str, list[str]] = {}
         with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
             workdir = Path(tmp)
-            setup = prepare(workdir, self.size.train_rows, self.size.validation_rows, n_texts, self.size.epochs)
+            setup = prepare(workdir, self.size.train_rows, self.size.validation_rows, n_texts, self.size.epochs,
+                            self.size.max_length)
             truth = setup.pop("labels")
 
             def runner(kind: str, model: str):
