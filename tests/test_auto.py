@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pydantic
 import pytest
 
 from conftest import stratified_sample
@@ -244,9 +245,8 @@ def test_candidate_mistakes_and_unavailable_types():
     train = Examples.from_lists([f"good {i}" for i in range(20)] + [f"bad {i}" for i in range(20)],
                                 ["pos"] * 20 + ["neg"] * 20)
     label_map = LabelMap.fit(train, multi_label=False)
-    with pytest.raises(ConfigError, match="not one of"):
-        AutoModel(AutoConfig(candidates=["tfidf_wrod"]), label_map, TrainingConfig(), 0).fit(
-            train, label_map.encode(train))
+    with pytest.raises(pydantic.ValidationError, match="not one of"):  # refused with the config, before any fit
+        AutoConfig(candidates=["tfidf_wrod"])
     auto = AutoModel(AutoConfig(time_budget=5, candidates=["tfidf_word", {"type": "not-installed"}], max_trials=2),
                      label_map, TrainingConfig(), 0)
     summary = auto.fit(train, label_map.encode(train))

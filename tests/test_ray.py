@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import ray
+
+ray = pytest.importorskip("ray")  # the optional extra: make install EXTRAS=ray
 
 from textclf import TextClassifier
 from textclf.data.io import examples_frame, write_frame

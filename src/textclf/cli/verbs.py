@@ -219,7 +219,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options = PredictOptions(
         text_column=args.text_column, id_column=args.id_column, chunk_size=args.chunk_size,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, backend=args.backend,
-        explain=args.explain, progress=progress, output_format=_local_format(args.format),
+        explain=args.explain, progress=progress, output_format=_local_format(args.format, args.output),
     )
     with raw_scores(args.no_policy):  # --no-policy: the model without its saved decision policy
         summary = predict(args.model, args.input, args.output, options, backend=args.backend)
@@ -229,7 +229,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_format(fmt: str | None) -> str | None:
+def _local_format(fmt: str | None, output: str | None) -> str | None:
+    from ..data.formats import format_of
+
+    if fmt is None and output is not None and format_of(output) == "parquet":
+        fmt = "parquet"  # never JSON lines inside a file named .parquet
     if fmt in ("parquet", "json"):
         raise DataError(f"--format {fmt}: the local engine writes jsonl, csv or tsv (parquet needs --engine ray)")
     return fmt

@@ -348,7 +348,8 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
     match) leaves no `.partial` file behind and an earlier OUTPUT untouched. Any other
     interruption keeps the `.partial` file, so that `resume=True` can continue from the last
     complete row."""
-    from ..data.io import estimate_rows, stream_texts
+    from ..data.io import stream_texts
+    from .progress import count_rows
 
     text_column = options.text_column or clf.card.text_column
 
@@ -357,7 +358,7 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
                             chunk_size=options.chunk_size)
 
     def total_rows():  # the progress bar's total, for its ETA
-        return estimate_rows(input_path) if options.progress and str(input_path) != "-" else None
+        return count_rows(input_path) if options.progress and str(input_path) != "-" else None
 
     fmt = output_format(output, options.output_format)
     if output is None:  # stdout: each chunk is read and validated whole before any of its rows is printed

@@ -2,7 +2,7 @@
 
     textclf predict MODEL 'shards/*.parquet' -o predictions.parquet --engine ray --address auto
 
-Needs the optional extra `textclf[ray]`. Two entry points:
+Needs the optional extra `textclf-toolkit[ray]`. Two entry points:
 
 * `predict_dataset(model_dir, dataset)` maps any `ray.data.Dataset` with a text column to a
   Dataset of prediction rows (`map_batches` with a callable class, so each actor loads the saved
@@ -51,7 +51,7 @@ from ..fileio import atomic_directory, check_output
 from .predict import prediction_rows
 from .loading import load_for_inference
 
-try:  # the optional extra: textclf[ray]
+try:  # the optional extra: textclf-toolkit[ray]
     import ray
     import ray.data
     from ray.data.datasource import FileBasedDatasource
@@ -69,7 +69,7 @@ TEXT, ID, ROW, PATH = "text", "id", "row", "path"  # the columns the file reader
 
 def require_ray():
     if ray is None:
-        raise DataError("--engine ray needs the optional extra: pip install 'textclf[ray]'")
+        raise DataError("--engine ray needs the optional extra: pip install 'textclf-toolkit[ray]' (make install EXTRAS=ray)")
     return ray
 
 

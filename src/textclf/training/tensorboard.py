@@ -1,6 +1,6 @@
 """TensorBoard scalars beside the JSON-lines log, when TensorBoard is installed.
 
-    pip install 'textclf[tensorboard]'
+    pip install 'textclf-toolkit[tensorboard]'
     tensorboard --logdir runs/minilm/tensorboard
 
 The JSON lines (`train_log.jsonl`) are always written by the trainer; this mirrors every numeric
