@@ -46,15 +46,15 @@ docs: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,docs]"
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
-# Peers side by side (bench/run.py): quick = one seed, neural rows on reduced data (minutes);
+# Peers side by side (python -m bench peers): quick = one seed, neural rows on reduced data (minutes);
 # full = 3 seeds, everything at full size (hours on a small CPU machine).
 bench-quick: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"
-	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode quick
+	HF_HUB_OFFLINE=1 nice -n 10 $(PY) -m bench peers --mode quick
 
 bench: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"
-	HF_HUB_OFFLINE=1 nice -n 10 $(PY) bench/run.py --mode full
+	HF_HUB_OFFLINE=1 nice -n 10 $(PY) -m bench peers --mode full
 
 clean:
 	rm -rf $(VENV) runs build site *.egg-info

@@ -440,7 +440,17 @@ FLAG_CASES: dict[str, ModelBuild] = {
     "predict-output-exists": _existing_output("predict"),
     "evaluate-output-exists": _existing_output("evaluate"),
     "errors-slice-column-missing": _flag("errors", ["t.csv", '"nope" not found'], "--slice-column", "nope"),
-    "explain-top-k-zero": _flag("explain", ["top_k"], "--top-k", "0"),
+    "explain-top-k-zero": _flag("explain", ["--top-k", "positive integer"], "--top-k", "0"),
+    "explain-top-k-not-a-number": _flag("explain", ["--top-k", "'abc'"], "--top-k", "abc"),
+    "predict-chunk-size-zero": lambda root, model: (
+        ["predict", str(model), write(root, "in.csv", GOOD_CSV), "-o", str(root / "out.csv"), "--chunk-size", "0"],
+        ["--chunk-size", "positive integer"]),
+    "predict-batch-size-zero": lambda root, model: (
+        ["predict", str(model), write(root, "in.csv", GOOD_CSV), "-o", str(root / "out.csv"), "--batch-size", "0"],
+        ["--batch-size", "positive integer"]),
+    "predict-parquet-output-locally": lambda root, model: (
+        ["predict", str(model), write(root, "in.csv", GOOD_CSV), "-o", str(root / "out.parquet")],
+        ["parquet needs --engine ray"]),
 }
 
 

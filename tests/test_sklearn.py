@@ -81,9 +81,17 @@ def test_sklearn_estimator_checks_that_apply_to_text():
 
 
 def test_numeric_matrices_are_refused_not_stringified():
-    """scikit-learn's generic checks feed 2-D float matrices; a text classifier refuses them in one
-    line instead of classifying the repr of each row."""
-    from sklearn.utils import estimator_checks
-
+    """A 2-D float matrix (what scikit-learn's generic checks feed) is refused in one line instead
+    of classifying the repr of each row."""
     with pytest.raises(DataError, match=r"numpy array of shape \(20, 3\); pass a 1-D array of texts"):
-        estimator_checks.check_dont_overwrite_parameters("TextClassifier", TextClassifier())
+        TextClassifier().fit(np.zeros((20, 3)), np.arange(20) % 2)
+
+
+def test_scikit_learn_sees_a_string_classifier_without_textclf_importing_it():
+    from sklearn.base import is_classifier
+    from sklearn.utils import get_tags
+
+    tags = get_tags(TextClassifier())
+    assert is_classifier(TextClassifier()) and tags.input_tags.string and not tags.input_tags.two_d_array
+    assert get_tags(TextClassifier(task="multi_label")).classifier_tags.multi_label
+    assert repr(TextClassifier(seed=3)) == "TextClassifier(seed=3)"

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.base import ClassifierMixin
 
 from .card import ModelCard
 from .config import ThresholdsConfig, TrainingConfig
@@ -62,7 +61,7 @@ class Predictions:
     labels: list  # class names, or tuples of names for multi-label
 
 
-class TextClassifier(ClassifierMixin, ClassifierParams):
+class TextClassifier(ClassifierParams):
     """A scikit-learn estimator over texts: the constructor stores parameters; `fit` does the work.
 
     >>> clf = TextClassifier(model={"type": "tfidf"}).fit(texts, labels, validation=(val_texts, val_labels))
@@ -82,12 +81,6 @@ class TextClassifier(ClassifierMixin, ClassifierParams):
 
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "model_", None) is not None
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
     # -- fitted state -------------------------------------------------------------------------
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from sklearn.base import BaseEstimator
 
 from .config import CalibrationConfig, Task, ThresholdsConfig, TrainingConfig, validate
 from .errors import ConfigError
@@ -22,8 +21,15 @@ def model_dict(spec: dict[str, Any] | BaseModel | None) -> dict[str, Any]:
     return spec.model_dump() if isinstance(spec, BaseModel) else dict(spec or {"type": "tfidf"})
 
 
-class ClassifierParams(BaseEstimator):
-    """Parameters: `model`, `task`, `training`, `seed`, `calibration`, `thresholds` (see TextClassifier)."""
+class ClassifierParams:
+    """Parameters: `model`, `task`, `training`, `seed`, `calibration`, `thresholds` (see TextClassifier).
+
+    It speaks scikit-learn's estimator protocol (get_params / set_params, `__sklearn_tags__`,
+    `_estimator_type`) without inheriting from `sklearn.base`, so that loading a model to predict
+    (the ONNX backend above all) does not pay a second for importing scikit-learn; sklearn is
+    imported only when sklearn itself asks for the tags."""
+
+    _estimator_type = "classifier"
 
     def __init__(
         self,
@@ -40,6 +46,19 @@ class ClassifierParams(BaseEstimator):
         self.seed = seed
         self.calibration = calibration
         self.thresholds = thresholds
+
+    def __repr__(self) -> str:
+        defaults = ClassifierParams()
+        shown = [f"{name}={value!r}" for name, value in self.get_params(deep=False).items()
+                 if value is not getattr(defaults, name) and value != getattr(defaults, name)]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_label=self.task == "multi_label"),
+                    input_tags=InputTags(one_d_array=True, two_d_array=False, string=True))
 
     # -- scikit-learn parameters --------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:

@@ -6,33 +6,28 @@
 >>> shift.verdict, shift_html(shift)
 >>> explain(clf, ["a text"])[0].top()                  # textclf explain MODEL "a text" (analysis.explain)
 >>> drivers_html(mistake_drivers(clf, test_examples))   # tokens behind confident mistakes
+
+Names are imported on first use, so that the CLI's parser (which shows the settings' defaults)
+does not pay for scipy.
 """
 
-from __future__ import annotations
+from importlib import import_module
 
-from pathlib import Path
+_EXPORTS = {
+    "Explanation": "attributions", "TokenAttribution": "attributions",
+    "MistakeDrivers": "drivers", "drivers_html": "drivers", "explanations_html": "drivers",
+    "mistake_drivers": "drivers",
+    "ErrorReport": "errors", "analyze_errors": "errors", "errors_html": "errors", "format_report": "errors",
+    "mistakes_frame": "errors",
+    "ErrorSettings": "settings", "ShiftSettings": "settings",
+    "ShiftReport": "shift", "analyze_shift": "shift", "format_shift": "shift", "shift_html": "shift",
+    "slice_columns": "slices",
+}
 
-from ..data import Examples
-from ..errors import DataError
-from .attributions import Explanation, TokenAttribution
-from .drivers import MistakeDrivers, drivers_html, explanations_html, mistake_drivers
-from .errors import ErrorReport, ErrorSettings, analyze_errors, errors_html, format_report, mistakes_frame
-from .shift import ShiftReport, ShiftSettings, analyze_shift, format_shift, shift_html
-
-def slice_columns(examples: Examples, names: list[str]) -> dict[str, list[str]]:
-    """User slice columns read from the file the examples came from (aligned by data row)."""
-    from .slices import read_columns
-
-    if not names:
-        return {}
-    if not Path(examples.source).is_file():
-        raise DataError(f"--slice-col reads columns from a data file, but these examples come from "
-                        f"{examples.source!r}; pass --data FILE")
-    return read_columns(examples.source, names, examples.rows)
+__all__ = sorted(_EXPORTS)
 
 
-__all__ = [
-    "Explanation", "MistakeDrivers", "TokenAttribution", "drivers_html", "explanations_html", "mistake_drivers",
-    "ErrorReport", "ErrorSettings", "ShiftReport", "ShiftSettings", "analyze_errors", "analyze_shift",
-    "errors_html", "format_report", "format_shift", "mistakes_frame", "shift_html", "slice_columns",
-]
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'textclf.analysis' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -19,23 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..evaluation.bootstrap import RESAMPLES
 from ..data import Examples
+from .settings import ErrorSettings
 from .slices import (
     Outcomes, SliceMetrics, label_name_tags, length_tags, negation_tags, slice_metrics,
     time_tags, token_counts, training_vocabulary, truncation_tags, vocabulary_tags, worst_slices,
 )
-
-
-@dataclass(frozen=True)
-class ErrorSettings:
-    confident: float = 0.8  # a mistake whose predicted probability is at least this is "confident"
-    ambiguous_margin: float = 0.1  # top-1 minus top-2 probability below this is "uncertain"
-    min_slice_size: int = 20  # smaller slices are too noisy to rank
-    n_resamples: int = RESAMPLES
-    seed: int = 0
-    top: int = 10  # worst slices and examples shown
-    examples_per_slice: int = 3
 
 
 @dataclass

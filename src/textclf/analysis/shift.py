@@ -26,19 +26,8 @@ from scipy.special import logsumexp
 from scipy.stats import chi2_contingency, ks_2samp, mannwhitneyu
 
 from ..data import Examples
+from .settings import ShiftSettings
 from .slices import token_counts, training_vocabulary
-
-
-@dataclass(frozen=True)
-class ShiftSettings:
-    alpha: float = 0.01  # significance level of every test
-    max_ks: float = 0.2  # length: KS statistic above this is a shift
-    max_oov_increase: float = 0.05  # vocabulary: mean OOV rate may rise by this much
-    max_prior_distance: float = 0.15  # label prior: total variation distance
-    max_auroc: float = 0.7  # OOD score: AUROC above this is a shift
-    flag_quantile: float = 0.99  # flag new examples beyond this quantile of the reference
-    top_flagged: int = 20
-    min_rows: int = 100  # fewer reference (or new) rows than this: the tests have little power
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,16 @@ def time_tags(times: np.ndarray, n_buckets: int = 4) -> list[str]:
     return [names[b] for b in bucket]
 
 
+def slice_columns(examples: Examples, names: list[str]) -> dict[str, list[str]]:
+    """User slice columns read from the file the examples came from (aligned by data row)."""
+    if not names:
+        return {}
+    if not Path(examples.source).is_file():
+        raise DataError(f"--slice-col reads columns from a data file, but these examples come from "
+                        f"{examples.source!r}; pass --data FILE")
+    return read_columns(examples.source, names, examples.rows)
+
+
 def read_columns(path: str | Path, names: Sequence[str], rows: Sequence[int]) -> dict[str, list[str]]:
     """Raw values of columns `names` for the 1-based data rows `rows` of a data file."""
     from ..data.io import iter_frames

@@ -18,11 +18,14 @@ EXIT_USER_ERROR = 2
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(upgrade_train_resume(list(sys.argv[1:] if argv is None else argv)))
-    if extra and getattr(args, "verb", None) == "train" and not any(x.startswith("-") for x in extra):
-        args.arguments = [*args.arguments, *extra]  # overrides after options: train DATA --flag x key=value
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:  # a usage mistake (or --help) ends here with argparse's exit code: 2 (one line) or 0
+        args, extra = parser.parse_known_args(upgrade_train_resume(list(sys.argv[1:] if argv is None else argv)))
+        if extra and getattr(args, "verb", None) == "train" and not any(x.startswith("-") for x in extra):
+            args.arguments = [*args.arguments, *extra]  # overrides after options: train DATA --flag x key=value
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USER_ERROR
     try:
         return args.handler(args)
     except TextclfError as err:

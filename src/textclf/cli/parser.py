@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from ..jobs import defaults as d
-from ..serving.loading import BACKENDS
+from ..serving.options import BACKENDS
 from . import distill as distill_verb
 from .arguments import count_int, positive_int
 from . import label as label_verb

@@ -7,15 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from ..data.sources import ColumnOverrides
+from ..data.formats import KNOWN, format_of
 from ..errors import ConfigError, DataError
 from .outputs import check_outputs, check_run_directory, done, held_log, page_format, required_output
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
-DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz", ".bz2", ".xz")
 
 
 def _data_choice(args: argparse.Namespace):
+    from ..data.sources import ColumnOverrides
     from ..jobs.inspect import DataChoice
 
     return DataChoice(args.data, ColumnOverrides(
@@ -34,13 +34,13 @@ def classify_train_arguments(items: list[str]) -> tuple[str | None, str | None, 
             overrides.append(item)
         elif item.lower().endswith(CONFIG_SUFFIXES) and config is None and data is None:
             config = item
-        elif item.lower().endswith(DATA_SUFFIXES) and config is None and data is None:
+        elif format_of(item) is not None and config is None and data is None:
             data = item
         elif Path(item).is_dir():
             raise ConfigError(f"train: {item!r} is a directory; to continue the run there use -o {item} --resume")
         else:
-            raise ConfigError(f"train: {item!r} is not a YAML config (.yaml), a data file "
-                              f"({', '.join(DATA_SUFFIXES)}) or a key=value override")
+            raise ConfigError(f"train: {item!r} is not a YAML config (.yaml), a data file ({KNOWN}) "
+                              "or a key=value override")
     return config, data, overrides
 
 

@@ -19,12 +19,12 @@ import lzma
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
-
-import pandas as pd
-import pyarrow.parquet as pq
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ..errors import DataError, where
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Format = Literal["csv", "tsv", "jsonl", "parquet"]
 SUFFIXES: dict[str, Format] = {
@@ -119,6 +119,8 @@ def parse_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | N
 
 
 def _csv_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | None, empty_ok: bool):
+    import pandas as pd
+
     # utf-8-sig: a leading byte-order mark is not part of the first column's name
     options = dict(sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
                    encoding="utf-8-sig", encoding_errors="strict")
@@ -140,6 +142,8 @@ def _csv_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | No
 
 
 def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_ok: bool):
+    import pandas as pd
+
     records: list[dict] = []
     first, row = 1, 0
     for number, line in enumerate(iter_lines(source), start=1):
@@ -167,6 +171,8 @@ def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_o
 
 
 def _parquet_frames(source: Any, path: str | Path, chunk_size: int | None, empty_ok: bool):
+    import pyarrow.parquet as pq
+
     try:
         parquet = pq.ParquetFile(source)
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a file that is not Parquet

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ..errors import DataError, summarise
 from .examples import Examples
@@ -58,6 +57,8 @@ def _random(examples: Examples, validation_size: float, test_size: float, seed: 
     labels = np.array(examples.labels, dtype=object) if stratify else None
 
     def cut(idx: np.ndarray, size: float):
+        from sklearn.model_selection import train_test_split
+
         if size <= 0:
             return idx, idx[:0]
         try:

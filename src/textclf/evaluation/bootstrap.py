@@ -20,9 +20,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from . import RESAMPLES
 from .metrics import binary_roc_auc, confidence_and_outcome, one_hot
-
-RESAMPLES = 1000  # bootstrap resamples behind every interval textclf reports, unless told otherwise
 
 Statistic = Callable[[np.ndarray], float | None]  # row indices (n,) -> metric value
 

@@ -4,11 +4,9 @@ argument parser (so `textclf --help`, the jobs and the library always agree)."""
 
 from __future__ import annotations
 
-from ..analysis.errors import ErrorSettings
-from ..analysis.shift import ShiftSettings
+from ..analysis.settings import ErrorSettings, ShiftSettings
 from ..config import AuditConfig, CalibrationConfig, Config, SplitConfig, ThresholdsConfig
-from ..serving.onnx_int8 import INT8_MIN_AGREEMENT
-from ..serving.predict import PredictOptions
+from ..serving.options import INT8_MIN_AGREEMENT, PredictOptions
 
 SPLIT_METHOD: str = SplitConfig().method
 VALIDATION_SIZE: float = SplitConfig().validation_size  # 0.1

@@ -10,7 +10,7 @@ from ..classifier import TextClassifier
 from ..data.sources import ModelData
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, output_lock, remove_stale_staging
-from ..serving.onnx_int8 import INT8_MIN_AGREEMENT
+from ..serving.options import INT8_MIN_AGREEMENT
 
 from ..serving.loading import load_for_inference
 
@@ -87,7 +87,7 @@ def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: b
         if fmt == "hf":
             from ..serving.hf_export import export_hf
 
-            export_hf(clf, output)
+            export_hf(clf, output, model_dir=model)  # its metrics.json goes into the model card
             return ExportResult(Path(output), None)
         from ..serving.onnx_export import export_onnx
 

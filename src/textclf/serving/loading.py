@@ -7,8 +7,8 @@ from pathlib import Path
 from ..artifacts import raw_scores
 from ..classifier import TextClassifier
 from ..errors import DataError
+from .options import BACKENDS
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def load_for_inference(model: str | Path, backend: str = "torch", policy: bool = True) -> TextClassifier:

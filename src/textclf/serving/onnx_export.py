@@ -41,7 +41,8 @@ from ..models.base import AnyExportView, EmbeddingExportView, ExportView, Linear
 from ..fileio import write_json
 from ..models.onnx_runtime import ENCODER_DIR, FP32_FILE, INT8_FILE, OnnxModel, tokenizer_name
 from .export.metadata import export_record, graph_inputs, set_tokenizer_truncation, stamp_graph, write_sidecar
-from .onnx_int8 import INT8_MIN_AGREEMENT, choose_int8, parity_report, quiet_logging, warnings_silenced
+from .onnx_int8 import choose_int8, parity_report, quiet_logging, warnings_silenced
+from .options import INT8_MIN_AGREEMENT
 
 PARITY_FILE = "parity.json"
 PARITY_TOLERANCE = 1e-3  # max |logit difference| between PyTorch and ONNX Runtime (fp32)

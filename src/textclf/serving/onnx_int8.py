@@ -31,7 +31,6 @@ import numpy as np
 
 from ..models.onnx_runtime import FP32_FILE, INT8_FILE
 
-INT8_MIN_AGREEMENT = 0.99  # default floor: int8 argmax agreement with fp32 on the parity texts
 _LAYER = re.compile(r"(?:layers?|block|h)[./_](\d+)[./]")
 _FFN_OUT = re.compile(r"(?<!attention/)output/dense/|linear2|fc2|/w2/")
 _FFN_IN = re.compile(r"intermediate/dense/|linear1|fc1|/w1/")

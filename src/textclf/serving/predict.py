@@ -34,25 +34,10 @@ from ..data.formats import output_format
 from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, os_error, output_lock, write_json
+from .options import PredictOptions
 from .progress import progress_bar
 
 LogitsFn = Callable[[Sequence[str]], np.ndarray]  # texts -> float32 logits (n, k)
-
-
-@dataclass(frozen=True)
-class PredictOptions:
-    """How `predict_file` reads, batches and reports."""
-
-    text_column: str | None = None  # default: the text column the model was trained on
-    id_column: str | None = None
-    chunk_size: int = 4096  # rows held in memory at once
-    batch_size: int = 64  # texts per model call, after sorting a chunk by length
-    resume: bool = False
-    progress: bool = True
-    overwrite: bool = False  # replace a finished OUTPUT (otherwise: an error before any work)
-    backend: str = "torch"  # recorded in the resume manifest: torch / onnx / onnx-int8 rows differ
-    explain: int = 0  # > 0: add the top tokens behind each label (slow for neural models: Integrated Gradients)
-    output_format: str | None = None  # jsonl, csv or tsv (--format); default: OUTPUT's suffix, else jsonl
 
 
 @dataclass(frozen=True)

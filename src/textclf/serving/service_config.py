@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, fields
 
 from ..errors import DataError
-from .loading import BACKENDS
+from .options import BACKENDS
 
 
 def _option(default, help: str, **extra):

@@ -10,11 +10,8 @@ large input file (startup, imports and model loading cancel out; the whole-proce
 input is kept too). The summary keeps the best student per set (test macro-F1 among students at
 >= 20x their teacher's throughput, else the fastest) against the better teacher.
 
-    python bench/distill.py --mode smoke     # one set, tiny sizes: every code path in a few minutes
-    python bench/distill.py --mode full      # ~24 minutes on 2 idle cores; writes bench/results/distill.json
-
-With the harness (bench/harness.py): `python -m bench distill --mode smoke|quick|full` once a module
-in bench/benchmarks/ imports `Distill` from here.
+    python -m bench distill --mode smoke     # one set, tiny sizes: every code path in a few minutes
+    python -m bench distill --mode full      # ~24 minutes on 2 idle cores; writes bench/results/distill.json
 """
 
 from __future__ import annotations
@@ -27,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from bench.harness import Benchmark, register
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: configs/ and src/
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -191,57 +189,20 @@ def summarise(per_set: dict[str, dict]) -> dict:
             "goal_met": goal, "goal": ">= 97% of the teacher's macro-F1 at >= 20x its texts/s, mean over sets"}
 
 
-def run(mode: str = "smoke", results: Path | None = None) -> dict:
-    """Run the benchmark at `mode` and return its payload; full runs write bench/results/distill.json,
-    others distill.MODE.json in a temporary folder (or `results`)."""
-    size = SIZES[mode]
-    estimate = sum(FULL_ESTIMATE_S[s] for s in size["sets"]) if mode == "full" else None
-    print(f"bench distill ({mode}): sets {', '.join(size['sets'])}"
-          + (f"; expected ~{estimate / 60:.0f} minutes on 2 cores" if estimate else ""), flush=True)
-    started = time.perf_counter()
-    per_set = {}
-    with tempfile.TemporaryDirectory(prefix="textclf-distill-") as work:
-        for name in size["sets"]:
-            per_set[name] = run_set(name, size, Path(work) / name)
-            print(f"bench distill: {name}: {per_set[name]['best']}", flush=True)
-    payload = {"mode": mode, "sizes": {k: v for k, v in size.items()}, "per_set": per_set,
-               "summary": summarise(per_set), "seconds": round(time.perf_counter() - started, 1)}
-    folder = results or (BENCH / "results" if mode == "full" else Path(tempfile.gettempdir()) / "textclf-bench-smoke")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ("distill.json" if mode == "full" else f"distill.{mode}.json")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    print(f"bench distill: wrote {path}", flush=True)
-    return payload
+@register
+class Distill(Benchmark):
+    name = "distill"
+    summary = "teacher (MiniLM, auto) vs bag / TF-IDF students distilled over the unlabelled rest: F1, texts/s"
+    sizes = {mode: {k: v for k, v in size.items() if k != "speed"} for mode, size in SIZES.items()}
 
-
-try:  # the harness, when present: `python -m bench distill` once bench/benchmarks/ imports this class
-    sys.path.insert(0, str(ROOT))
-    from bench.harness import Benchmark, register
-
-    @register
-    class Distill(Benchmark):
-        name = "distill"
-        summary = "teacher (MiniLM, auto) vs bag / TF-IDF students distilled over the unlabelled rest: F1, texts/s"
-        sizes = {mode: {k: v for k, v in size.items() if k != "speed"} for mode, size in SIZES.items()}
-
-        def run(self) -> dict:
-            size = SIZES[self.proto.mode]
-            per_set = {}
-            with tempfile.TemporaryDirectory(prefix="textclf-distill-") as work:
-                for name in size["sets"]:
-                    per_set[name] = run_set(name, size, Path(work) / name)
-            return {"per_set": per_set, "summary": summarise(per_set)}
-except ImportError:  # an older checkout without the harness: run() above is the entry
-    pass
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=sorted(SIZES), default="smoke")
-    parser.add_argument("--results", type=Path, default=None)
-    args = parser.parse_args()
-    run(args.mode, args.results)
+    def run(self) -> dict:
+        size = SIZES[self.proto.mode]
+        if self.proto.mode == "full":
+            print(f"bench distill: expected ~{sum(FULL_ESTIMATE_S[s] for s in size['sets']) / 60:.0f} minutes "
+                  "on 2 idle cores", flush=True)
+        per_set = {}
+        with tempfile.TemporaryDirectory(prefix="textclf-distill-") as work:
+            for name in size["sets"]:
+                per_set[name] = run_set(name, size, Path(work) / name)
+                print(f"bench distill: {name}: {per_set[name]['best']}", flush=True)
+        return {"per_set": per_set, "summary": summarise(per_set)}

@@ -17,7 +17,7 @@ A run stops at the target or at the cap (then the cap is reported, `censored` sa
 Also the review benchmark: on a copy of Rotten Tomatoes with 5% of labels flipped on purpose, the
 share of flipped rows that `textclf review`'s queue puts in its first 10%.
 
-    python -m bench.active_learning --mode smoke     # seconds; `run(mode)` from Python
+    python -m bench active_learning --mode smoke     # seconds; `run(mode)` from Python
 Writes bench/results/active_learning.json (smoke/quick: active_learning.MODE.json in the harness's
 folder) with summary.sets[SET] = {"textclf": N, "random": N, "small_text": N}; full mode also
 draws docs/img/active_learning.png. Full size: about 15-20 minutes on 2 cores (printed as it goes).
@@ -320,14 +320,3 @@ class ActiveLearning(Benchmark):
         systems = ["textclf", "random"] + (["small_text"] if self.available("small_text") else [])
         return run(self.proto.mode, systems, PLOT if self.proto.mode == "full" else None)
 
-
-if __name__ == "__main__":
-    import argparse
-
-    from bench.harness import results_dir, run_one
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=list(SIZES), default="smoke")
-    parser.add_argument("--results", type=Path, default=None)
-    arguments = parser.parse_args()
-    run_one(ActiveLearning, arguments.mode, results_dir(arguments.mode, arguments.results))

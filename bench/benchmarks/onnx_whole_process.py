@@ -8,10 +8,9 @@ median of per-pair ratios) and their outputs are compared row for row. One more 
 `python -X importtime` records the slowest top-level imports, to show where the whole-process time
 goes. Goal (issue #30 item 4): ONNX >= 1.5x PyTorch as whole processes.
 
-    python -m bench onnx_whole_process --mode smoke|quick|full   # once bench/benchmarks imports it
-    python bench/onnx_whole_process.py --mode smoke
+    python -m bench onnx_whole_process --mode smoke|quick|full
 
-`run(mode)` runs it through the harness, which writes bench/results/onnx_whole_process.json
+The harness writes bench/results/onnx_whole_process.json
 atomically (NAME.MODE.json for smoke/quick; smoke into a temporary folder), with the load average.
 """
 
@@ -25,12 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench import data  # noqa: E402
-from bench.harness import Benchmark, register, results_dir, run_one  # noqa: E402
-from bench.protocol import markdown_table, run_subprocess  # noqa: E402
+from bench import data
+from bench.harness import Benchmark, register
+from bench.protocol import markdown_table, run_subprocess
 
 MODEL = {"type": "pretrained", "name_or_path": "minilm", "pooling": "mean", "freeze_layers": 4, "max_length": 48}
 ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -108,20 +104,3 @@ class OnnxWholeProcess(Benchmark):
                 "onnx_slowest_imports": imports,
                 "table": table + f"\n\nONNX is {ratio:.2f}x PyTorch (median of pairs); goal 1.5x.\n"}
 
-
-def run(mode: str, results: Path | None = None) -> dict:
-    """Run through the harness (bench/harness.py) and return the results document it wrote."""
-    path = run_one(OnnxWholeProcess, mode, results_dir(mode, results))
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=sorted(OnnxWholeProcess.sizes), default="smoke")
-    parser.add_argument("--results", type=Path, default=None)
-    args = parser.parse_args()
-    document = run(args.mode, args.results)
-    print(json.dumps({k: document.get(k) for k in ("speedup_onnx_over_torch", "agreement", "load_average")},
-                     indent=2, default=str))
