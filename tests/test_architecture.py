@@ -212,9 +212,7 @@ SHARED = ["--data", "--text-column", "--label-column", "--group-column", "--time
 @pytest.mark.parametrize("verb", ["train", "evaluate", "calibrate", "report", "tune-thresholds", "errors",
                                   "shift", "predict", "audit", "split"])
 def test_every_verb_accepts_the_shared_flags(verb, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main([verb, "--help"])
-    assert exit_info.value.code == 0
+    assert main([verb, "--help"]) == 0
     shown = capsys.readouterr().out
     for flag in SHARED:
         if verb in ("predict", "shift") and flag == "--label-column":
