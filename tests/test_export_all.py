@@ -92,7 +92,9 @@ def test_every_model_type_declares_onnx_or_a_one_line_refusal(tmp_path):
     from textclf.data import LabelMap
 
     labels = LabelMap(("a", "b"))
-    for name in MODEL_TYPES:
+    built_in = [name for name, target in MODEL_TYPES.items()  # other tests register third-party types
+                if isinstance(target, str) and target.startswith("textclf.")]
+    for name in built_in:
         if name == "onnx":
             continue
         cls = model_class(name)

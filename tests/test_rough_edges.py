@@ -163,18 +163,16 @@ def test_time_leakage_advice_for_a_supplied_test_file_and_readable_dates(rt_smal
 
 
 # -- export: the advice fits the model type --------------------------------------------------------------
-def test_hf_export_of_tfidf_does_not_suggest_onnx(tfidf, tmp_path):
+def test_hf_export_of_tfidf_is_refused_naming_the_format_that_works(tfidf, tmp_path):
+    """TF-IDF has no transformer encoder for a Hugging Face directory, but it does export to ONNX
+    (tests/test_export_all.py): the one-line refusal says so and writes nothing."""
     from textclf.serving.hf_export import export_hf
 
     with pytest.raises(ModelError) as caught:
         export_hf(tfidf, tmp_path / "hf")
     message = str(caught.value)
-    assert "only `pretrained` models" in message and "onnx" not in message.lower()
-    assert "textclf serve" in message
-    with pytest.raises(ModelError, match="(?i)onnx export supports neural models"):  # it refuses TF-IDF too
-        from textclf.serving.onnx_export import export_onnx
-
-        export_onnx(tfidf, tmp_path / "onnx")
+    assert "\n" not in message and "--format onnx" in message
+    assert not (tmp_path / "hf").exists()
 
 
 # -- ECE intervals contain their estimate (isotonic calibration) -------------------------------------

@@ -36,13 +36,13 @@ SETS = ("rotten-tomatoes", "rotten-tomatoes-binary", "bbc-news")
 # articles), large enough that the work, not the process start, decides the difference;
 # minilm: fine-tuning settings.
 SIZES = {
-    "smoke": {"sets": ("rotten-tomatoes-binary",), "labelled": 60, "pool": 80, "test": 40, "auto_budget": 8,
+    "smoke": {"sets": ["rotten-tomatoes-binary"], "labelled": 60, "pool": 80, "test": 40, "auto_budget": 8,
               "speed": {"teacher": (20, 60), "student": (20, 200)},
               "minilm": {"epochs": 1, "max_length": 16, "long_max_length": 16}, "bootstrap": 0, "copies": 2},
-    "quick": {"sets": SETS, "labelled": 400, "pool": 2000, "test": 600, "auto_budget": 30,
+    "quick": {"sets": list(SETS), "labelled": 400, "pool": 2000, "test": 600, "auto_budget": 30,
               "speed": {"teacher": (100, 400), "student": (200, 20000)},
               "minilm": {"epochs": 2, "max_length": 64, "long_max_length": 128}, "bootstrap": 0, "copies": 2},
-    "full": {"sets": SETS, "labelled": 1000, "pool": 5000, "test": None, "auto_budget": 30,
+    "full": {"sets": list(SETS), "labelled": 1000, "pool": 5000, "test": None, "auto_budget": 30,
              "speed": {"teacher": (100, 1100), "student": (1000, 100000)},
              "minilm": {"epochs": 2, "max_length": 64, "long_max_length": 128}, "bootstrap": 0, "copies": 2},
 }
