@@ -146,6 +146,6 @@ def test_templated_corpus_work_stays_linear():
     result = near_duplicates({"train": train, "test": test}, threshold=0.8, progress=False)
     bands, _ = lsh_bands(0.8, 128)
     assert result.candidates <= len(texts) * BUCKET_REPS * bands  # linear bound by construction
-    assert result.candidates < 0.05 * len(train) * len(test)  # far from every cross pair
+    assert result.candidates < 0.1 * len(train) * len(test)  # far from every cross pair (16 representatives: ~7%)
     assert 0.9 * len(test) <= len(result.pairs) <= len(test)  # nearly every test row, each once
     assert all(p.jaccard >= 0.8 for p in result.pairs)
