@@ -114,8 +114,9 @@ def upgrade_train_resume(argv: list[str]) -> list[str]:
         return argv
     at = argv.index("--resume")
     value = argv[at + 1] if at + 1 < len(argv) else "-"
-    if value.startswith("-") or "=" in value or value.lower().endswith((".yaml", ".yml", ".csv", ".tsv", ".jsonl",
-                                                                       ".json", ".parquet", ".gz", ".bz2", ".xz")):
+    from ..data.formats import format_of
+
+    if value.startswith("-") or "=" in value or value.lower().endswith((".yaml", ".yml")) or format_of(value):
         return argv
     done(f"textclf: warning: --resume RUN_DIR is deprecated; use -o {value} --resume")
     return [*argv[:at], "-o", value, "--resume", *argv[at + 2:]]
