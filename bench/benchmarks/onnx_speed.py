@@ -85,9 +85,9 @@ def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: 
         parity = json.loads((workdir / "onnx" / "parity.json").read_text())
     except RuntimeError as err:  # the quantizer itself failed: say so, and still compare fp32
         int8_error = f"{type(err).__name__}: {str(err)[:300]}"
-        parity = export_onnx(clf, workdir / "onnx-fp32", quantize=False, sample_texts=validation.texts)
-        (workdir / "onnx").rename(workdir / "onnx-failed")
-        (workdir / "onnx-fp32").rename(workdir / "onnx")
+        if (workdir / "onnx").exists():  # a failed export is atomic and usually leaves nothing
+            (workdir / "onnx").rename(workdir / "onnx-failed")
+        parity = export_onnx(clf, workdir / "onnx", quantize=False, sample_texts=validation.texts)
     export_hf(clf, workdir / "hf")
     (workdir / "texts.json").write_text(json.dumps(held_out.texts), encoding="utf-8")
     return {"train_rows": len(train), "epochs": epochs, "validation_texts": len(validation),
