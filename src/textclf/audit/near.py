@@ -164,7 +164,7 @@ def near_duplicates(
     LSH_RECALL (more above it); every candidate is checked with the exact Jaccard, so no reported
     pair is below the threshold. Rows whose normalised texts are equal are exact duplicates and are
     left out unless `include_exact`. `progress` (None: above PROGRESS_ROWS rows) shows a bar."""
-    from .progress import progress_bar
+    from ..training.progress import progress_bar  # the one progress bar (training/__init__ is lazy: no torch)
 
     names = list(splits)
     texts = [text for name in names for text in splits[name].texts]
