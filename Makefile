@@ -34,8 +34,8 @@ install:
 	@$(MAKE) --no-print-directory $(STAMP) EXTRAS=$(EXTRAS)
 
 run: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf train configs/default.yaml
-	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf report runs/default/model -o runs/default/report.html
+	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf train configs/default.yaml --overwrite
+	HF_HUB_OFFLINE=1 $(VENV)/bin/textclf report runs/default/model -o runs/default/report.html --overwrite
 
 # tests/test_ray.py skips itself without the ray extra (make install EXTRAS=ray).
 test: $(STAMP)
