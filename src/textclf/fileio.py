@@ -230,11 +230,12 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", *, overwrite: bool = T
 
 def write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = True, lock: bool = False) -> None:
     with atomic_file(path, overwrite=overwrite, lock=lock) as handle:
-        json.dump(obj, handle, indent=2, ensure_ascii=False, default=_jsonable)
+        json.dump(obj, handle, indent=2, ensure_ascii=False, default=jsonable)
         handle.write("\n")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """json's `default=` for numpy values and paths, the types textclf's records hold."""
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
     if isinstance(value, Path):

@@ -203,7 +203,9 @@ def _with_labels(examples: Examples, labels: Any, multi_label: bool, role: str, 
     if isinstance(labels, np.ndarray) and labels.ndim == 2 and not multi_label:
         raise DataError(f"{role}: labels of shape {labels.shape}; pass one label per text, or lists of labels "
                         "with task='multi_label'")
-    values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+    # numpy and pandas give Python scalars (int, bool, str) through tolist(); typing depends on it
+    values = labels.tolist() if isinstance(labels, np.ndarray) or _module(labels).startswith("pandas") \
+        else list(labels)
     if len(values) != len(examples):
         raise DataError(f"{role}: {len(values)} labels for {len(examples)} texts")
     names, kind = typed_labels(values, multi_label, source or f"{role} labels", column)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...artifacts import policy_json
 from ...errors import ModelError
+from ...fileio import jsonable
 from ...version import __version__
 
 METADATA_KEY = "textclf"
@@ -89,7 +90,7 @@ def stamp_graph(path: Path, record: dict) -> None:
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(record, ensure_ascii=False, default=_plain)
+    entry.key, entry.value = METADATA_KEY, json.dumps(record, ensure_ascii=False, default=jsonable)
     onnx.save(model, str(path))
 
 
@@ -106,7 +107,7 @@ def read_graph_record(path: str | Path) -> dict:
 
 def write_sidecar(directory: Path, record: dict, graph_files: list[str]) -> None:
     """export.json (the record) and README.md (what the directory holds and how to use it)."""
-    (directory / SIDECAR_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False, default=_plain) + "\n",
+    (directory / SIDECAR_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False, default=jsonable) + "\n",
                                           encoding="utf-8")
     (directory / README_FILE).write_text(readme(record, graph_files), encoding="utf-8")
 
