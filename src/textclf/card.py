@@ -25,6 +25,8 @@ class ModelCard:
     resample: dict[str, Any] | None = None  # training.resample: rows before and after
     calibration: dict[str, Any] | None = None  # what training did about calibration, and why
     distilled_from: dict[str, Any] | None = None  # the teacher of a distilled student (jobs/distill.py)
+    # refit_full: the saved model was retrained on every labelled row after evaluation (refit_record)
+    refit: dict[str, Any] | None = None
 
     @property
     def text_column(self) -> str:
@@ -32,6 +34,10 @@ class ModelCard:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def refit_note(self) -> str | None:
+        """The sentence a card or report shows about a refit model, or None when it was not refitted."""
+        return None if self.refit is None else str(self.refit.get("note") or "")
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> ModelCard:
@@ -43,3 +49,12 @@ class ModelCard:
         card = cls(**known)
         card.columns = {**DEFAULT_COLUMNS, **(card.columns or {})}
         return card
+
+
+def refit_record(rows: int, evaluated_rows: int, policy_source: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """What the card and metrics.json say about a refit: `rows` labelled rows refitted on after
+    evaluation, `evaluated_rows` those the evaluated (reported) model was fitted on."""
+    note = (f"the final model was refitted on all {rows} labelled rows after evaluation; the scores above are "
+            f"from the model fitted on {evaluated_rows} rows before refit")
+    return {"rows": rows, "evaluated_model_rows": evaluated_rows, "policy_fitted_on": policy_source,
+            "training_summary": summary, "note": note}

@@ -186,23 +186,30 @@ class TextClassifier(ClassifierParams):
     def _fit_policy(self, validation: Examples | None, targets: np.ndarray | None, calibration: str | None,
                     thresholds: ThresholdsConfig, log: TextIO | None) -> None:
         """Calibration, then thresholds (tuned on calibrated probabilities), on validation only."""
+        self.policy_ = self.policy_.with_min_labels(thresholds.min_labels)
         if calibration is not None and validation is None:
             self.card_.calibration = {"method": calibration, "kept": False,
                                       "reason": "not calibrated: no validation data"}
-        elif calibration is not None:
-            logits = self.logits(validation)
-            self._adopt_calibration(logits, targets, calibration, validation, log)
-        self.policy_ = self.policy_.with_min_labels(thresholds.min_labels)
-        if thresholds.tune != "none":
-            self.tune_thresholds(validation, thresholds.tune, thresholds.objective, thresholds.beta,
-                                 thresholds.target, log=log)
+        elif calibration is not None or thresholds.tune != "none":
+            self.fit_policy_on_logits(self.logits(validation), targets, validation.source, log)
 
-    def _adopt_calibration(self, logits: np.ndarray, targets: np.ndarray, method: str, validation: Examples,
+    def fit_policy_on_logits(self, logits: np.ndarray, targets: np.ndarray, source: str, log: TextIO | None = None):
+        """The decision policy (guarded calibration, then thresholds on calibrated probabilities) from
+        held-out logits (n, k) and targets: validation, or cross-fitted out-of-fold ones (`source`)."""
+        calibration, thresholds = self.calibration_method(), self.thresholds_config()
+        self.policy_ = DecisionPolicy().with_min_labels(thresholds.min_labels)
+        if calibration is not None:
+            self._adopt_calibration(logits, targets, calibration, source, log)
+        if thresholds.tune != "none":
+            self._adopt_thresholds(self.probabilities_from_logits(logits), targets, source, thresholds.tune,
+                                   thresholds.objective, thresholds.beta, thresholds.target, log)
+
+    def _adopt_calibration(self, logits: np.ndarray, targets: np.ndarray, method: str, source: str,
                            log: TextIO | None):
         from .evaluation.calibration import guarded_calibration
 
         decision = guarded_calibration(logits, targets, method, self.multi_label, self.seed)
-        record = {**decision.to_json(), "fitted_on": validation.source}
+        record = {**decision.to_json(), "fitted_on": source}
         self.card.calibration = record
         kept = decision.calibration is not None
         _say(log, f"calibration {decision.reason}" if kept else decision.reason, warning=not kept)
@@ -211,30 +218,34 @@ class TextClassifier(ClassifierParams):
 
     # -- the decision policy on its own (textclf calibrate / tune-thresholds) ----------------
     def calibrate(self, validation: Any, method: str = "temperature", log: TextIO | None = None):
-        """Fit a calibration on labelled `validation` data (never the test split) and adopt it if
-        it passes the guard (evaluation.calibration.guarded_calibration); otherwise the model
-        becomes uncalibrated. Returns the CalibrationDecision."""
+        """Fit a calibration on labelled `validation` data (never the test split), adopted if it passes the
+        guard (evaluation.calibration.guarded_calibration), else none. Returns the CalibrationDecision."""
         examples = self._labelled(validation, "validation")
-        return self._adopt_calibration(self.logits(examples), self.label_map.encode(examples), method, examples,
-                                       log)
+        targets = self.label_map.encode(examples)
+        return self._adopt_calibration(self.logits(examples), targets, method, examples.source, log)
 
     def tune_thresholds(self, validation: Any, scope: str = "per_label", objective: str = "f1",
                         beta: float = 1.0, target: float | None = None, log: TextIO | None = None):
         """Tune decision thresholds on labelled `validation` data (never the test split) and adopt
         them. Returns evaluation.thresholds.ThresholdResult."""
+        examples = self._labelled(validation, "validation")
+        return self._adopt_thresholds(self.predict_proba(examples), self.label_map.encode(examples), examples.source,
+                                      scope, objective, beta, target, log)
+
+    def _adopt_thresholds(self, probs: np.ndarray, targets: np.ndarray, source: str, scope: str, objective: str,
+                          beta: float, target: float | None, log: TextIO | None):
         from .evaluation.thresholds import tune_thresholds
 
-        examples = self._labelled(validation, "validation")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = tune_thresholds(self.predict_proba(examples), self.label_map.encode(examples),
-                                     self.multi_label, scope, objective, beta, target, list(self.label_map.labels))
+            result = tune_thresholds(probs, targets, self.multi_label, scope, objective, beta, target,
+                                     list(self.label_map.labels))
         for warning in caught:
             _say(log, str(warning.message), warning=True)
         record = {key: value for key, value in result.to_json().items() if key != "thresholds"}
-        self.policy_ = self.policy.with_thresholds(result.thresholds, {**record, "fitted_on": examples.source})
+        self.policy_ = self.policy.with_thresholds(result.thresholds, {**record, "fitted_on": source})
         shown = ", ".join(f"{t:.3f}" for t in result.thresholds[:8]) + (" ..." if len(result.thresholds) > 8 else "")
-        _say(log, f"thresholds {scope} ({objective}) tuned on validation: {shown}")
+        _say(log, f"thresholds {scope} ({objective}) tuned on {source}: {shown}")
         return result
 
     def set_min_labels(self, min_labels: int) -> None:

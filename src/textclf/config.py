@@ -156,6 +156,9 @@ class Config(Section):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     output_dir: str = "runs/default"
     audit: AuditConfig = AuditConfig()  # or `audit: false`
+    # After evaluation, retrain the resolved model on every labelled row and save that one (the
+    # reported scores stay those of the evaluated model); auto: only for model.type auto.
+    refit_full: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="before")
     @classmethod

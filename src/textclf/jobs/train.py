@@ -9,14 +9,15 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from ..classifier import TextClassifier
-from ..config import Config, load_config
+from ..card import refit_record
+from ..config import Config, TrainingConfig, load_config
 from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
@@ -27,14 +28,16 @@ from ..fileio import DISK_ERRORS, check_writable, os_error, output_lock, write_j
 
 COLLAPSE_SHARE = 0.95  # one label predicted for this share of validation rows ...
 COLLAPSE_GOLD_SHARE = 0.85  # ... while it is at most this share of the gold labels: a collapse
+REFIT_FOLDS = 5  # refit_full: folds of the cross-fitted predictions the refitted model's policy is fitted on
 
 
 @dataclass
 class TrainResult:
-    classifier: TextClassifier
+    classifier: TextClassifier  # the saved model (refitted on every labelled row under refit_full)
     metrics: dict
     model_dir: Path
     splits: Splits
+    evaluated: TextClassifier | None = None  # the model the metrics are of (fitted on train only)
 
 
 def model_problems(model: dict) -> list[str]:
@@ -195,13 +198,138 @@ def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path
     from ..models.auto.leaderboard import LEADERBOARD_FILE, leaderboard_json
 
     leaderboard = leaderboard_json(clf.card.training_summary)  # None but for `auto`
+    evaluated = clf
+    if refit_wanted(cfg):
+        clf = refit_on_all_rows(clf, splits, metrics, log)
     model_dir = output / "model"
     if writes:
         clf.save(model_dir, metrics=metrics, extra={LEADERBOARD_FILE: leaderboard} if leaderboard else None)
         write_json(output / "metrics.json", metrics)
         if leaderboard:
             write_json(output / LEADERBOARD_FILE, leaderboard)
-    return TrainResult(clf, metrics, model_dir, splits)
+    return TrainResult(clf, metrics, model_dir, splits, evaluated)
+
+
+# -- refit_full: the saved model learns from every labelled row ---------------------------------------
+def refit_wanted(cfg: Config) -> bool:
+    """`refit_full` true, or `auto` (the default) with `model.type: auto`."""
+    return cfg.refit_full is True or (cfg.refit_full == "auto" and cfg.model.get("type") == "auto")
+
+
+def all_labelled_rows(splits: Splits) -> Examples:
+    """Train, validation and test rows as one Examples (groups kept when every part has them)."""
+    named = [(name, part) for name, part in (("train", splits.train), ("validation", splits.validation),
+                                             ("test", splits.test)) if part is not None and len(part)]
+    parts = [part for _, part in named]
+    groups = [g for p in parts for g in p.groups] if all(p.groups is not None for p in parts) else None
+    return Examples(texts=[t for p in parts for t in p.texts], labels=[y for p in parts for y in p.labels],
+                    groups=groups, source="+".join(name for name, _ in named), columns=splits.train.columns,
+                    label_kind=splits.train.label_kind)
+
+
+def refit_on_all_rows(clf: TextClassifier, splits: Splits, metrics: dict, log: TextIO) -> TextClassifier:
+    """`clf`'s resolved configuration (for `auto`: its choice, an ensemble's members and weights
+    fixed) refitted on every labelled row; its decision policy fitted on cross-fitted out-of-fold
+    predictions over those rows, since no held-out split is left. `metrics` (of `clf`) gains a
+    `refit` record; the card of the returned classifier says the same. The refit writes no
+    checkpoint: a resumed run resumes the first fit, then refits from the start."""
+    rows = all_labelled_rows(splits)
+    if len(rows) <= len(splits.train):
+        print("textclf: refit_full: no validation or test rows to add; the evaluated model is saved", file=log)
+        return clf
+    training = refit_training(clf)
+    stopped = isinstance(clf.card.training_summary.get("best_epoch"), int)
+    print(f"textclf: refit_full: refitting {clf.model_params['type']} on all {len(rows)} labelled rows"
+          + (f" for {training.epochs} epochs (where early stopping stopped)" if stopped else ""), file=log)
+    refit = _unpoliced_fit(clf, rows, training, log)
+    refit.set_params(calibration=clf.calibration, thresholds=clf.thresholds)
+    source = _fit_policy_out_of_fold(refit, clf, rows, training, log)
+    record = refit_record(len(rows), clf.card.train_size or len(splits.train), source, refit.card.training_summary)
+    refit.card_ = replace(clf.card, train_size=refit.card.train_size, resample=refit.card.resample,
+                          calibration=refit.card.calibration, refit=record)
+    metrics["refit"] = {k: v for k, v in record.items() if k != "training_summary"}
+    if refit.card.calibration is not None:
+        metrics["refit"]["calibration"] = refit.card.calibration
+    if refit.policy.thresholds is not None:
+        metrics["refit"]["thresholds"] = refit.policy.thresholds.tolist()
+    print(f"textclf: refit_full: {record['note']}", file=log)
+    return refit
+
+
+def refit_training(clf: TextClassifier) -> TrainingConfig:
+    """The evaluated model's training settings with every key fixed, so that no size-aware default
+    moves with the larger row count; a neural model trains for the epochs early stopping kept
+    (there is no validation split left to stop on)."""
+    values = clf.training_config().model_dump()
+    best_epoch = clf.card.training_summary.get("best_epoch")
+    if isinstance(best_epoch, int) and best_epoch >= 1:
+        values["epochs"] = best_epoch
+    return TrainingConfig.model_validate(values)
+
+
+def _unpoliced_fit(clf: TextClassifier, rows: Examples, training: TrainingConfig, log: TextIO | None
+                   ) -> TextClassifier:
+    """A classifier of `clf`'s resolved model and task fitted on `rows`, with no calibration and no
+    threshold tuning (min_labels kept); the caller fits the policy."""
+    thresholds = clf.thresholds_config().model_copy(update={"tune": "none"})
+    fresh = TextClassifier(model=clf.model_params, task=clf.task, training=training, seed=clf.seed,
+                           calibration=None, thresholds=thresholds)
+    return fresh.fit(rows, log=log)
+
+
+def _fit_policy_out_of_fold(refit: TextClassifier, clf: TextClassifier, rows: Examples, training: TrainingConfig,
+                            log: TextIO) -> str:
+    """Fit `refit`'s decision policy on out-of-fold logits over `rows` (REFIT_FOLDS more fits of the
+    same configuration); returns what it was fitted on. Skipped, with one warning, when a class has
+    too few rows to appear in every fold."""
+    method = refit.calibration_method()
+    if method is None and refit.thresholds_config().tune == "none":
+        return "nothing (no calibration or thresholds asked for)"
+    targets = refit.label_map.encode(rows)
+    logits = _out_of_fold_logits(refit, clf, rows, targets, training)
+    if logits is None:
+        source = f"nothing: a class has too few rows for {REFIT_FOLDS}-fold cross-fitting"
+        print(f"textclf: warning: refit_full: the refitted model has no calibration or thresholds ({source})",
+              file=log)
+        refit.set_params(calibration=None, thresholds=refit.thresholds_config().model_copy(update={"tune": "none"}))
+        refit.card.calibration = None if method is None else {"method": method, "kept": False, "reason": source}
+        return source
+    source = f"out-of-fold predictions ({REFIT_FOLDS}-fold) over all {len(rows)} labelled rows"
+    refit.fit_policy_on_logits(logits, targets, source, log)
+    return source
+
+
+def _out_of_fold_logits(refit: TextClassifier, clf: TextClassifier, rows: Examples, targets: np.ndarray,
+                        training: TrainingConfig) -> np.ndarray | None:
+    """Logits (n, k) of every row from a fit on the other folds; None when a fold would lack a class."""
+    folds = _refit_folds(rows, targets, refit.multi_label, refit.seed)
+    if folds is None:
+        return None
+    logits = np.zeros((len(rows), len(refit.label_map)), dtype=np.float32)
+    for fit_rows, held_rows in folds:
+        fold = _unpoliced_fit(clf, rows.subset(fit_rows), training.model_copy(update={"progress": False}), None)
+        if fold.label_map.labels != refit.label_map.labels:  # a label missing from this fold's rows
+            return None
+        logits[held_rows] = fold.logits(rows.subset(held_rows))
+    return logits
+
+
+def _refit_folds(rows: Examples, targets: np.ndarray, multi_label: bool, seed: int
+                 ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """REFIT_FOLDS folds (stratified for single-label; by group when rows have groups), or None when
+    a class has fewer rows than folds."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    index = np.zeros(len(rows))
+    if not multi_label and np.bincount(targets).min() < REFIT_FOLDS:
+        return None
+    if rows.groups is not None and len(set(rows.groups)) >= REFIT_FOLDS:
+        splitter = GroupKFold(REFIT_FOLDS) if multi_label else StratifiedGroupKFold(REFIT_FOLDS, shuffle=True,
+                                                                                     random_state=seed)
+        return list(splitter.split(index, None if multi_label else targets, rows.groups))
+    if multi_label:
+        return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(index))
+    return list(StratifiedKFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(index, targets))
 
 
 def collapsed_label(predicted: list, gold: list) -> str | None:
