@@ -117,7 +117,7 @@ def test_refit_full_auto_means_on_for_auto_models_only():
 def test_an_auto_model_refits_its_choice(rows, tmp_path):
     data = rows.subset(range(0, 300, 2))
     result = textclf.train(data.texts, list(data.labels), output_dir=tmp_path, log=io.StringIO(), overrides=[
-        "audit=false", 'model={"type": "auto", "candidates": ["tfidf_word"], "time_budget": 20}'])
+        "audit=false", 'model={"type": "auto", "candidates": ["tfidf_word"], "time_budget": 20, "max_trials": 2}'])
     saved = textclf.load(result.model_dir)
     assert saved.model_params["type"] == "tfidf" == result.evaluated.model_params["type"]
     assert saved.model_params == result.evaluated.model_params  # the choice, fixed, not a new search
