@@ -38,6 +38,8 @@ class AutoConfig(Section):
     metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None  # null: macro_f1 / micro_f1 (multi-label)
     cv_folds: int = Field(5, ge=2, le=20)
     cv_max_rows: int = Field(5000, ge=0)  # fewer training rows: k-fold CV; else the validation split
+    # k-fold CV repeated with a new shuffle each time (small data only; neural families run 1 repeat)
+    cv_repeats: int = Field(3, ge=1, le=10)
     max_trials: int = Field(40, ge=1)
     ensemble_size: int = Field(5, ge=0)  # the top-N trials an ensemble may draw from; 0 or 1: never ensemble
     pretrained: str = "minilm"  # encoder for the embedding and fine-tune candidates

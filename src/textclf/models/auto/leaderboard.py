@@ -24,13 +24,17 @@ def unavailable_row(family: Family) -> dict[str, Any]:
 
 
 def leaderboard_rows(trial_rows: list[dict], chosen: list[int], ensemble_row: dict | None,
-                     refit_seconds: float, skipped_rows: list[dict]) -> list[dict]:
+                     refit_seconds: float, skipped_rows: list[dict], notes: dict[int, str] | None = None
+                     ) -> list[dict]:
     """Every row, the chosen one(s) marked `selected`: scored rows best first, then pruned, then
     the rest; candidates that never ran last. `chosen`: the trial numbers of the choice (several
-    when it is the ensemble)."""
+    when it is the ensemble); `notes`: trial number -> why the choice passed over the best
+    score or took a cheaper candidate (row key `why`)."""
     rows = list(trial_rows)
     for row in rows:
         row["selected"] = len(chosen) == 1 and row["trial"] in set(chosen)
+        if notes and row["trial"] in notes:
+            row["why"] = notes[row["trial"]]
     if ensemble_row is not None:
         ensemble_row["selected"] = len(chosen) > 1
         ensemble_row["fit_seconds"] = round(refit_seconds, 3) if len(chosen) > 1 else 0.0
@@ -57,13 +61,15 @@ def print_leaderboard(rows: list[dict], protocol: str, metric: str, elapsed: flo
           f"{elapsed:.0f} s of {budget:.0f} s):", file=out)
     for rank, row in enumerate(rows[:SHOWN_ROWS], 1):
         score_text = "-" if row["score"] is None else f"{row['score']:.4f}"
+        if row.get("spread") is not None:  # mean over cv repeats +- the per-fold standard deviation
+            score_text += f" ±{row['spread']:.3f} x{row.get('repeats', 1)}"
         interval = row.get("interval")
         interval_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
         mark = "*" if row.get("selected") else " "
         settings = row["settings"]
         settings_text = describe(settings) if row["candidate"] != "ensemble" else (
             " + ".join(f"{w:g}x{m}" for m, w in zip(settings["members"], settings["weights"])))
-        print(f"  {mark}{rank:>2} {row['candidate']:<12} {score_text:>7} {interval_text:<17} "
+        print(f"  {mark}{rank:>2} {row['candidate']:<12} {score_text:>17} {interval_text:<17} "
               f"{row['fit_seconds']:>7.1f} s  {row['status']:<10} {settings_text}", file=out)
     if len(rows) > SHOWN_ROWS:
         print(f"     ... {len(rows) - SHOWN_ROWS} more in {LEADERBOARD_FILE}", file=out)

@@ -66,7 +66,7 @@ from ...fileio import write_json
 from ..base import Capabilities, ExportView, GradientAttributionView, LinearAttributionView, ModelBase
 from ..ensemble import EnsembleModel
 from ..members import load_member, member_config, save_member
-from .budget import Budget, CostModel, is_neural, quiet_blas
+from .budget import Budget, CostModel, cheap_first, is_neural, quiet_blas
 from .choice import Choice, choose_model, greedy_ensemble
 from .config import AutoConfig, parse_duration
 from .leaderboard import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_json, leaderboard_rows, print_leaderboard,
@@ -152,14 +152,16 @@ class AutoModel(ModelBase):
             raise ConfigError("model.type 'auto' cannot resume: run the search again")
         started = time.perf_counter()
         families, unavailable = candidate_families(self.config.candidates)
+        families = cheap_first(families)
         self.budget = Budget(float(self.config.time_budget), started, _cuda_available(families), len(train),
                              None if validation is None else len(validation))
         self.cost = self.budget.cost
         train_targets = np.asarray(train_targets)
         protocol = choose_protocol(train, train_targets, validation, validation_targets, families, self.budget,
                                    self.config.cv_folds, self.config.cv_max_rows, self.label_map.multi_label,
-                                   self.seed)
+                                   self.seed, self.config.cv_repeats)
         self.folds, self.protocol, self.refit = protocol.folds, protocol.name, protocol.refit
+        self.cv_repeats = protocol.repeats  # `folds` holds k per repeat, repeat after repeat
         self.eval_rows, self.eval_targets = protocol.eval_rows, protocol.eval_targets
         self._say(f"{len(train)} training rows, {self.protocol}, {METRIC_NAMES[self.metric]}, "
                   f"budget {self.budget.seconds:.0f} s, candidates: {', '.join(f.name for f in families)}")
@@ -204,7 +206,7 @@ class AutoModel(ModelBase):
                 workdir: Path | None) -> dict:
         """The leaderboard and the summary `fit` returns: printed, and written into `workdir`."""
         self.leaderboard = leaderboard_rows([t.row() for t in self.trials], [t.index for t in choice.members],
-                                            choice.ensemble_row, refit_seconds, skipped_rows)
+                                            choice.ensemble_row, refit_seconds, skipped_rows, choice.notes)
         elapsed = time.perf_counter() - started
         summary = {
             "protocol": self.protocol, "metric": self.metric, "time_budget": self.budget.seconds,

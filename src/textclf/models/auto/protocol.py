@@ -18,35 +18,64 @@ from .search import Family
 
 @dataclass
 class Protocol:
-    name: str  # "<k>-fold cv", "validation" or "holdout"
-    folds: list[tuple[np.ndarray, np.ndarray]]  # (fit rows, held-out rows) into train; [] on validation
+    name: str  # "<k>-fold cv", "<k>-fold cv x<r>", "validation" or "holdout"
+    # (fit rows, held-out rows) into train, repeat after repeat (k per repeat); [] on validation
+    folds: list[tuple[np.ndarray, np.ndarray]]
     refit: bool  # whether the choice is refitted on the whole training split
     eval_rows: np.ndarray | None  # training rows scored (cv / holdout); None: the validation split
     eval_targets: np.ndarray
+    repeats: int = 1  # shuffles of k-fold cv (each repeat's held-out parts cover `eval_rows` once)
+
+    @property
+    def folds_per_repeat(self) -> int:
+        return len(self.folds) // self.repeats if self.folds else 0
+
+    def folds_for(self, family: Family) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The folds a family is scored on: every repeat, but only the first for a neural family
+        (each repeat is k more trainings from scratch; a TF-IDF or embedding fit costs a
+        logistic regression)."""
+        return self.folds[: self.folds_per_repeat] if is_neural(family) else self.folds
 
 
 def choose_protocol(train: Examples, train_targets: np.ndarray, validation: Examples | None,
                     validation_targets: np.ndarray | None, families: list[Family], budget: Budget,
-                    cv_folds: int, cv_max_rows: int, multi_label: bool, seed: int) -> Protocol:
-    """k-fold cv under `cv_max_rows` training rows (k = `cv_folds`, 3 when the first candidates
-    would eat over a third of the budget); else the validation split, or a training holdout."""
+                    cv_folds: int, cv_max_rows: int, multi_label: bool, seed: int, cv_repeats: int = 1) -> Protocol:
+    """Repeated k-fold cv under `cv_max_rows` training rows (k = `cv_folds`, `cv_repeats` shuffles;
+    when the first candidates' first trials would eat over a third of the budget, fewer repeats
+    first, then k = 3); else the validation split, or a training holdout."""
     n = len(train)
     if n < cv_max_rows:
-        k = cv_folds
+        k, repeats = cv_folds, cv_repeats
         first = families[: min(3, len(families))]
-        fit_ids, scored_ids = np.arange(n * (k - 1) // k), np.arange(n * (k - 1) // k, n)
-        if k > 3 and sum(k * budget.cost.estimate(f, budget.units(f, fit_ids, scored_ids, 5 if is_neural(f) else 1))
-                         for f in first) > budget.seconds / 3:
-            k = 3
-        folds = make_folds(train, train_targets, multi_label, k, seed)
-        name = f"{len(folds)}-fold cv"
+
+        def first_cost(folds: list[tuple[np.ndarray, np.ndarray]]) -> float:
+            per_repeat = len(folds) // repeats
+            return sum(sum(budget.trial_estimates(f, 5 if is_neural(f) else 1, folds[:per_repeat] if is_neural(f)
+                                                  else folds)) for f in first)
+
+        folds = repeated_folds(train, train_targets, multi_label, k, repeats, seed)
+        while (repeats > 1 or k > 3) and first_cost(folds) > budget.seconds / 3:
+            repeats, k = (repeats - 1, k) if repeats > 1 else (repeats, 3)
+            folds = repeated_folds(train, train_targets, multi_label, k, repeats, seed)
+        per_repeat = len(folds) // repeats
+        name = f"{per_repeat}-fold cv" + (f" x{repeats}" if repeats > 1 else "")
     elif validation is not None and validation_targets is not None and len(validation):
         return Protocol("validation", [], False, None, np.asarray(validation_targets))
     else:
-        folds = [holdout_split(train_targets, multi_label, seed)]
+        folds, repeats, per_repeat = [holdout_split(train_targets, multi_label, seed)], 1, 1
         name = "holdout"
-    eval_rows = np.sort(np.concatenate([held for _, held in folds]))
-    return Protocol(name, folds, True, eval_rows, train_targets[eval_rows])
+    eval_rows = np.sort(np.concatenate([held for _, held in folds[:per_repeat]]))
+    return Protocol(name, folds, True, eval_rows, train_targets[eval_rows], repeats)
+
+
+def repeated_folds(train: Examples, targets: np.ndarray, multi_label: bool, k: int, repeats: int, seed: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`repeats` rounds of `make_folds`, each with its own shuffle (seed + round): k x repeats
+    (fit rows, held-out rows) pairs over the TRAINING rows only, round after round."""
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    for repeat in range(repeats):
+        folds.extend(make_folds(train, targets, multi_label, k, seed + repeat))
+    return folds
 
 
 def make_folds(train: Examples, targets: np.ndarray, multi_label: bool, k: int, seed: int
@@ -119,6 +148,17 @@ def _statistic(targets: np.ndarray, probs: np.ndarray, multi_label: bool, metric
 def score(targets: np.ndarray, probs: np.ndarray, multi_label: bool, metric: str) -> float:
     """The search's metric of probabilities against targets (argmax / 0.5 decisions)."""
     return float(_statistic(targets, probs, multi_label, metric)(np.arange(len(targets))))
+
+
+def corrected_std_error(values, folds_per_repeat: int) -> float | None:
+    """Standard error of the mean of per-fold scores (or of paired per-fold differences) over
+    repeated k-fold cv, corrected for the folds' shared training rows (Nadeau & Bengio, 2003):
+    sqrt((1/J + 1/(k-1)) x variance) over J folds. The plain 1/J would call a difference
+    significant far too often. None with fewer than two folds."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2 or folds_per_repeat < 2:
+        return None
+    return float(np.sqrt((1.0 / len(values) + 1.0 / (folds_per_repeat - 1)) * values.var(ddof=1)))
 
 
 def score_interval(targets: np.ndarray, probs: np.ndarray, multi_label: bool, metric: str, n_resamples: int,

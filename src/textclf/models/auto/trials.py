@@ -17,10 +17,10 @@ from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...objectives import probabilities
 from ..ensemble import member_config
-from .budget import Budget, BudgetStop, is_neural, quiet_blas
+from .budget import Budget, BudgetStop, TrialCapStop, cheap_first, hard_stop, is_neural, quiet_blas
 from .config import AutoConfig
 from .leaderboard import METRIC_NAMES, jsonable
-from .protocol import Protocol, score, score_interval
+from .protocol import Protocol, corrected_std_error, score, score_interval
 from .search import Family, describe
 
 MIN_TRIALS = 3  # trials every family gets (budget allowing) before only the close ones are tuned
@@ -40,7 +40,21 @@ class Trial:
     probs: np.ndarray | None = None  # aligned with Protocol.eval_targets (complete trials only)
     model: Any = None  # kept for the leaders when the protocol needs no refit
     error: str | None = None
-    fold_scores: list[float] = field(default_factory=list)
+    fold_scores: list[float] = field(default_factory=list)  # per fold, repeat after repeat
+    repeat_scores: list[float] = field(default_factory=list)  # out-of-fold score of each whole cv repeat
+    folds_per_repeat: int = 0
+    cap_seconds: float | None = None  # the trial's time cap (None: forced, the search's first model)
+    epochs_cut: tuple[int, int] | None = None  # (planned, used) when the cap cut a neural trial's epochs
+    started: float = 0.0  # seconds into the search when it was launched
+
+    @property
+    def spread(self) -> float | None:
+        """Standard deviation of the per-fold scores (over every repeat)."""
+        return float(np.std(self.fold_scores, ddof=1)) if len(self.fold_scores) > 1 else None
+
+    @property
+    def std_error(self) -> float | None:
+        return corrected_std_error(self.fold_scores, self.folds_per_repeat)
 
     def row(self) -> dict[str, Any]:
         row = {"candidate": self.family.name, "type": self.family.type, "trial": self.index,
@@ -50,6 +64,15 @@ class Trial:
                "fit_seconds": round(self.fit_seconds, 3), "status": self.status}
         if self.fold_scores:
             row["fold_scores"] = [round(s, 6) for s in self.fold_scores]
+        if self.repeat_scores and self.status == "complete":  # `score` is their mean
+            row["repeats"] = len(self.repeat_scores)
+            row["repeat_scores"] = [round(s, 6) for s in self.repeat_scores]
+            row["spread"] = None if self.spread is None else round(self.spread, 6)
+            row["std_error"] = None if self.std_error is None else round(self.std_error, 6)
+        if self.cap_seconds is not None:
+            row["time_cap"] = round(self.cap_seconds, 1)
+        if self.epochs_cut:
+            row["epochs"] = {"planned": self.epochs_cut[0], "used": self.epochs_cut[1]}
         if self.error:
             row["error"] = self.error
         return row
@@ -96,12 +119,16 @@ class TrialRunner:
         return sorted((t for t in self.trials if t.status == "complete"), key=lambda t: -t.score)
 
     def run(self, families: list[Family]) -> None:
-        """One pass in cost order (every family's defaults), then more trials of the close families."""
-        for family in families:
+        """One pass (every family's defaults; TF-IDF and embeddings before any neural family, each
+        neural first trial capped at an even share of the time left among the neural families
+        still waiting), then more trials of the close families, each capped at all the time left."""
+        families = cheap_first(families)
+        for i, family in enumerate(families):
             if len(self.trials) >= self.config.max_trials:
                 break
             force = not any(t.status == "complete" for t in self.trials)  # there must be a model
-            self._run_trial(family, force=force)
+            # TF-IDF and embeddings (first) may use all the time left; neural families share what they leave
+            self._run_trial(family, force=force, waiting=len(families) - i if is_neural(family) else 1)
         if not any(t.status == "complete" for t in self.trials):
             errors = "; ".join(f"{t.family.name}: {t.error}" for t in self.trials if t.error)
             raise ModelError(f"model.type auto: no candidate could be fitted ({errors or 'budget too small'})")
@@ -182,7 +209,7 @@ class TrialRunner:
         epochs = effective.epochs if is_neural(family) else 1
         return config, training, epochs
 
-    def _run_trial(self, family: Family, force: bool) -> None:
+    def _run_trial(self, family: Family, force: bool, waiting: int = 1) -> None:
         import optuna
 
         study = self._study(family)
@@ -198,17 +225,16 @@ class TrialRunner:
             self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: failed ({err})")
             return
         trial.params = dict(otrial.params)
-        estimates = self.budget.trial_estimates(family, epochs, self.protocol.folds)
-        if not force and sum(estimates) > self.budget.left() - self._reserve():
+        if not self._within_cap(trial, epochs, force, waiting):
             study.tell(otrial, state=optuna.trial.TrialState.FAIL)
             self._exhausted.add(family.name)
             if not any(t.family.name == family.name for t in self.trials):
                 self.trials.append(trial)
-                trial.status = (f"skipped: needs ~{sum(estimates):.0f} s, "
-                                f"{max(self.budget.left() - self._reserve(), 0):.0f} s left")
                 self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: {trial.status}")
             return
+        epochs = trial.training.epochs if trial.epochs_cut else epochs
         self.trials.append(trial)
+        trial.started = self.budget.seconds - self.budget.left()
         t0 = time.perf_counter()
         try:
             with quiet_blas(family):
@@ -217,6 +243,10 @@ class TrialRunner:
         except _Pruned:
             trial.status = "pruned"
             study.tell(otrial, state=optuna.trial.TrialState.PRUNED)
+        except TrialCapStop:
+            trial.status = f"stopped: past its ~{trial.cap_seconds:.0f} s cap"
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            self._exhausted.add(family.name)
         except BudgetStop:
             trial.status = "stopped: budget"
             study.tell(otrial, state=optuna.trial.TrialState.FAIL)
@@ -230,15 +260,40 @@ class TrialRunner:
         trial.fit_seconds = time.perf_counter() - t0
         self._progress(trial)
 
+    def _within_cap(self, trial: Trial, epochs: int, force: bool, waiting: int) -> bool:
+        """Sets the trial's time cap (an even share of the time left among the `waiting` families,
+        itself included) and cuts a neural trial's epochs to fit it; False (status: why) when its
+        first cv repeat would not fit, even at a quarter of a neural trial's epochs. The search's first model is never skipped:
+        only its epochs are cut to fit all the time left."""
+        family, folds = trial.family, self.protocol.folds_for(trial.family)
+        folds = folds[: self.protocol.folds_per_repeat or None]  # one whole repeat must fit; it keeps those that do
+        available = max(self.budget.left() - self._reserve(), 0.0)
+        cap = available if force else available / max(1, waiting)
+        used = self.budget.epochs_within(family, epochs, folds, cap)
+        if force:
+            used = max(used, 1 if not is_neural(family) else max(1, -(-epochs // 4)))
+        else:
+            trial.cap_seconds = cap
+            needs = sum(self.budget.trial_estimates(family, used or max(1, -(-epochs // 4)), folds))
+            if used == 0 or needs > cap:
+                trial.status = (f"skipped: needs ~{needs:.0f} s, its share is ~{cap:.0f} s "
+                                f"of {available:.0f} s left")
+                return False
+        if used < epochs:
+            trial.epochs_cut = (epochs, used)
+            trial.training = trial.training.model_copy(update={"epochs": used})
+        return True
+
     def _fit_folds(self, trial: Trial, otrial, epochs: int, force: bool) -> None:
         """Fits and scores `trial` on the protocol: its probabilities, score and interval."""
         multi = self.label_map.multi_label
+        eval_targets = self.protocol.eval_targets
         if self.protocol.folds:
             self._fit_cross_validated(trial, otrial, epochs, force)
+            trial.score = float(np.mean(trial.repeat_scores))  # the mean over whole cv repeats
         else:
             self._fit_on_validation(trial, epochs)
-        eval_targets = self.protocol.eval_targets
-        trial.score = score(eval_targets, trial.probs, multi, self.metric)
+            trial.score = score(eval_targets, trial.probs, multi, self.metric)
         trial.interval = score_interval(eval_targets, trial.probs, multi, self.metric,
                                         self.config.bootstrap_resamples, self.seed)
         trial.status = "complete"
@@ -249,43 +304,72 @@ class TrialRunner:
                     t.model = None
 
     def _fit_cross_validated(self, trial: Trial, otrial, epochs: int, force: bool) -> None:
-        """Out-of-fold probabilities of the scored training rows, fold by fold; a fold that would
-        overrun the budget stops the trial, a running score below the median prunes it."""
-        multi, k, folds = self.label_map.multi_label, len(self.label_map), self.protocol.folds
+        """Out-of-fold probabilities of the scored training rows, fold by fold and repeat by repeat
+        (`probs`: their mean over repeats; `repeat_scores`: each repeat's score). A fold that would
+        overrun the budget or the trial's cap is not started: the trial keeps its whole repeats
+        done so far, or stops; a running score below the median prunes it."""
+        multi, k = self.label_map.multi_label, len(self.label_map)
+        folds, per_repeat = self.protocol.folds_for(trial.family), self.protocol.folds_per_repeat
+        eval_rows, eval_targets = self.protocol.eval_rows, self.protocol.eval_targets
+        trial.folds_per_repeat = per_repeat
         probs = np.full((len(self.train), k), np.nan)
+        repeat_probs: list[np.ndarray] = []
+        started = time.perf_counter()
         for f, (fit_rows, held) in enumerate(folds):
-            # the estimate uses the rate measured on this trial's earlier folds
-            if not force and self.budget.fold_estimate(trial.family, fit_rows, held, epochs) > \
-                    self.budget.left() - self._reserve():
-                raise BudgetStop()
+            stop = None if force else self._stop_before(trial, f, epochs, time.perf_counter() - started)
+            if stop is not None:
+                if repeat_probs:
+                    break
+                raise stop
             t0 = time.perf_counter()
             model = self.new_model(trial.config, trial.training)
-            model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
-            logits = np.asarray(model.logits(self.train.subset(held).texts))
+            with self._hard_stop(trial, t0 - started):
+                model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
+                logits = np.asarray(model.logits(self.train.subset(held).texts))
             _check_width(logits, k)
-            self.budget.cost.observe(trial.family,
-                                     self.budget.units(trial.family, fit_rows, held, epochs, remember=True),
-                                     time.perf_counter() - t0)
+            self.budget.observe(trial.family, fit_rows, held, epochs, time.perf_counter() - t0)
             probs[held] = probabilities(logits, multi)
             trial.fold_scores.append(score(self.train_targets[held], probs[held], multi, self.metric))
+            if (f + 1) % per_repeat == 0:
+                repeat_probs.append(probs[eval_rows].copy())
+                trial.repeat_scores.append(score(eval_targets, repeat_probs[-1], multi, self.metric))
             if len(folds) > 1:
                 otrial.report(float(np.mean(trial.fold_scores)), f)
                 if f < len(folds) - 1 and otrial.should_prune():
                     trial.score = float(np.mean(trial.fold_scores))
                     raise _Pruned()
-        trial.probs = probs[self.protocol.eval_rows]
+        del trial.fold_scores[len(repeat_probs) * per_repeat:]  # a repeat cut short is not scored
+        trial.probs = np.mean(repeat_probs, axis=0)
+
+    def _stop_before(self, trial: Trial, f: int, epochs: int, elapsed: float) -> BudgetStop | None:
+        """Why fold `f` must not start: the rest of its repeat (this fold included, at the rate
+        measured on this trial's earlier folds) would overrun the budget or the trial's cap."""
+        per_repeat = self.protocol.folds_per_repeat
+        end = (f // per_repeat + 1) * per_repeat
+        rest = sum(self.budget.trial_estimates(trial.family, epochs, self.protocol.folds[f:end]))
+        if rest > self.budget.left() - self._reserve():
+            return BudgetStop()
+        if elapsed + rest > trial.cap_seconds:
+            return TrialCapStop()
+        return None
+
+    def _hard_stop(self, trial: Trial, elapsed: float):
+        """A running neural fit is stopped at its trial's cap or the budget's end (reserve kept),
+        whichever is first; the search's first model (no cap) and other families run to the end."""
+        if trial.cap_seconds is None or not is_neural(trial.family):
+            return hard_stop(None)
+        return hard_stop(min(trial.cap_seconds - elapsed, self.budget.left() - self._reserve()))
 
     def _fit_on_validation(self, trial: Trial, epochs: int) -> None:
         """One fit on the training split, scored on the validation split; the model is kept."""
         t0 = time.perf_counter()
         model = self.new_model(trial.config, trial.training)
-        model.fit(self.train, self.train_targets, self.validation, self.validation_targets, None)
-        logits = np.asarray(model.logits(self.validation.texts))
+        with self._hard_stop(trial, 0.0):
+            model.fit(self.train, self.train_targets, self.validation, self.validation_targets, None)
+            logits = np.asarray(model.logits(self.validation.texts))
         _check_width(logits, len(self.label_map))
         fit_ids, scored_ids = self.budget.fold_ids(trial.family, None, None, epochs)
-        self.budget.cost.observe(trial.family,
-                                 self.budget.units(trial.family, fit_ids, scored_ids, epochs, remember=True),
-                                 time.perf_counter() - t0)
+        self.budget.observe(trial.family, fit_ids, scored_ids, epochs, time.perf_counter() - t0)
         trial.probs = probabilities(logits, self.label_map.multi_label)
         trial.model = model
 
