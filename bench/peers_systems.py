@@ -381,3 +381,166 @@ def run_job(job: Job) -> dict:
 def run_job_dict(job: dict) -> dict:
     """bench.worker's entry: a Job as a dict (JSON) in, its result out."""
     return run_job(Job.from_dict(job))
+
+
+# -- small-data peers (benchmarks/small_data.py) ------------------------------------------------------
+# Each takes a training cut and a test cut (Examples) and nothing else: whatever a peer tunes, it
+# tunes on the training cut (cross-validation or a validation cut carved from it), never on test.
+SMALL_SKLEARN_GRID = {"tfidfvectorizer__ngram_range": [(1, 1), (1, 2)], "logisticregression__C": [0.3, 1.0, 3.0, 10.0, 30.0],
+                      "logisticregression__class_weight": [None, "balanced"]}
+SMALL_FASTTEXT_GRID = {"epoch": (10, 25, 50), "lr": (0.1, 0.5, 1.0), "wordNgrams": (1, 2)}
+SMALL_EMBEDDING_CS = (0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def _cv_folds(labels: list[str], most: int = 5) -> int:
+    """Stratified folds the rarest class can fill (at least 2)."""
+    from collections import Counter
+
+    return max(2, min(most, min(Counter(labels).values())))
+
+
+def small_sklearn(train, test, seed: int) -> dict:
+    """TF-IDF + LogisticRegression; n-grams x C x class_weight chosen by stratified k-fold macro-F1
+    on the training cut (GridSearchCV), refitted on all of it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+
+    pipeline = make_pipeline(TfidfVectorizer(sublinear_tf=True), LogisticRegression(max_iter=2000, random_state=seed))
+    folds = StratifiedKFold(_cv_folds(train.labels), shuffle=True, random_state=seed)
+    search = GridSearchCV(pipeline, SMALL_SKLEARN_GRID, scoring="f1_macro", cv=folds, n_jobs=1)
+    started = time.perf_counter()
+    search.fit(list(train.texts), list(train.labels))
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = search.predict_proba(list(test.texts))
+    predict_seconds = time.perf_counter() - started
+    best = {k.split("__", 1)[1]: (list(v) if isinstance(v, tuple) else v) for k, v in search.best_params_.items()}
+    settings = {"grid": {k.split("__", 1)[1]: [list(x) if isinstance(x, tuple) else x for x in v]
+                         for k, v in SMALL_SKLEARN_GRID.items()},
+                "cv_folds": folds.n_splits, "chosen": best, "cv_macro_f1": round(float(search.best_score_), 4)}
+    return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs,
+                   [str(c) for c in search.classes_], settings, ["grid search included in train_seconds"])
+
+
+def small_fasttext(train, test, seed: int) -> dict:
+    """Supervised fastText; epoch x lr x wordNgrams chosen on a stratified 20% validation cut of the
+    training cut (macro-F1), then refitted on the whole training cut."""
+    import fasttext
+    from sklearn.model_selection import train_test_split
+
+    classes = sorted(set(train.labels))
+    threads = os.cpu_count() or 1
+    index = np.arange(len(train))
+    fit_index, val_index = train_test_split(index, test_size=0.2, stratify=list(train.labels), random_state=seed)
+
+    def write(path: Path, rows) -> None:
+        path.write_text("".join(f"__label__{train.labels[i]} {fasttext_text(train.texts[i])}\n" for i in rows),
+                        encoding="utf-8")
+
+    def fit(path: Path, epoch: int, lr: float, ngrams: int):
+        return fasttext.train_supervised(input=str(path), epoch=epoch, lr=lr, wordNgrams=ngrams, minCount=1,
+                                         thread=threads, seed=seed, verbose=0)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fasttext-small-") as tmp:
+        fit_file, all_file = Path(tmp) / "fit.txt", Path(tmp) / "all.txt"
+        write(fit_file, fit_index)
+        write(all_file, index)
+        val_texts, val_labels = [train.texts[i] for i in val_index], [train.labels[i] for i in val_index]
+        trials = []
+        for epoch in SMALL_FASTTEXT_GRID["epoch"]:
+            for lr in SMALL_FASTTEXT_GRID["lr"]:
+                for ngrams in SMALL_FASTTEXT_GRID["wordNgrams"]:
+                    probs = fasttext_probs(fit(fit_file, epoch, lr, ngrams), val_texts, classes)
+                    trials.append({"epoch": epoch, "lr": lr, "wordNgrams": ngrams,
+                                   "validation_macro_f1": round(score(val_labels, probs, classes).macro_f1, 4)})
+        best = max(trials, key=lambda t: t["validation_macro_f1"])
+        model = fit(all_file, best["epoch"], best["lr"], best["wordNgrams"])
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = fasttext_probs(model, list(test.texts), classes)
+    predict_seconds = time.perf_counter() - started
+    settings = {"grid": {k: list(v) for k, v in SMALL_FASTTEXT_GRID.items()}, "validation_rows": len(val_index),
+                "chosen": {k: best[k] for k in ("epoch", "lr", "wordNgrams")}, "thread": threads}
+    return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs, classes, settings,
+                   [f"{len(trials)} grid fits on 80% + refit on 100% of the training cut, all in train_seconds"])
+
+
+def minilm_path() -> str:
+    """The packaged MiniLM's folder, as textclf finds it for `minilm`."""
+    from textclf.models.pretrained import resolve_name_or_path
+
+    return resolve_name_or_path("minilm")
+
+
+def small_embeddings_lr(train, test, seed: int, max_length: int = 128) -> dict:
+    """Frozen MiniLM sentence embeddings (sentence-transformers: mean pooling, normalised) +
+    LogisticRegression, C x class_weight by stratified k-fold macro-F1 on the training cut."""
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    started = time.perf_counter()
+    encoder = SentenceTransformer(minilm_path(), device="cpu")
+    encoder.max_seq_length = max_length
+    features = encoder.encode(list(train.texts), batch_size=32, show_progress_bar=False)
+    folds = StratifiedKFold(_cv_folds(train.labels), shuffle=True, random_state=seed)
+    grid = {"C": list(SMALL_EMBEDDING_CS), "class_weight": [None, "balanced"]}
+    search = GridSearchCV(LogisticRegression(max_iter=2000, random_state=seed), grid, scoring="f1_macro", cv=folds)
+    search.fit(features, list(train.labels))
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = search.predict_proba(encoder.encode(list(test.texts), batch_size=32, show_progress_bar=False))
+    predict_seconds = time.perf_counter() - started
+    settings = {"encoder": "packaged all-MiniLM-L6-v2 (sentence-transformers, mean pooling)", "max_length": max_length,
+                "grid": grid, "cv_folds": folds.n_splits, "chosen": search.best_params_}
+    return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs,
+                   [str(c) for c in search.classes_], settings, ["encoding the training cut is in train_seconds"])
+
+
+# SetFit on CPU: its default pair sampling ("oversampling": as many pairs as the larger of all
+# positive / all negative pairs) is ~10^6 pairs for 1,500 rows, hours of contrastive steps on two
+# cores. Both recipes therefore stop after `max_steps` steps of `batch_size` pairs (stated in the JSON).
+SETFIT_RECIPES = {
+    # the library's defaults: 1 epoch, batch 16, body lr 2e-5, CosineSimilarityLoss, LogisticRegression head
+    "default": {"body_learning_rate": 2e-5, "head_params": {}},
+    # one tuned setting for small imbalanced data: a larger body step and a class-balanced head
+    "tuned": {"body_learning_rate": 5e-5, "head_params": {"class_weight": "balanced", "max_iter": 2000}},
+}
+
+
+def small_setfit(train, test, seed: int, recipe: str = "default", max_steps: int = 200, max_length: int = 128) -> dict:
+    """SetFit (contrastive fine-tuning of the MiniLM body, then a LogisticRegression head) with one
+    of SETFIT_RECIPES, capped at `max_steps` contrastive steps."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    settings = SETFIT_RECIPES[recipe]
+    with tempfile.TemporaryDirectory(prefix="setfit-small-") as tmp:
+        args = TrainingArguments(output_dir=tmp, batch_size=16, num_epochs=1, max_steps=max_steps,
+                                 body_learning_rate=settings["body_learning_rate"], max_length=max_length, seed=seed,
+                                 report_to="none", save_strategy="no", logging_strategy="no", show_progress_bar=False)
+        started = time.perf_counter()
+        model = SetFitModel.from_pretrained(minilm_path(), head_params=dict(settings["head_params"]))
+        trainer = Trainer(model=model, args=args,
+                          train_dataset=Dataset.from_dict({"text": list(train.texts), "label": list(train.labels)}))
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probs = model.predict_proba(list(test.texts), batch_size=32, as_numpy=True)
+    predict_seconds = time.perf_counter() - started
+    described = {"recipe": recipe, "max_steps": max_steps, "batch_size": 16, "num_epochs": 1, "max_length": max_length,
+                 "sampling_strategy": "oversampling (library default), cut at max_steps x batch pairs",
+                 "body_learning_rate": settings["body_learning_rate"], "head": "LogisticRegression",
+                 "head_params": settings["head_params"]}
+    # The LogisticRegression head's classes_ order the probability columns (model.labels is unset
+    # when the labels are strings rather than ids).
+    classes = [str(c) for c in (model.labels or model.model_head.classes_)]
+    return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs, classes, described,
+                   [f"contrastive steps capped at {max_steps} (CPU)"])
+
+
+SMALL_PEERS = {"sklearn": small_sklearn, "fasttext": small_fasttext, "embeddings_lr": small_embeddings_lr,
+               "setfit": small_setfit}

@@ -1,0 +1,270 @@
+"""Small data: `model.type: auto` against its own candidates and four peers on six packaged sets.
+
+Sets (bench/small_data_sets.py): rt3 (movie snippets), bbc (long news), tweets, drug-reviews (long
+reviews), questions (chat questions by topic), debates (spoken statements by party); per seed a
+stratified training cut of 100-2,000 rows with at least one class under 10%, and a disjoint test
+cut of up to 1,000 rows. Every system sees the training cut only; all are scored on the test cut
+by bench.data.score (macro-F1 from their probabilities, argmax).
+
+Systems, side by side per (set, seed):
+- auto: textclf.TextClassifier with model {type: auto, time_budget}; what it chose is recorded.
+- candidate:NAME: each family auto searches (models/auto/search.py), fitted alone with the
+  family's known-good defaults (the first trial auto runs), through the same TextClassifier.
+- sklearn: TF-IDF + LogisticRegression, n-grams x C x class_weight by 5-fold CV (GridSearchCV).
+- fasttext: epoch x lr x wordNgrams on a 20% validation cut of the training cut, then refitted.
+- embeddings_lr: frozen MiniLM (sentence-transformers) embeddings + LR, C x class_weight by CV.
+- setfit / setfit_tuned: SetFit on the packaged MiniLM, its default recipe and one tuned setting
+  (larger body learning rate, class-balanced head), both capped at `setfit_steps` steps on CPU.
+
+Goal checks in the summary: auto >= every peer on the mean and on all sets but at most one (5 of
+6); auto >= its own best single candidate on all sets but at most one.
+
+    python -m bench small_data --mode smoke|quick|full
+Writes bench/results/small_data.json (quick/smoke: small_data.MODE.json in the harness's folder)
+with summary.sets[SET][SYSTEM] and summary.mean[SYSTEM] (test macro-F1, mean over seeds),
+summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every finished
+(set, seed, system) is appended to small_data.MODE.partial.jsonl beside the results and skipped by
+a rerun of the same mode and sizes; the file is removed once the run completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from bench.harness import Benchmark, register
+from bench.protocol import load_average, markdown_table
+
+PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
+CHEAP_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "cnn"]
+SIZES = {
+    "smoke": {"seeds": [0], "sets": ["questions", "tweets"], "train_rows": 80, "test_rows": 60, "time_budget": 4.0,
+              "candidates": ["tfidf_word", "tfidf_char"], "setfit_steps": 2, "max_length": 32},
+    # Quick: one seed, three sets, a 2-minute auto over the families that fit in it on two cores.
+    "quick": {"seeds": [0], "sets": ["tweets", "drug-reviews", "questions"], "train_rows": None, "test_rows": None,
+              "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 40, "max_length": 128},
+    # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
+    "full": {"seeds": [0, 1, 2], "sets": ["rt3", "bbc", "tweets", "drug-reviews", "questions", "debates"],
+             "train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": None, "setfit_steps": 200,
+             "max_length": 128},
+}
+
+
+def candidate_names(candidates: list[str] | None) -> list[str]:
+    from textclf.models.auto.search import DEFAULT_CANDIDATES
+
+    return list(candidates) if candidates is not None else list(DEFAULT_CANDIDATES)
+
+
+def _scored(clf, test, train_seconds: float) -> dict:
+    from bench.data import score
+
+    started = time.perf_counter()
+    probs = clf.predict_proba(list(test.texts))
+    predict_seconds = time.perf_counter() - started
+    scores = score(list(test.labels), probs, [str(c) for c in clf.label_map_.labels])
+    return {"macro_f1": scores.macro_f1, "accuracy": scores.accuracy, "ece": scores.ece,
+            "train_seconds": train_seconds, "predict_seconds": predict_seconds}
+
+
+def run_auto(train, test, seed: int, budget: float, candidates: list[str] | None, workdir: Path) -> dict:
+    """textclf's auto, through the Python API, on the training cut alone (it cross-validates)."""
+    from textclf import TextClassifier
+
+    model = {"type": "auto", "time_budget": budget, **({"candidates": candidates} if candidates is not None else {})}
+    clf = TextClassifier(model=model, training={"progress": False}, seed=seed)
+    started = time.perf_counter()
+    clf.fit(list(train.texts), list(train.labels), workdir=workdir)
+    row = _scored(clf, test, time.perf_counter() - started)
+    summary = clf.card.training_summary if isinstance(clf.card.training_summary, dict) else {}
+    chosen = clf.model_params
+    row["settings"] = {"time_budget": budget, "candidates": candidate_names(candidates),
+                       "chosen_type": chosen.get("type"), "chosen": chosen,
+                       "selected": summary.get("selected"), "protocol": summary.get("protocol"),
+                       "elapsed_seconds": summary.get("elapsed_seconds"), "trials": summary.get("trials"),
+                       "leaderboard_top": (summary.get("leaderboard") or [])[:8]}
+    return row
+
+
+def run_candidate(name: str, train, test, seed: int, workdir: Path) -> dict:
+    """One auto family alone, with the defaults of its first trial, through TextClassifier."""
+    from optuna.trial import FixedTrial
+
+    from textclf import TextClassifier
+    from textclf.models.auto.search import FAMILIES
+
+    family = FAMILIES[name]
+    context = {"multi_label": False, "class_weight": None, "pretrained": "minilm", "train_rows": len(train)}
+    model, overrides = family.suggest(FixedTrial(dict(family.defaults)), context)
+    clf = TextClassifier(model=model, training={**overrides, "progress": False}, seed=seed)
+    started = time.perf_counter()
+    clf.fit(list(train.texts), list(train.labels), workdir=workdir)
+    row = _scored(clf, test, time.perf_counter() - started)
+    row["settings"] = {"model": model, "training_overrides": overrides, "defaults_of": f"auto family {name}"}
+    return row
+
+
+def run_peer(system: str, train, test, seed: int, size) -> dict:
+    from bench import peers_systems
+
+    if system in ("setfit", "setfit_tuned"):
+        return peers_systems.small_setfit(train, test, seed, "tuned" if system == "setfit_tuned" else "default",
+                                          max_steps=size.setfit_steps, max_length=size.max_length)
+    if system == "embeddings_lr":
+        return peers_systems.small_embeddings_lr(train, test, seed, max_length=size.max_length)
+    return peers_systems.SMALL_PEERS[system](train, test, seed)
+
+
+# -- the partial-results file: one JSON line per finished (set, seed, system) -----------------------
+def partial_path(results: Path, mode: str) -> Path:
+    return results / f"small_data.{mode}.partial.jsonl"
+
+
+def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dict]:
+    """Finished records of an earlier run with the same sizes; other sizes' records are ignored."""
+    done = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill: that system reruns
+                continue
+            if record.get("fingerprint") == fingerprint:
+                done[(record["set"], record["seed"], record["system"])] = record
+    return done
+
+
+def append_partial(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+# -- the summary ---------------------------------------------------------------------------------
+def summarise(records: list[dict], sets: list[str], systems: list[str], candidates: list[str]) -> dict:
+    def mean(values):
+        return round(float(np.mean(values)), 4) if values else None
+
+    ok = [r for r in records if r.get("status") == "ok"]
+    per_set = {s: {name: mean([r["macro_f1"] for r in ok if r["set"] == s and r["system"] == name]) for name in systems}
+               for s in sets}
+    per_set = {s: {k: v for k, v in cells.items() if v is not None} for s, cells in per_set.items()}
+    complete = [name for name in systems if all(name in per_set[s] for s in sets)]
+    overall = {name: mean([per_set[s][name] for s in sets]) for name in complete}
+    fit_seconds = {name: mean([r["train_seconds"] for r in ok if r["system"] == name]) for name in systems}
+    choice = {s: sorted({str(r["settings"].get("chosen_type")) for r in ok if r["set"] == s and r["system"] == "auto"})
+              for s in sets}
+    goals: dict = {"sets": len(sets), "wins_needed": max(1, len(sets) - 1), "definition":
+                   "auto >= X on the mean over sets, and auto >= X on at least all sets but one (5 of 6)"}
+    if "auto" in complete:
+        peers = [p for p in PEERS if p in complete]
+        beats_all = [s for s in sets if all(per_set[s]["auto"] >= per_set[s][p] for p in peers)]
+        goals["auto_vs_peers"] = {
+            "peers": peers, "mean_auto": overall["auto"],
+            "mean_ok": {p: overall["auto"] >= overall[p] for p in peers},
+            "sets_where_auto_beats_every_peer": beats_all,
+            "passed": all(overall["auto"] >= overall[p] for p in peers) and len(beats_all) >= goals["wins_needed"]}
+        names = [f"candidate:{c}" for c in candidates if f"candidate:{c}" in complete]
+        if names:
+            best = {s: max(names, key=lambda n: per_set[s][n]) for s in sets}
+            wins = [s for s in sets if per_set[s]["auto"] >= per_set[s][best[s]]]
+            goals["auto_vs_best_candidate"] = {
+                "best_candidate": {s: {"name": best[s], "macro_f1": per_set[s][best[s]]} for s in sets},
+                "sets_where_auto_matches_or_beats_it": wins, "passed": len(wins) >= goals["wins_needed"]}
+    return {"metric": "test macro-F1, mean over seeds", "sets": per_set, "mean": overall,
+            "fit_seconds": fit_seconds, "auto_choice": choice, "goals": goals}
+
+
+def table(summary: dict, systems: list[str], mode: str) -> str:
+    shown = [system for system in systems if system in summary["mean"]]
+    rows = [[set_name, *(f"{cells[system]:.3f}" for system in shown), ", ".join(summary["auto_choice"].get(set_name, []))]
+            for set_name, cells in summary["sets"].items()]
+    rows.append(["**mean**", *(f"**{summary['mean'][system]:.3f}**" for system in shown), ""])
+    rows.append(["fit s (mean)", *(f"{summary['fit_seconds'][system]:.0f}" for system in shown), ""])
+    return f"Small data ({mode}): test macro-F1\n\n" + markdown_table(["set", *shown, "auto chose"], rows)
+
+
+@register
+class SmallData(Benchmark):
+    name = "small_data"
+    summary = "auto vs its candidates, SetFit, TF-IDF+LR, fastText, MiniLM+LR on six small packaged sets"
+    sizes = SIZES
+    optional = {"setfit": "setfit", "setfit_tuned": "setfit", "fasttext": "fasttext",
+                "embeddings_lr": "sentence_transformers"}
+
+    def systems(self) -> list[str]:
+        wanted = getattr(self.size, "systems", None)  # a test may narrow them
+        every = ["auto", *(f"candidate:{c}" for c in candidate_names(self.size.candidates)), *PEERS]
+        return [s for s in every if wanted is None or s in wanted]
+
+    def run(self) -> dict:
+        from bench import small_data_sets
+
+        size, mode = self.size, self.proto.mode
+        systems = [s for s in self.systems() if self.available(s)]
+        fingerprint = json.dumps({"sizes": SIZES[mode], "systems": systems}, sort_keys=True)
+        partial = partial_path(self.proto.results, mode)
+        done = read_partial(partial, fingerprint)
+        if done:
+            print(f"small_data: resuming, {len(done)} finished runs read from {partial}", flush=True)
+        jobs = [(s, seed, system) for s in size.sets for seed in size.seeds for system in systems]
+        records, cuts, started = [], {}, time.perf_counter()
+        ran = 0
+        with tempfile.TemporaryDirectory(prefix="bench-small-data-") as tmp:
+            for i, (set_name, seed, system) in enumerate(jobs, 1):
+                if (set_name, seed) not in cuts:
+                    train, test, facts = small_data_sets.cut(set_name, seed, size.train_rows, size.test_rows)
+                    cuts[(set_name, seed)] = (train, test, facts)
+                train, test, facts = cuts[(set_name, seed)]
+                key = (set_name, seed, system)
+                if key in done:
+                    records.append(done[key])
+                    continue
+                workdir = Path(tmp) / f"{set_name}-{seed}-{system.replace(':', '-')}"
+                record = {"set": set_name, "seed": seed, "system": system, "fingerprint": fingerprint,
+                          "train_rows": len(train), "test_rows": len(test), "load_average_at_start": load_average()}
+                t0 = time.perf_counter()
+                try:
+                    if system == "auto":
+                        row = run_auto(train, test, seed, size.time_budget, size.candidates, workdir)
+                    elif system.startswith("candidate:"):
+                        row = run_candidate(system.split(":", 1)[1], train, test, seed, workdir)
+                    else:
+                        row = run_peer(system, train, test, seed, size)
+                    record.update(status="ok", **row)
+                    append_partial(partial, record)
+                except Exception as err:  # noqa: BLE001 - one failing system must not sink the other runs
+                    traceback.print_exc()
+                    record.update(status="failed", error=f"{type(err).__name__}: {err}")
+                record["wall_seconds"] = round(time.perf_counter() - t0, 2)
+                records.append(record)
+                ran += 1
+                elapsed = time.perf_counter() - started
+                left = sum(1 for j in jobs[i:] if j not in done)
+                eta = elapsed / ran * left
+                f1 = f"{record['macro_f1']:.3f}" if record["status"] == "ok" else record["status"]
+                print(f"small_data [{i}/{len(jobs)}] {set_name} seed {seed} {system}: macro-F1 {f1}, "
+                      f"{record['wall_seconds']:.0f}s (load {record['load_average_at_start'][0]}); "
+                      f"elapsed {elapsed / 60:.1f} min, about {eta / 60:.0f} min left", file=sys.stderr, flush=True)
+        summary = summarise(records, list(size.sets), systems, candidate_names(size.candidates))
+        failed = [r for r in records if r.get("status") != "ok"]
+        if not failed:
+            partial.unlink(missing_ok=True)  # complete: a rerun starts afresh
+        data_sets = {s: cuts[(s, size.seeds[0])][2] for s in size.sets}
+        return {"summary": summary, "systems": systems, "seeds": list(size.seeds),
+                "budgets": {"auto_time_budget_s": size.time_budget, "auto_candidates": candidate_names(size.candidates),
+                            "setfit_max_steps": size.setfit_steps, "setfit_batch": 16, "max_length": size.max_length,
+                            "sklearn_grid": "ngram (1,1)/(1,2) x C 0.3..30 x class_weight, 5-fold CV",
+                            "fasttext_grid": "epoch 10/25/50 x lr 0.1/0.5/1.0 x wordNgrams 1/2 on a 20% validation cut"},
+                "data_sets": data_sets, "failed": [{k: r.get(k) for k in ("set", "seed", "system", "error")} for r in failed],
+                "runs": [{k: v for k, v in r.items() if k != "fingerprint"} for r in records],
+                "table": table(summary, systems, mode)}
