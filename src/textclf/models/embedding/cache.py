@@ -1,5 +1,6 @@
 """The on-disk cache of sentence embeddings: one immutable safetensors file per write, keyed by
-what the encoder computes + max_length + the SHA-1 of each text (see models/embedding/model.py)."""
+what the encoder computes + max_length + how long texts are read + the SHA-1 of each text (see
+models/embedding/model.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,10 @@ from ...fileio import atomic_file
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("TEXTCLF_CACHE")
-    if root:
-        return Path(root).expanduser() / "embeddings"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "textclf" / "embeddings"
+    """$TEXTCLF_CACHE/embeddings, else ~/.cache/textclf/embeddings (beside the encoders/ cache)."""
+    from ..encoder_registry import encoder_cache_dir
+
+    return encoder_cache_dir().parent / "embeddings"
 
 
 def text_key(text: str) -> bytes:
@@ -29,7 +29,10 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """Embeddings of one (encoder, max_length) on disk: `directory/<identity>-len<max_length>/`.
+    """Embeddings of one (encoder, max_length, variant) on disk:
+    `directory/<identity>-len<max_length><variant>/`. `variant` names how texts longer than
+    max_length are read ("" for truncation, as before it existed; "-windows16-overlap32" for
+    window means), so vectors computed one way are never served for the other.
 
     Each write is one immutable safetensors shard (`keys`: (n, 20) uint8 text SHA-1s, `vectors`:
     (n, d) float32), named by the hash of its keys and moved into place atomically, so concurrent
@@ -38,9 +41,10 @@ class EmbeddingCache:
     `misses` count the texts looked up (each distinct text once per `lookup`).
     Nothing is ever evicted: delete the directory to reclaim the space."""
 
-    def __init__(self, directory: str | Path, identity: str, max_length: int, dim: int) -> None:
-        self.root = Path(directory).expanduser() / f"{identity[:32]}-len{max_length}"
+    def __init__(self, directory: str | Path, identity: str, max_length: int, dim: int, variant: str = "") -> None:
+        self.root = Path(directory).expanduser() / f"{identity[:32]}-len{max_length}{variant}"
         self.identity = identity
+        self.variant = variant
         self.dim = int(dim)
         self.hits = 0
         self.misses = 0
@@ -59,7 +63,8 @@ class EmbeddingCache:
             try:
                 with safe_open(str(self.root / name), framework="np") as handle:
                     meta = handle.metadata() or {}
-                    if meta.get("identity") != self.identity or int(meta.get("dim", -1)) != self.dim:
+                    if (meta.get("identity") != self.identity or int(meta.get("dim", -1)) != self.dim
+                            or meta.get("variant", "") != self.variant):
                         continue
                     keys = handle.get_tensor("keys")
             except Exception:  # an unreadable shard (disk trouble, foreign file): its texts are misses
@@ -98,7 +103,7 @@ class EmbeddingCache:
         key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
         name = hashlib.sha1(key_array.tobytes()).hexdigest()[:24] + ".safetensors"
         blob = save({"keys": key_array, "vectors": np.ascontiguousarray(vectors, dtype=np.float32)},
-                    metadata={"identity": self.identity, "dim": str(self.dim)})
+                    metadata={"identity": self.identity, "dim": str(self.dim), "variant": self.variant})
         try:
             with atomic_file(self.root / name, "wb") as handle:
                 handle.write(blob)

@@ -9,9 +9,17 @@ multi-label), honouring `training.class_weight` / `training.pos_weight`; `C: nul
 small grid by stratified cross-validation on the training split only. `tfidf: true` appends word
 1-2-gram TF-IDF features; both blocks have unit L2 norm per text, so neither drowns the other.
 
+`long_texts: window_mean` reads whole documents: a text longer than `max_length` tokens is cut
+into consecutive windows of `max_length` tokens (specials included) overlapping by
+`window_overlap` tokens (text/long.window_spans: the last window ends at the last token; beyond
+`max_windows` windows they are thinned evenly, first and last kept), and its embedding is the mean
+of the windows' pooled embeddings weighted by their token counts. A text that fits one window gets
+exactly its `truncate` embedding.
+
 Embeddings are computed in length-sorted batches and cached on disk (see `EmbeddingCache`), keyed
 by what the encoder computes (a hash of its weights, tokenizer and architecture) + `max_length` +
-the SHA-1 of each text, so a refit, a model search or evaluating a saved copy never re-encodes.
+the long-text settings + the SHA-1 of each text, so a refit, a model search or evaluating a saved
+copy never re-encodes.
 
 A saved model is self-contained and pickle-free: `encoder/` is a Hugging Face directory (config,
 safetensors weights, tokenizer files; `AutoModel.from_pretrained` reads it), `model.safetensors`
@@ -36,6 +44,7 @@ from ...errors import ConfigError, ModelError
 from ...imbalance import binary_weights, class_weights, explicit_weights
 from ..base import Capabilities, EmbeddingExportView, ModelBase
 from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
+from .encoding import WindowSettings, encode_texts
 from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
 HEAD_FILE = "model.safetensors"
@@ -52,8 +61,13 @@ CACHE_MIN_TEXTS = 32
 
 class EmbeddingConfig(Section):
     type: Literal["embedding"] = "embedding"
-    name_or_path: str | None = "minilm"  # `minilm`/null: the packaged all-MiniLM-L6-v2; or a local HF directory
-    max_length: int = Field(256, ge=8)  # tokens per text, special tokens included
+    # a registered encoder (`minilm`/null: the packaged all-MiniLM-L6-v2, `mpnet-base`; see
+    # models/encoder_registry.py) or a local Hugging Face directory
+    name_or_path: str | None = "minilm"
+    max_length: int = Field(256, ge=8)  # tokens per text (per window), special tokens included
+    long_texts: Literal["truncate", "window_mean"] = "truncate"  # beyond max_length: cut, or average windows
+    window_overlap: int = Field(32, ge=0)  # window_mean: tokens shared by consecutive windows
+    max_windows: int = Field(16, ge=1)  # window_mean: windows per text at most (thinned evenly beyond)
     batch_size: int = Field(64, ge=1)  # texts per encoder forward pass
     C: float | None = Field(None, gt=0)  # null: cross-validated over C_GRID on the training split
     tfidf: bool = False  # append word 1-2-gram TF-IDF features to the embeddings
@@ -101,6 +115,7 @@ class EmbeddingModel(ModelBase):
 
     # -- encoder --------------------------------------------------------------------------------
     def _set_encoder(self, source: str) -> None:
+        from ..encoder_registry import usable_positions
         from ..pretrained import PretrainedEncoder, PretrainedTokenizer, quiet_transformers
 
         with quiet_transformers():
@@ -108,7 +123,7 @@ class EmbeddingModel(ModelBase):
             self.encoder = PretrainedEncoder.from_pretrained(source).eval()
         for p in self.encoder.parameters():
             p.requires_grad_(False)
-        limit = getattr(self.encoder.hf_config, "max_position_embeddings", None)
+        limit = usable_positions(self.encoder.hf_config)
         if limit is not None and self.config.max_length > limit:
             raise ConfigError(f"model.max_length: {self.config.max_length} > this encoder's {limit} positions")
         self._identity = None
@@ -122,42 +137,19 @@ class EmbeddingModel(ModelBase):
     def _cache(self) -> EmbeddingCache:
         if self.cache is None:
             directory = self.config.cache_dir or default_cache_dir()
+            variant = "" if self.config.long_texts == "truncate" else (
+                f"-windows{self.config.max_windows}-overlap{self.config.window_overlap}")
             self.cache = EmbeddingCache(directory, self.identity(), self.config.max_length,
-                                        self.encoder.output_dim)
+                                        self.encoder.output_dim, variant=variant)
         return self.cache
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        """Mean-pooled hidden states of `texts`, float32 (n, H), in length-sorted batches."""
-        import torch
-
-        from ...data.batching import pad_batch
-        from ...training.trainer import resolve_device
-        from ..pooling import MeanPooling
-
-        out = np.zeros((len(texts), self.encoder.output_dim), dtype=np.float32)
-        if not texts:
-            return out
-        ids = self.tokenizer.encode(texts, self.config.max_length)
-        order = np.argsort([-len(seq) for seq in ids], kind="stable")
-        device = resolve_device(self.training.device)
-        self.encoder.to(device)
-        pooling = MeanPooling()
-        batches = [order[i:i + self.config.batch_size] for i in range(0, len(order), self.config.batch_size)]
-        bar = None
-        if self.training.progress and len(batches) > 1:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(texts), desc="embedding", unit="text", leave=False)
-        with torch.inference_mode():
-            for rows in batches:
-                input_ids, mask = pad_batch([ids[i] for i in rows], self.tokenizer.pad_id)
-                hidden, mask = self.encoder(input_ids.to(device), mask.to(device))
-                out[rows] = pooling(hidden.float(), mask).cpu().numpy()
-                if bar is not None:
-                    bar.update(len(rows))
-        if bar is not None:
-            bar.close()
-        return out
+        """Mean-pooled hidden states of `texts`, float32 (n, H) (models/embedding/encoding.py)."""
+        windows = None
+        if self.config.long_texts == "window_mean":
+            windows = WindowSettings(self.config.max_length, self.config.window_overlap, self.config.max_windows)
+        return encode_texts(self.encoder, self.tokenizer, texts, self.config.max_length, windows,
+                            self.config.batch_size, self.training.device, self.training.progress)
 
     def embed(self, texts: Sequence[str], use_cache: bool = True) -> np.ndarray:
         """Sentence embeddings, float32 (n, H): mean-pooled, L2-normalised when `normalize`.
@@ -300,6 +292,10 @@ class EmbeddingModel(ModelBase):
 
     # -- introspection ----------------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
+        if self.config.long_texts == "window_mean":
+            return Capabilities(long_text="sliding_window", export_note=(
+                "embedding with long_texts: window_mean averages several windows per text, which one exported "
+                "graph does not do; retrain with model.long_texts: truncate, or distil it: textclf distill ..."))
         if not self.config.tfidf:
             return self.declared_capabilities
         return Capabilities(long_text="head", export_note=(
@@ -307,14 +303,18 @@ class EmbeddingModel(ModelBase):
             "carries yet; retrain with model.tfidf: false, or distil it: textclf distill ..."))
 
     def export_view(self) -> EmbeddingExportView | None:
-        if self.coef is None or self.config.tfidf:
+        if self.coef is None or self.config.tfidf or self.config.long_texts == "window_mean":
             return None
         binary_column = not self.label_map.multi_label and len(self.label_map) == 2
         return EmbeddingExportView(self.encoder, self.tokenizer, self.config.max_length, self.config.normalize,
                                    self.coef, self.intercept, binary_column)
 
     def max_tokens(self) -> int | None:
-        return self.config.max_length
+        """Tokens read per text, specials included (window_mean: what max_windows windows cover)."""
+        if self.config.long_texts == "truncate" or self.tokenizer is None:
+            return self.config.max_length
+        stride = self.config.max_length - self.tokenizer.num_specials - self.config.window_overlap
+        return self.config.max_length + (self.config.max_windows - 1) * max(stride, 0)
 
     def vocabulary(self) -> dict[str, int | None] | None:
         if self.tokenizer is None:

@@ -1,0 +1,97 @@
+"""Texts -> mean-pooled encoder states, whole documents included (see models/embedding/model.py).
+
+`truncate` reads each text's first `max_length` tokens. With `WindowSettings` (long_texts:
+window_mean) a text longer than one window is cut into windows of `max_length` tokens, specials
+included, overlapping by `overlap` tokens (text/long.window_spans: the last window ends at the last
+token; beyond `max_windows` the windows are thinned evenly, first and last kept); its vector is the
+mean of its windows' vectors weighted by their token counts. A text within one window is one
+window whose vector is taken as is, so it equals its `truncate` embedding exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import ConfigError
+from ...text.long import split_windows
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    max_length: int  # tokens per window, special tokens included
+    overlap: int  # tokens shared by consecutive windows
+    max_windows: int
+
+
+def window_sequences(tokenizer, texts: Sequence[str], settings: WindowSettings
+                     ) -> tuple[list[list[int]], list[list[int]]]:
+    """The id sequences (specials included) of every window, and per text the indices of its own."""
+    budget = settings.max_length - tokenizer.num_specials
+    stride = budget - settings.overlap
+    if stride <= 0:
+        raise ConfigError(f"model.window_overlap: {settings.overlap} leaves no new tokens per window; "
+                          f"keep it below {budget} (max_length less the special tokens)")
+    sequences: list[list[int]] = []
+    owners: list[list[int]] = []
+    for content in tokenizer.encode_content(list(texts)):
+        windows = split_windows(content, budget, stride, settings.max_windows)
+        owners.append(list(range(len(sequences), len(sequences) + len(windows))))
+        sequences.extend(tokenizer.add_specials(window) for window in windows)
+    return sequences, owners
+
+
+def pool_sequences(encoder, pad_id: int, ids: list[list[int]], batch_size: int, device_setting: str,
+                   progress: bool, unit: str = "text") -> np.ndarray:
+    """Mean-pooled last hidden states of the id sequences `ids`, float32 (n, H), computed in
+    length-sorted batches (little padding)."""
+    import torch
+
+    from ...data.batching import pad_batch
+    from ...training.trainer import resolve_device
+    from ..pooling import MeanPooling
+
+    out = np.zeros((len(ids), encoder.output_dim), dtype=np.float32)
+    if not ids:
+        return out
+    order = np.argsort([-len(seq) for seq in ids], kind="stable")
+    device = resolve_device(device_setting)
+    encoder.to(device)
+    pooling = MeanPooling()
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    bar = None
+    if progress and len(batches) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ids), desc="embedding", unit=unit, leave=False)
+    with torch.inference_mode():
+        for batch in batches:
+            input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
+            hidden, mask = encoder(input_ids.to(device), mask.to(device))
+            out[batch] = pooling(hidden.float(), mask).cpu().numpy()
+            if bar is not None:
+                bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def encode_texts(encoder, tokenizer, texts: Sequence[str], max_length: int, windows: WindowSettings | None,
+                 batch_size: int, device_setting: str, progress: bool) -> np.ndarray:
+    """Mean-pooled (not normalised) embeddings of `texts`, float32 (n, H); `windows` None: truncate."""
+    texts = list(texts)
+    if windows is None:
+        return pool_sequences(encoder, tokenizer.pad_id, tokenizer.encode(texts, max_length), batch_size,
+                              device_setting, progress)
+    sequences, owners = window_sequences(tokenizer, texts, windows)
+    pooled = pool_sequences(encoder, tokenizer.pad_id, sequences, batch_size, device_setting, progress, "window")
+    out = np.zeros((len(texts), encoder.output_dim), dtype=np.float32)
+    for i, rows in enumerate(owners):
+        if len(rows) == 1:  # as is: exactly the truncate embedding
+            out[i] = pooled[rows[0]]
+        else:
+            weights = np.array([len(sequences[r]) for r in rows], dtype=np.float64)
+            out[i] = (weights @ pooled[rows].astype(np.float64)) / weights.sum()
+    return out
