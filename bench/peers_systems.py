@@ -390,6 +390,10 @@ SMALL_SKLEARN_GRID = {"tfidfvectorizer__ngram_range": [(1, 1), (1, 2)], "logisti
                       "logisticregression__class_weight": [None, "balanced"]}
 SMALL_FASTTEXT_GRID = {"epoch": (10, 25, 50), "lr": (0.1, 0.5, 1.0), "wordNgrams": (1, 2)}
 SMALL_EMBEDDING_CS = (0.3, 1.0, 3.0, 10.0, 30.0)
+# Smoke runs check the plumbing, not the tuning: one point per grid.
+TINY_GRIDS = {"sklearn": {"tfidfvectorizer__ngram_range": [(1, 2)], "logisticregression__C": [3.0],
+                          "logisticregression__class_weight": ["balanced"]},
+              "fasttext": {"epoch": (10,), "lr": (0.5,), "wordNgrams": (2,)}, "embeddings_lr": (3.0,)}
 
 
 def _cv_folds(labels: list[str], most: int = 5) -> int:
@@ -399,7 +403,7 @@ def _cv_folds(labels: list[str], most: int = 5) -> int:
     return max(2, min(most, min(Counter(labels).values())))
 
 
-def small_sklearn(train, test, seed: int) -> dict:
+def small_sklearn(train, test, seed: int, grid: dict | None = None) -> dict:
     """TF-IDF + LogisticRegression; n-grams x C x class_weight chosen by stratified k-fold macro-F1
     on the training cut (GridSearchCV), refitted on all of it."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -409,7 +413,8 @@ def small_sklearn(train, test, seed: int) -> dict:
 
     pipeline = make_pipeline(TfidfVectorizer(sublinear_tf=True), LogisticRegression(max_iter=2000, random_state=seed))
     folds = StratifiedKFold(_cv_folds(train.labels), shuffle=True, random_state=seed)
-    search = GridSearchCV(pipeline, SMALL_SKLEARN_GRID, scoring="f1_macro", cv=folds, n_jobs=1)
+    grid = grid or SMALL_SKLEARN_GRID
+    search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=folds, n_jobs=1)
     started = time.perf_counter()
     search.fit(list(train.texts), list(train.labels))
     train_seconds = time.perf_counter() - started
@@ -418,13 +423,13 @@ def small_sklearn(train, test, seed: int) -> dict:
     predict_seconds = time.perf_counter() - started
     best = {k.split("__", 1)[1]: (list(v) if isinstance(v, tuple) else v) for k, v in search.best_params_.items()}
     settings = {"grid": {k.split("__", 1)[1]: [list(x) if isinstance(x, tuple) else x for x in v]
-                         for k, v in SMALL_SKLEARN_GRID.items()},
+                         for k, v in grid.items()},
                 "cv_folds": folds.n_splits, "chosen": best, "cv_macro_f1": round(float(search.best_score_), 4)}
     return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs,
                    [str(c) for c in search.classes_], settings, ["grid search included in train_seconds"])
 
 
-def small_fasttext(train, test, seed: int) -> dict:
+def small_fasttext(train, test, seed: int, grid: dict | None = None) -> dict:
     """Supervised fastText; epoch x lr x wordNgrams chosen on a stratified 20% validation cut of the
     training cut (macro-F1), then refitted on the whole training cut."""
     import fasttext
@@ -450,9 +455,10 @@ def small_fasttext(train, test, seed: int) -> dict:
         write(all_file, index)
         val_texts, val_labels = [train.texts[i] for i in val_index], [train.labels[i] for i in val_index]
         trials = []
-        for epoch in SMALL_FASTTEXT_GRID["epoch"]:
-            for lr in SMALL_FASTTEXT_GRID["lr"]:
-                for ngrams in SMALL_FASTTEXT_GRID["wordNgrams"]:
+        grid = grid or SMALL_FASTTEXT_GRID
+        for epoch in grid["epoch"]:
+            for lr in grid["lr"]:
+                for ngrams in grid["wordNgrams"]:
                     probs = fasttext_probs(fit(fit_file, epoch, lr, ngrams), val_texts, classes)
                     trials.append({"epoch": epoch, "lr": lr, "wordNgrams": ngrams,
                                    "validation_macro_f1": round(score(val_labels, probs, classes).macro_f1, 4)})
@@ -462,7 +468,7 @@ def small_fasttext(train, test, seed: int) -> dict:
     started = time.perf_counter()
     probs = fasttext_probs(model, list(test.texts), classes)
     predict_seconds = time.perf_counter() - started
-    settings = {"grid": {k: list(v) for k, v in SMALL_FASTTEXT_GRID.items()}, "validation_rows": len(val_index),
+    settings = {"grid": {k: list(v) for k, v in grid.items()}, "validation_rows": len(val_index),
                 "chosen": {k: best[k] for k in ("epoch", "lr", "wordNgrams")}, "thread": threads}
     return _result(train_seconds, predict_seconds, len(train), list(test.labels), probs, classes, settings,
                    [f"{len(trials)} grid fits on 80% + refit on 100% of the training cut, all in train_seconds"])
@@ -475,7 +481,7 @@ def minilm_path() -> str:
     return resolve_name_or_path("minilm")
 
 
-def small_embeddings_lr(train, test, seed: int, max_length: int = 128) -> dict:
+def small_embeddings_lr(train, test, seed: int, max_length: int = 128, cs: tuple[float, ...] = SMALL_EMBEDDING_CS) -> dict:
     """Frozen MiniLM sentence embeddings (sentence-transformers: mean pooling, normalised) +
     LogisticRegression, C x class_weight by stratified k-fold macro-F1 on the training cut."""
     from sentence_transformers import SentenceTransformer
@@ -487,7 +493,7 @@ def small_embeddings_lr(train, test, seed: int, max_length: int = 128) -> dict:
     encoder.max_seq_length = max_length
     features = encoder.encode(list(train.texts), batch_size=32, show_progress_bar=False)
     folds = StratifiedKFold(_cv_folds(train.labels), shuffle=True, random_state=seed)
-    grid = {"C": list(SMALL_EMBEDDING_CS), "class_weight": [None, "balanced"]}
+    grid = {"C": list(cs), "class_weight": [None, "balanced"]}
     search = GridSearchCV(LogisticRegression(max_iter=2000, random_state=seed), grid, scoring="f1_macro", cv=folds)
     search.fit(features, list(train.labels))
     train_seconds = time.perf_counter() - started

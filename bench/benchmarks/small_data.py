@@ -46,14 +46,17 @@ PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
 CHEAP_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "cnn"]
 SIZES = {
     "smoke": {"seeds": [0], "sets": ["questions", "tweets"], "train_rows": 80, "test_rows": 60, "time_budget": 4.0,
-              "candidates": ["tfidf_word", "tfidf_char"], "setfit_steps": 2, "max_length": 32},
-    # Quick: one seed, three sets, a 2-minute auto over the families that fit in it on two cores.
-    "quick": {"seeds": [0], "sets": ["tweets", "drug-reviews", "questions"], "train_rows": None, "test_rows": None,
-              "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 40, "max_length": 128},
+              "candidates": ["tfidf_word", "tfidf_char"], "setfit_steps": 2, "max_length": 32, "setfit_max_length": 32,
+              "tiny_grids": True},
+    # Quick: one seed, three sets (smallest first), a 2-minute auto over the families that fit in it on two cores.
+    # SetFit gets 20 contrastive steps at 64 tokens (each step took 5-25 s on two busy cores).
+    "quick": {"seeds": [0], "sets": ["questions", "drug-reviews", "tweets"], "train_rows": None, "test_rows": None,
+              "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 20, "max_length": 128,
+              "setfit_max_length": 64, "tiny_grids": False},
     # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
     "full": {"seeds": [0, 1, 2], "sets": ["rt3", "bbc", "tweets", "drug-reviews", "questions", "debates"],
              "train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": None, "setfit_steps": 200,
-             "max_length": 128},
+             "max_length": 128, "setfit_max_length": 128, "tiny_grids": False},
 }
 
 
@@ -114,12 +117,14 @@ def run_candidate(name: str, train, test, seed: int, workdir: Path) -> dict:
 def run_peer(system: str, train, test, seed: int, size) -> dict:
     from bench import peers_systems
 
+    tiny = peers_systems.TINY_GRIDS if size.tiny_grids else {}
     if system in ("setfit", "setfit_tuned"):
         return peers_systems.small_setfit(train, test, seed, "tuned" if system == "setfit_tuned" else "default",
-                                          max_steps=size.setfit_steps, max_length=size.max_length)
+                                          max_steps=size.setfit_steps, max_length=size.setfit_max_length)
     if system == "embeddings_lr":
-        return peers_systems.small_embeddings_lr(train, test, seed, max_length=size.max_length)
-    return peers_systems.SMALL_PEERS[system](train, test, seed)
+        return peers_systems.small_embeddings_lr(train, test, seed, max_length=size.max_length,
+                                                 **({"cs": tiny["embeddings_lr"]} if tiny else {}))
+    return peers_systems.SMALL_PEERS[system](train, test, seed, grid=tiny.get(system))
 
 
 # -- the partial-results file: one JSON line per finished (set, seed, system) -----------------------
@@ -262,7 +267,8 @@ class SmallData(Benchmark):
         data_sets = {s: cuts[(s, size.seeds[0])][2] for s in size.sets}
         return {"summary": summary, "systems": systems, "seeds": list(size.seeds),
                 "budgets": {"auto_time_budget_s": size.time_budget, "auto_candidates": candidate_names(size.candidates),
-                            "setfit_max_steps": size.setfit_steps, "setfit_batch": 16, "max_length": size.max_length,
+                            "setfit_max_steps": size.setfit_steps, "setfit_batch": 16, "setfit_max_length": size.setfit_max_length,
+                            "embeddings_max_length": size.max_length,
                             "sklearn_grid": "ngram (1,1)/(1,2) x C 0.3..30 x class_weight, 5-fold CV",
                             "fasttext_grid": "epoch 10/25/50 x lr 0.1/0.5/1.0 x wordNgrams 1/2 on a 20% validation cut"},
                 "data_sets": data_sets, "failed": [{k: r.get(k) for k in ("set", "seed", "system", "error")} for r in failed],
