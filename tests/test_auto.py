@@ -456,3 +456,17 @@ def test_neural_epochs_are_cut_to_the_trial_cap_and_a_running_fit_is_stopped():
         pass
     import signal
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_stronger_installed_encoder_joins_the_default_candidates_after_the_cheap_ones(monkeypatch):
+    from textclf.models.auto import search
+    from textclf.models.auto.budget import cheap_first
+
+    monkeypatch.setattr(search, "installed_encoders", lambda: ["minilm-l6"])
+    assert "embedding_mpnet" not in search.default_candidates()
+    families, unavailable = search.candidate_families(["embedding_mpnet", "tfidf_word"])
+    assert [f.name for f in unavailable] == ["embedding_mpnet"]  # named but not installed: a skipped row
+    monkeypatch.setattr(search, "installed_encoders", lambda: ["minilm-l6", "mpnet-base"])
+    families, _ = search.candidate_families(None)
+    assert [f.name for f in cheap_first(families)] == ["tfidf_word", "tfidf_char", "embedding", "embedding_mpnet",
+                                                       "bag", "cnn", "rnn", "pretrained"]

@@ -32,8 +32,8 @@ def parse_duration(value: Any) -> float:
 class AutoConfig(Section):
     type: Literal["auto"] = "auto"
     time_budget: float = Field(600.0, gt=0)  # seconds for search + refit + ensemble; YAML may say 10m
-    # Family names (models/auto/search.py: tfidf_word, tfidf_char, bag, embedding, cnn, rnn, pretrained)
-    # or fixed model configs ({type: ..., ...}); null: every family.
+    # Family names (models/auto/search.py: tfidf_word, tfidf_char, bag, embedding, embedding_mpnet, cnn, rnn,
+    # pretrained) or fixed model configs ({type: ..., ...}); null: every family (embedding_mpnet where installed).
     candidates: list[str | dict[str, Any]] | None = None
     metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None  # null: macro_f1 / micro_f1 (multi-label)
     cv_folds: int = Field(5, ge=2, le=20)

@@ -4,43 +4,58 @@
     model: {type: auto, time_budget: 2m, candidates: [tfidf_word, tfidf_char, bag, {type: tfidf, C: 8}]}
 
 Keys (AutoConfig): time_budget, candidates (family names from models/auto/search.py or fixed model
-configs; default: every family), metric, cv_folds (5), cv_max_rows (5000), max_trials (40),
-ensemble_size (5; 0 or 1: never ensemble), pretrained (encoder of the embedding and fine-tune
-candidates, default minilm), bootstrap_resamples (200).
+configs; default: every family, embedding_mpnet where that encoder is installed), metric, cv_folds
+(5), cv_max_rows (5000), cv_repeats (3), max_trials (40), ensemble_size (5; 0 or 1: never
+ensemble), pretrained (encoder of the embedding and fine-tune candidates, default minilm),
+bootstrap_resamples (200).
 
 How it decides (all of it on the training split, or on the validation split for large data; the
 test split never reaches `fit`):
 
 1. Protocol. Under `cv_max_rows` (5,000) training rows: stratified k-fold cross-validation on the
-   training split (group k-fold when the examples carry groups; k = `cv_folds`, 3 when the first
-   candidates would eat over a third of the budget with 5). Every candidate gets out-of-fold
-   probabilities for every training row. Larger data: each candidate is fitted on the training
-   split and scored on the validation split (with no validation split, on a stratified 10% of
-   training held out, and the choice is refitted on all of it).
-2. Candidates (models/auto/search.py) in increasing cost: TF-IDF word, TF-IDF word+char, the n-gram
-   bag, frozen-embedding + LR, small CNN / GRU, the MiniLM fine-tune. Each family's first trial
-   runs its known-good defaults; the budget left after one pass over the families goes to more
-   Optuna trials (seeded TPE) of the families whose best score is close to the leader's.
-   Within a family, a median pruner stops a trial after a fold whose running score falls below
-   the median of earlier trials at that fold.
-3. Cost. Before every fit, its seconds are estimated (rows x epochs x the family's rate: a prior
-   for the first fit, then the measured rate). A fit is launched only if it fits in what is left
-   of the budget minus the time reserved to refit the current leaders; the first candidate
-   always runs, so there is always a model.
+   training split (group k-fold when the examples carry groups; k = `cv_folds`), repeated
+   `cv_repeats` times with a new shuffle each (seed + repeat). When the first three candidates'
+   first trials would eat over a third of the budget, fewer repeats, then k = 3. TF-IDF and
+   embedding candidates run every repeat (an embedding is computed once per text, so a repeat
+   costs a logistic regression); neural families run the first repeat only. Larger data: each
+   candidate is fitted on the training split and scored on the validation split (with no
+   validation split, on a stratified 10% of training held out, and the choice is refitted).
+2. Candidates (models/auto/search.py). First pass: TF-IDF word, TF-IDF word+char, frozen MiniLM
+   embedding + LR (and fixed candidates) before anything else, then the costly frozen encoders
+   (mpnet), then the neural families (bag, CNN, GRU, MiniLM fine-tune). Each family's first trial
+   runs its known-good defaults; the budget left after the pass goes to more Optuna trials (seeded
+   TPE) of the families whose best score is close to the leader's. Within a family, a median
+   pruner stops a trial after a fold whose running score falls below the median of earlier
+   trials at that fold.
+3. Cost. Before every trial and fold, its seconds are estimated (rows x epochs x the family's rate:
+   a prior, scaled by the measured slowness). Each trial has a time cap: a cheap family's first
+   trial and every later trial may use what is left of the budget minus the time reserved to refit
+   the leaders; a neural or costly family's first trial an even share of that among those still
+   waiting. A neural trial's epochs are cut (to a quarter at least) so that its estimate fits the
+   cap; a trial whose estimate still exceeds it is skipped, its reason on the leaderboard. A fold
+   is started only when the rest of its cv repeat fits the cap and the budget (a TF-IDF or
+   embedding trial keeps the whole repeats it finished), and a running neural or costly fit is
+   stopped at its cap (a SIGALRM timer in the main thread: budget.hard_stop). The search's first
+   candidate is never skipped or stopped, so there is always a model.
 4. Score: macro-F1 for single-label tasks, micro-F1 for multi-label ones (argmax / 0.5
-   decisions; thresholds are tuned after fit, as for any model), with a 95% bootstrap interval
-   over the scored rows. `metric` overrides it.
-5. Ensemble. Caruana-style greedy forward selection with replacement over the best
-   `ensemble_size` trials (each family's best first, for diversity), maximising the metric of
-   the mixed out-of-fold (or validation) probabilities, ties broken by log loss; the mix is kept
-   only when its score beats the best single candidate's on the same rows. Chosen models are
-   refitted on the whole training split (validation available for early stopping, as usual)
-   when they were scored by cross-validation or a holdout.
+   decisions; thresholds are tuned after fit, as for any model): the mean over cv repeats of the
+   out-of-fold score, with the per-fold spread, a corrected standard error and a 95% bootstrap
+   interval over the scored rows. `metric` overrides it.
+5. Choice (choice.py). The cheapest candidate within noise of the best mean: the gap is at most
+   one standard error of the paired per-fold differences (the same folds; Nadeau-Bengio corrected
+   for overlapping training rows). Then Caruana-style greedy forward selection with replacement
+   over the best `ensemble_size` trials (each family's best first, for diversity), maximising the
+   metric of the out-of-fold (or validation) probabilities averaged over repeats, ties broken by
+   log loss; the mix is kept only when it beats the best single candidate on the same rows, also
+   with weights chosen on other rows. Chosen models are refitted on the whole training split
+   (validation available for early stopping, as usual) when scored by cross-validation or a
+   holdout.
 
 The result: `selected()` returns (config, fitted model) of the choice, an ordinary model type or
 an `ensemble` (models/ensemble.py), which the TextClassifier saves in place of `auto`. `fit`
-returns a summary with the leaderboard (candidate, settings, score, interval, fit seconds,
-status) and writes `leaderboard.json` into `workdir`; one progress line per candidate goes to
+returns a summary with the leaderboard (candidate, settings, score = the mean over repeats,
+repeat_scores, fold_scores, spread, std_error, repeats, interval, fit seconds, time_cap, epochs
+when cut, status, why) and writes `leaderboard.json` into `workdir`; one progress line per candidate goes to
 stderr. The whole fit aims to end within the budget (+10% at most).
 
 The parts live beside this module in models/auto/ (see its __init__); this module runs them in

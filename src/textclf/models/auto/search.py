@@ -20,6 +20,8 @@ measured so far; after that the family's own measured slowness replaces them
     tfidf_char    tfidf        word 1-2 + char_wb 2-5 grams; C, class_weight
     bag           bag          learning rate, epochs (x0.5..2 of the type's size-aware default)
     embedding     embedding    C (log 0.3..100), + TF-IDF block or not (frozen MiniLM vectors)
+    embedding_mpnet embedding  the same over frozen all-mpnet-base-v2 vectors (~7x MiniLM's cost);
+                               a default candidate only where that encoder is installed
     cnn           cnn          small (64-d, 64 filters): learning rate, epochs, dropout
     rnn           rnn          small GRU (64-d): learning rate, epochs, dropout
     pretrained    pretrained   MiniLM fine-tune with the type's defaults; one trial, when it fits
@@ -49,6 +51,8 @@ class Family:
     max_trials: int | None = None  # None: as many as the budget allows
     gpu_speedup: float = 1.0  # divide the prior by this when a CUDA device is present
     fixed: dict[str, Any] | None = None  # a fixed model config (a user-given candidate)
+    costly: bool = False  # shares the time left with the neural families, after the cheap ones
+    encoder: str | None = None  # a registered encoder it needs (models/encoder_registry.py)
 
 
 def _class_weight(trial, context: dict) -> dict:
@@ -88,6 +92,11 @@ def _embedding(trial, context: dict) -> tuple[dict, dict]:
              "tfidf": trial.suggest_categorical("tfidf", [False, True])}, {})
 
 
+def _mpnet_embedding(trial, context: dict) -> tuple[dict, dict]:
+    model, overrides = _embedding(trial, context)
+    return dict(model, name_or_path="mpnet-base"), overrides
+
+
 def _small_neural(model: dict) -> Callable[[Any, dict], tuple[dict, dict]]:
     def suggest(trial, context: dict) -> tuple[dict, dict]:
         config = dict(model, dropout=trial.suggest_float("dropout", 0.0, 0.5))
@@ -107,6 +116,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("bag", "bag", "bag", 1.0, 5e-4, _bag, {"learning_rate": 3e-3, "epoch_scale": 1.0}, gpu_speedup=3.0),
     Family("embedding", "embedding", "embedding+LR", 3.0, 1e-2, _embedding, {"C": 3.0, "tfidf": False},
            gpu_speedup=10.0),
+    Family("embedding_mpnet", "embedding", "mpnet embedding+LR", 8.0, 7e-2, _mpnet_embedding,
+           {"C": 3.0, "tfidf": False}, gpu_speedup=10.0, costly=True, encoder="mpnet-base"),
     Family("cnn", "cnn", "cnn", 1.0, 4e-4, _small_neural({"type": "cnn", "embedding_dim": 64, "num_filters": 64}),
            {"dropout": 0.3, "learning_rate": 2e-3, "epochs": 5}, gpu_speedup=5.0),
     Family("rnn", "rnn", "rnn (gru)", 1.0, 2.7e-2,
@@ -115,7 +126,24 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("pretrained", "pretrained", "MiniLM fine-tune", 5.0, 8.3e-2, _pretrained, {}, max_trials=1, gpu_speedup=20.0),
 )}
 
-DEFAULT_CANDIDATES = tuple(FAMILIES)
+DEFAULT_CANDIDATES = tuple(name for name, family in FAMILIES.items() if family.encoder is None)
+
+
+def installed_encoders() -> list[str]:
+    try:
+        from ..encoder_registry import installed_encoders as installed
+    except ImportError:  # a textclf without the encoder registry
+        return []
+    return installed()
+
+
+def default_candidates() -> list[str]:
+    """The families searched when `model.candidates` is null: DEFAULT_CANDIDATES, plus each family
+    whose encoder is installed here (embedding_mpnet where all-mpnet-base-v2 is). Whether it runs
+    is the budget's call: it shares the time left with the neural families (`costly`) and is
+    skipped, with its reason on the leaderboard, when its estimate exceeds its share."""
+    installed = set(installed_encoders())
+    return [name for name, family in FAMILIES.items() if family.encoder is None or family.encoder in installed]
 
 
 def fixed_family(index: int, config: dict[str, Any]) -> Family:
@@ -136,7 +164,8 @@ def candidate_families(wanted: list[str | dict[str, Any]] | None) -> tuple[list[
     from .. import model_class
 
     families, unavailable = [], []
-    for i, entry in enumerate(wanted if wanted is not None else list(DEFAULT_CANDIDATES)):
+    installed = None
+    for i, entry in enumerate(wanted if wanted is not None else default_candidates()):
         if isinstance(entry, dict):
             if not isinstance(entry.get("type"), str):
                 raise ConfigError(f"model.candidates[{i}]: a fixed candidate needs a `type`")
@@ -153,6 +182,11 @@ def candidate_families(wanted: list[str | dict[str, Any]] | None) -> tuple[list[
         except ConfigError:
             unavailable.append(family)
             continue
+        if family.encoder is not None:
+            installed = installed if installed is not None else set(installed_encoders())
+            if family.encoder not in installed:
+                unavailable.append(family)
+                continue
         families.append(family)
     if not families:
         raise ConfigError("model.type auto: no usable candidates")

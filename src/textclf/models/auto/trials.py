@@ -17,7 +17,7 @@ from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...objectives import probabilities
 from ..ensemble import member_config
-from .budget import Budget, BudgetStop, TrialCapStop, cheap_first, hard_stop, is_neural, quiet_blas
+from .budget import Budget, BudgetStop, TrialCapStop, cheap_first, hard_stop, is_neural, quiet_blas, shares_time
 from .config import AutoConfig
 from .leaderboard import METRIC_NAMES, jsonable
 from .protocol import Protocol, corrected_std_error, score, score_interval
@@ -128,7 +128,7 @@ class TrialRunner:
                 break
             force = not any(t.status == "complete" for t in self.trials)  # there must be a model
             # TF-IDF and embeddings (first) may use all the time left; neural families share what they leave
-            self._run_trial(family, force=force, waiting=len(families) - i if is_neural(family) else 1)
+            self._run_trial(family, force=force, waiting=len(families) - i if shares_time(family) else 1)
         if not any(t.status == "complete" for t in self.trials):
             errors = "; ".join(f"{t.family.name}: {t.error}" for t in self.trials if t.error)
             raise ModelError(f"model.type auto: no candidate could be fitted ({errors or 'budget too small'})")
@@ -354,9 +354,9 @@ class TrialRunner:
         return None
 
     def _hard_stop(self, trial: Trial, elapsed: float):
-        """A running neural fit is stopped at its trial's cap or the budget's end (reserve kept),
-        whichever is first; the search's first model (no cap) and other families run to the end."""
-        if trial.cap_seconds is None or not is_neural(trial.family):
+        """A running neural (or costly) fit is stopped at its trial's cap or the budget's end (reserve
+        kept), whichever is first; the search's first model (no cap) and cheap families run to the end."""
+        if trial.cap_seconds is None or not shares_time(trial.family):
             return hard_stop(None)
         return hard_stop(min(trial.cap_seconds - elapsed, self.budget.left() - self._reserve()))
 
