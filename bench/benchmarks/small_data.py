@@ -132,6 +132,11 @@ def partial_path(results: Path, mode: str) -> Path:
     return results / f"small_data.{mode}.partial.jsonl"
 
 
+def run_fingerprint(sizes: dict, systems: list[str]) -> str:
+    """What makes two runs' records interchangeable: the sizes and the systems."""
+    return json.dumps({"sizes": sizes, "systems": systems}, sort_keys=True, default=str)
+
+
 def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dict]:
     """Finished records of an earlier run with the same sizes; other sizes' records are ignored."""
     done = {}
@@ -216,7 +221,7 @@ class SmallData(Benchmark):
 
         size, mode = self.size, self.proto.mode
         systems = [s for s in self.systems() if self.available(s)]
-        fingerprint = json.dumps({"sizes": SIZES[mode], "systems": systems}, sort_keys=True)
+        fingerprint = run_fingerprint(vars(size), systems)
         partial = partial_path(self.proto.results, mode)
         done = read_partial(partial, fingerprint)
         if done:

@@ -1,0 +1,57 @@
+"""The small-data benchmark end to end on one tiny cut: the results JSON's shape, and a rerun that
+takes finished (set, seed, system) runs from the partial-results file instead of fitting again."""
+
+import json
+
+import pytest
+
+from bench.benchmarks import small_data
+from bench.protocol import Protocol
+
+pytest.importorskip("scattertext" if False else "sklearn")
+
+def tiny_run(tmp_path):
+    proto = Protocol("small_data", mode="smoke", results=tmp_path)
+    bench = small_data.SmallData(proto)
+    # debates reads one small file of a bundled package; TF-IDF systems only, so it takes seconds
+    bench.size.sets, bench.size.train_rows, bench.size.test_rows = ["debates"], 60, 40
+    bench.size.systems = ["auto", "candidate:tfidf_word", "sklearn"]
+    bench.size.candidates, bench.size.time_budget = ["tfidf_word"], 2.0
+    return proto, bench
+
+def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
+    from bench import small_data_sets
+    from textclf.errors import DataError
+
+    try:
+        small_data_sets.load("debates")
+    except DataError as err:
+        pytest.skip(str(err))
+    proto, bench = tiny_run(tmp_path)
+    payload = bench.run()
+    path = proto.finish({k: v for k, v in payload.items() if k != "table"}, payload["table"])
+    document = json.loads(path.read_text())
+    assert path.name == "small_data.smoke.json"
+    summary = document["summary"]
+    assert set(summary["sets"]["debates"]) == {"auto", "candidate:tfidf_word", "sklearn"}
+    assert all(0.0 <= v <= 1.0 for v in summary["mean"].values())
+    assert summary["auto_choice"]["debates"] == ["tfidf"]
+    assert set(summary["fit_seconds"]) == {"auto", "candidate:tfidf_word", "sklearn"}
+    goals = summary["goals"]
+    assert goals["auto_vs_peers"]["peers"] == ["sklearn"]
+    assert isinstance(goals["auto_vs_best_candidate"]["passed"], bool)
+    assert document["budgets"]["auto_time_budget_s"] == 2.0
+    assert document["data_sets"]["debates"]["smallest_share"] < 0.10
+    assert "load_average" in document and "environment" in document and "publishable" in document
+    partial = small_data.partial_path(tmp_path, "smoke")
+    assert not partial.exists()  # a complete run leaves no partial file
+
+    # An interrupted run left two finished records: a rerun takes them and fits only the third.
+    fingerprint = small_data.run_fingerprint(vars(bench.size), bench.systems())
+    runs = {r["system"]: r for r in document["runs"]}
+    for system in ("auto", "sklearn"):
+        small_data.append_partial(partial, {**runs[system], "fingerprint": fingerprint, "macro_f1": 0.5})
+    proto, bench = tiny_run(tmp_path)
+    again = bench.run()["summary"]["sets"]["debates"]
+    assert again["auto"] == again["sklearn"] == 0.5
+    assert again["candidate:tfidf_word"] == summary["sets"]["debates"]["candidate:tfidf_word"]
