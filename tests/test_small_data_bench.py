@@ -8,7 +8,6 @@ import pytest
 from bench.benchmarks import small_data
 from bench.protocol import Protocol
 
-pytest.importorskip("scattertext" if False else "sklearn")
 
 def tiny_run(tmp_path):
     proto = Protocol("small_data", mode="smoke", results=tmp_path)
