@@ -61,9 +61,16 @@ SIZES = {
 
 
 def candidate_names(candidates: list[str] | None) -> list[str]:
-    from textclf.models.auto.search import DEFAULT_CANDIDATES
-
-    return list(candidates) if candidates is not None else list(DEFAULT_CANDIDATES)
+    """The families auto searches: the given ones, or its defaults on this machine (None)."""
+    if candidates is not None:
+        return list(candidates)
+    try:
+        from textclf.models.auto.search import default_candidates
+    except ImportError:  # a textclf from before encoder-dependent families
+        from textclf.models.auto.search import DEFAULT_CANDIDATES as defaults
+    else:
+        defaults = default_candidates()
+    return list(defaults)
 
 
 def _scored(clf, test, train_seconds: float) -> dict:
