@@ -122,3 +122,30 @@ def test_an_auto_model_refits_its_choice(rows, tmp_path):
     assert saved.model_params["type"] == "tfidf" == result.evaluated.model_params["type"]
     assert saved.model_params == result.evaluated.model_params  # the choice, fixed, not a new search
     assert saved.card.train_size == len(data) and saved.card.refit["evaluated_model_rows"] < len(data)
+
+
+def test_a_refitted_model_refuses_its_own_validation_and_test_splits(rows, tmp_path, capsys):
+    """Its test and validation rows are in its training data now: scoring or calibrating there
+    would be optimistic. Every command that defaults to them refuses in one line and writes nothing;
+    data it never saw still works."""
+    from textclf.cli import main
+
+    frame = {"text": list(rows.texts), "label": list(rows.labels)}
+    import pandas as pd
+
+    pd.DataFrame(frame).iloc[:240].to_csv(tmp_path / "seen.csv", index=False)
+    pd.DataFrame(frame).iloc[240:].to_csv(tmp_path / "unseen.csv", index=False)
+    assert main(["train", str(tmp_path / "seen.csv"), "model.type=tfidf", "refit_full=true", "audit=false",
+                 "-o", str(tmp_path / "run")]) == 0
+    model = str(tmp_path / "run" / "model")
+    capsys.readouterr()
+    policy_before = (tmp_path / "run" / "model" / "policy.json").read_bytes()
+    for argv in (["evaluate", model], ["report", model, "-o", str(tmp_path / "r.html")],
+                 ["calibrate", model], ["errors", model], ["evaluate", model, "--data", "validation"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "refitted on all its labelled rows" in err and len(err) <= 300, argv
+    assert not (tmp_path / "r.html").exists()
+    assert (tmp_path / "run" / "model" / "policy.json").read_bytes() == policy_before
+    assert main(["evaluate", model, "--data", str(tmp_path / "unseen.csv")]) == 0
+    assert "macro_f1" in capsys.readouterr().out

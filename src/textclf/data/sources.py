@@ -60,10 +60,19 @@ class ModelData:
     seed: int
     task: str
     model_params: dict[str, Any]
+    refitted: bool = False  # refitted on every labelled row after evaluation (refit_full)
 
     @classmethod
     def of(cls, clf) -> ModelData:
-        return cls(clf.card.data, clf.card.columns, clf.seed, clf.task, clf.model_params)
+        return cls(clf.card.data, clf.card.columns, clf.seed, clf.task, clf.model_params, clf.card.refit is not None)
+
+    def check_unseen(self, name: str) -> None:
+        """Refuse the validation or test split of a model that was refitted on them: any score or
+        policy fitted there would be optimistic."""
+        if self.refitted and name in ("validation", "test"):
+            raise DataError(f"this model was refitted on all its labelled rows, its {name} split included, so "
+                            "scores or a policy fitted there would be optimistic (its held-out scores are in "
+                            "metrics.json); pass --data FILE with rows it never saw")
 
     def splits(self) -> Splits:
         if not self.data:
@@ -73,6 +82,7 @@ class ModelData:
         return load_splits(cfg)
 
     def split(self, name: str) -> Examples:
+        self.check_unseen(name)
         part = getattr(self.splits(), name)
         if part is None:
             raise DataError(f"the model's data config has no {name} split; pass --data")
@@ -98,6 +108,7 @@ def load_examples(model: ModelData, source: str | None, columns: ColumnOverrides
     policy fitted on the test split would make every later test metric optimistic."""
     if source is None or (source in SPLIT_NAMES and not Path(source).exists()):
         name = source or default_split
+        model.check_unseen(name)
         try:
             return model.split(name)
         except DataError:

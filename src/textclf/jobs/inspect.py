@@ -83,9 +83,11 @@ def report(model: str | Path, options: ReportOptions = ReportOptions(), log: Tex
     output = Path(options.output) if options.output else Path(model).parent / "report.html"
     check_output(output, overwrite=options.overwrite)
     clf = TextClassifier.load(model)
-    splits = None
+    model_data, splits = ModelData.of(clf), None
+    if options.data.source is None:
+        model_data.check_unseen("test")
     try:  # the model's own splits: test by default, validation for the calibration preview, audit
-        splits = ModelData.of(clf).splits()
+        splits = model_data.splits()
     except DataError:
         if options.data.source is None:
             raise
@@ -93,8 +95,8 @@ def report(model: str | Path, options: ReportOptions = ReportOptions(), log: Tex
     if examples is None:
         raise DataError("the model's data config has no test split; pass --data")
     extra = report_sections(clf, examples, splits, Path(model), log, options.audit) if options.sections else []
-    built = build_report(clf, examples, validation=splits.validation if splits else None, extra_sections=extra,
-                         n_resamples=options.bootstrap)
+    validation = splits.validation if splits and not model_data.refitted else None  # a refit model saw it
+    built = build_report(clf, examples, validation=validation, extra_sections=extra, n_resamples=options.bootstrap)
     return write_report(built, output)
 
 

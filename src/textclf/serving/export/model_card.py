@@ -55,7 +55,8 @@ def card_text(clf, metrics: dict | None, max_length: int) -> str:
         "## Data",
         f"- Trained on: {source}; {card.train_size or 'unknown number of'} training texts.",
         f"- Labels ({task}): {', '.join(f'`{name}`' for name in labels)} (`config.id2label`).", "",
-        "## Metrics", *metric_lines(metrics), "",
+        "## Metrics", *metric_lines(metrics),
+        *([f"- Note: {card.refit_note()}."] if card.refit_note() else []), "",
         "## Calibration and decision policy",
         f"- Calibration: {calibration or 'none'}; thresholds: {thresholds or 'none (argmax / 0.5)'}; "
         f"min_labels: {policy.min_labels}.",
