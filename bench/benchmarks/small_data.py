@@ -29,12 +29,14 @@ a rerun of the same mode and sizes; the file is removed once the run completes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,30 @@ def _scored(clf, test, train_seconds: float) -> dict:
     scores = score(list(test.labels), probs, [str(c) for c in clf.label_map_.labels])
     return {"macro_f1": scores.macro_f1, "accuracy": scores.accuracy, "ece": scores.ece,
             "train_seconds": train_seconds, "predict_seconds": predict_seconds}
+
+
+@contextlib.contextmanager
+def cold_embedding_cache(workdir: Path) -> Iterator[None]:
+    """textclf caches sentence embeddings on disk ($TEXTCLF_CACHE/embeddings): a fit that found
+    the texts of an earlier run there would report a few seconds for encoding it never did. Each
+    textclf run gets an empty cache of its own; the encoders/ folder (reassembled packaged
+    encoders) is linked in, as that is installation, not work."""
+    from textclf.models.encoder_registry import CACHE_VARIABLE, encoder_cache_dir
+
+    encoders = encoder_cache_dir()
+    root = workdir / "textclf-cache"
+    root.mkdir(parents=True, exist_ok=True)
+    if encoders.is_dir() and not (root / "encoders").exists():
+        (root / "encoders").symlink_to(encoders, target_is_directory=True)
+    before = os.environ.get(CACHE_VARIABLE)
+    os.environ[CACHE_VARIABLE] = str(root)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CACHE_VARIABLE, None)
+        else:
+            os.environ[CACHE_VARIABLE] = before
 
 
 def run_auto(train, test, seed: int, budget: float, candidates: list[str] | None, workdir: Path) -> dict:
@@ -252,9 +278,11 @@ class SmallData(Benchmark):
                 t0 = time.perf_counter()
                 try:
                     if system == "auto":
-                        row = run_auto(train, test, seed, size.time_budget, size.candidates, workdir)
+                        with cold_embedding_cache(workdir):
+                            row = run_auto(train, test, seed, size.time_budget, size.candidates, workdir)
                     elif system.startswith("candidate:"):
-                        row = run_candidate(system.split(":", 1)[1], train, test, seed, workdir)
+                        with cold_embedding_cache(workdir):
+                            row = run_candidate(system.split(":", 1)[1], train, test, seed, workdir)
                     else:
                         row = run_peer(system, train, test, seed, size)
                     record.update(status="ok", **row)
