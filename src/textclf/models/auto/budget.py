@@ -107,6 +107,12 @@ def shares_time(family: Family) -> bool:
     return is_neural(family) or family.costly
 
 
+def fewest_epochs(epochs: int) -> int:
+    """The fewest epochs a time cap may cut a neural trial to: a quarter of those planned (fewer
+    would score a different model than the family's settings describe)."""
+    return max(1, -(-epochs // 4))
+
+
 def cheap_first(families: list[Family]) -> list[Family]:
     """The order of the first pass: the cheap families (TF-IDF, frozen MiniLM embeddings, fixed
     candidates), then the costly ones, then the neural ones, each group in the given order. On
@@ -198,7 +204,7 @@ class Budget:
         even a quarter of `epochs`, the fewest a neural trial is cut to, fits)."""
         if not is_neural(family) or sum(self.trial_estimates(family, epochs, folds)) <= cap:
             return epochs
-        fewest = max(1, -(-epochs // 4))
+        fewest = fewest_epochs(epochs)
         for candidate in range(epochs - 1, fewest - 1, -1):
             if sum(self.trial_estimates(family, candidate, folds)) <= cap:
                 return candidate

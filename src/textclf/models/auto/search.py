@@ -143,7 +143,8 @@ def default_candidates() -> list[str]:
     is the budget's call: it shares the time left with the neural families (`costly`) and is
     skipped, with its reason on the leaderboard, when its estimate exceeds its share."""
     installed = set(installed_encoders())
-    return [name for name, family in FAMILIES.items() if family.encoder is None or family.encoder in installed]
+    return [name for name, family in FAMILIES.items()
+            if family.encoder is None or family.encoder in installed]
 
 
 def fixed_family(index: int, config: dict[str, Any]) -> Family:

@@ -17,7 +17,8 @@ from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...objectives import probabilities
 from ..ensemble import member_config
-from .budget import Budget, BudgetStop, TrialCapStop, cheap_first, hard_stop, is_neural, quiet_blas, shares_time
+from .budget import (Budget, BudgetStop, TrialCapStop, cheap_first, fewest_epochs, hard_stop, is_neural, quiet_blas,
+                     shares_time)
 from .config import AutoConfig
 from .leaderboard import METRIC_NAMES, jsonable
 from .protocol import Protocol, corrected_std_error, score, score_interval
@@ -263,18 +264,18 @@ class TrialRunner:
     def _within_cap(self, trial: Trial, epochs: int, force: bool, waiting: int) -> bool:
         """Sets the trial's time cap (an even share of the time left among the `waiting` families,
         itself included) and cuts a neural trial's epochs to fit it; False (status: why) when its
-        first cv repeat would not fit, even at a quarter of a neural trial's epochs. The search's first model is never skipped:
-        only its epochs are cut to fit all the time left."""
+        first cv repeat would not fit, even at a quarter of a neural trial's epochs. The search's
+        first model is never skipped: only its epochs are cut to fit all the time left."""
         family, folds = trial.family, self.protocol.folds_for(trial.family)
-        folds = folds[: self.protocol.folds_per_repeat or None]  # one whole repeat must fit; it keeps those that do
+        folds = folds[: self.protocol.folds_per_repeat or None]  # one repeat must fit; more are kept if they do
         available = max(self.budget.left() - self._reserve(), 0.0)
         cap = available if force else available / max(1, waiting)
         used = self.budget.epochs_within(family, epochs, folds, cap)
         if force:
-            used = max(used, 1 if not is_neural(family) else max(1, -(-epochs // 4)))
+            used = max(used, fewest_epochs(epochs))
         else:
             trial.cap_seconds = cap
-            needs = sum(self.budget.trial_estimates(family, used or max(1, -(-epochs // 4)), folds))
+            needs = sum(self.budget.trial_estimates(family, used or fewest_epochs(epochs), folds))
             if used == 0 or needs > cap:
                 trial.status = (f"skipped: needs ~{needs:.0f} s, its share is ~{cap:.0f} s "
                                 f"of {available:.0f} s left")
