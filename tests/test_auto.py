@@ -457,7 +457,19 @@ def test_neural_epochs_are_cut_to_the_trial_cap_and_a_running_fit_is_stopped():
     with hard_stop(5.0):  # a fit that ends in time is untouched, and the timer is gone after
         pass
     import signal
+    import threading
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finished = []
+
+    def off_the_main_thread():  # no timer can be set there: the fit runs on (fold checks remain)
+        with hard_stop(0.01):
+            time.sleep(0.1)
+        finished.append(True)
+
+    worker = threading.Thread(target=off_the_main_thread)
+    worker.start()
+    worker.join()
+    assert finished == [True]
 
 
 def test_a_stronger_installed_encoder_joins_the_default_candidates_after_the_cheap_ones(monkeypatch):
