@@ -404,6 +404,7 @@ def test_leaderboard_rows_carry_the_mean_over_repeats_and_its_spread(splits):
     assert len(set(row["repeat_scores"])) > 1  # the shuffles differ, so do the scores
     assert row["spread"] == pytest.approx(np.std(row["fold_scores"], ddof=1), abs=1e-5) and row["spread"] > 0
     assert 0 < row["std_error"] < row["spread"]
+    assert row["selected"] and summary["selected"]["why"] == "the best score"
 
 
 def test_the_cheaper_candidate_wins_a_tie_within_noise():

@@ -230,7 +230,9 @@ class AutoModel(ModelBase):
                          "candidates": [f"{t.family.name}#{t.index}" for t in choice.members],
                          "weights": [round(float(x), 4) for x in choice.weights],
                          "score": round(choice.score, 6),
-                         "refit": self.refit},
+                         "refit": self.refit,
+                         "why": (choice.notes or {}).get(choice.members[0].index, "the best score")
+                         if len(choice.members) == 1 else "the ensemble beat the best single candidate"},
             "leaderboard": self.leaderboard,
         }
         print_leaderboard(self.leaderboard, self.protocol, self.metric, elapsed, self.budget.seconds,

@@ -39,6 +39,7 @@ class Trial:
     interval: list[float] | None = None
     fit_seconds: float = 0.0
     probs: np.ndarray | None = None  # aligned with Protocol.eval_targets (complete trials only)
+    repeat_probs: list[np.ndarray] = field(default_factory=list)  # cv: `probs` of each repeat (mean: `probs`)
     model: Any = None  # kept for the leaders when the protocol needs no refit
     error: str | None = None
     fold_scores: list[float] = field(default_factory=list)  # per fold, repeat after repeat
@@ -340,7 +341,7 @@ class TrialRunner:
                     trial.score = float(np.mean(trial.fold_scores))
                     raise _Pruned()
         del trial.fold_scores[len(repeat_probs) * per_repeat:]  # a repeat cut short is not scored
-        trial.probs = np.mean(repeat_probs, axis=0)
+        trial.repeat_probs, trial.probs = repeat_probs, np.mean(repeat_probs, axis=0)
 
     def _stop_before(self, trial: Trial, f: int, epochs: int, elapsed: float) -> BudgetStop | None:
         """Why fold `f` must not start: the rest of its repeat (this fold included, at the rate
