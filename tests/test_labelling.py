@@ -67,13 +67,32 @@ def test_cold_start_covers_the_clusters(vectors):
     assert picked == nearest
 
 
-def test_cluster_margin_takes_uncertain_rows_from_several_clusters():
+def test_next_batch_is_the_least_confident_rows_spread_over_clusters():
     probs = np.array([[0.5, 0.5], [0.51, 0.49], [0.9, 0.1], [0.55, 0.45], [0.99, 0.01], [0.52, 0.48]])
     assignments = np.array([0, 0, 1, 1, 2, 0])
-    assert strategies.cluster_margin(probs, assignments, range(6), 2) == [0, 3]  # one per cluster
-    assert strategies.cluster_margin(probs, assignments, range(6), 4) == [0, 3, 4, 1]
-    assert strategies.cluster_margin(probs, assignments, [1, 2, 4], 1) == [1]
+    # the first pick after the cold start is the least confident row; the batch is exactly the
+    # `count` least confident rows (no wider shortlist: row 4, alone in its cluster, but sure, waits)
+    assert strategies.next_batch(probs, assignments, range(6), 1) == [0]
+    assert strategies.next_batch(probs, assignments, range(6), 2) == [0, 1]
+    assert strategies.next_batch(probs, assignments, range(6), 3) == [0, 1, 5]
+    # order within a batch: round-robin over the clusters, least confident first
+    assert strategies.next_batch(probs, assignments, range(6), 4) == [0, 3, 1, 5]
+    assert strategies.next_batch(probs, assignments, [1, 2, 4], 1) == [1]
+    assert strategies.next_batch(probs, assignments, [], 3) == []
+
+
+def test_next_batch_uses_the_top_probability_not_the_margin():
+    # row 0 is a near tie of two labels (margin 0.02), row 1 spread over three (top 0.36):
+    # least confidence asks row 1 first, a top-2 margin would ask row 0
+    probs = np.array([[0.49, 0.47, 0.04], [0.36, 0.33, 0.31], [0.8, 0.1, 0.1]])
+    assert strategies.next_batch(probs, np.zeros(3, dtype=int), range(3), 1) == [1]
+    assert int(np.argmin(strategies.margins(probs))) == 0
+    assert np.allclose(strategies.confidence(probs), [0.49, 0.36, 0.8])
+    # multi-label: each label is its own yes/no question; the label nearest 0.5 decides
+    multi = np.array([[0.2, 0.9], [0.45, 0.99], [0.05, 0.97]])
     assert np.allclose(strategies.margins(np.array([[0.2, 0.9]]), multi_label=True), [0.6])
+    assert np.allclose(strategies.confidence(multi, multi_label=True), [0.6, 0.1, 0.9])
+    assert strategies.next_batch(multi, np.array([0, 1, 2]), range(3), 2, multi_label=True) == [1, 0]
 
 
 def test_more_like_and_keywords(vectors, rt_small):

@@ -7,8 +7,8 @@ single-label cut (rows with exactly one of six emotion labels). Per set and seed
 frozen MiniLM embeddings; TF-IDF+SVD in smoke mode; char TF-IDF+SVD for kaomoji); the same batch
 schedule (first batch, then +10% of the labels so far, at least `batch`). Strategies:
 
-- textclf: the labelling app's own (textclf.labelling.strategies): k-means diversity cold start,
-  then margin sampling within k-means clusters;
+- textclf: the labelling app's own (textclf.labelling.strategies): k-means diversity cold start
+  (one typical text per cluster), then least-confidence batches ordered over k-means clusters;
 - random: uniform sampling;
 - small_text: small-text 1.4.1's standard strategies on the same model and features (BreakingTies,
   LeastConfidence, PredictionEntropy; random cold start), the best per set reported.
@@ -18,6 +18,8 @@ Also the review benchmark: on a copy of Rotten Tomatoes with 5% of labels flippe
 share of flipped rows that `textclf review`'s queue puts in its first 10%.
 
     python -m bench active_learning --mode smoke     # seconds; `run(mode)` from Python
+    TEXTCLF_AL_SETS=rt3,bbc TEXTCLF_AL_SEEDS=0,1 TEXTCLF_AL_SYSTEMS=textclf,random \
+        python -m bench active_learning --mode quick  # a part only, to iterate (comma lists)
 Writes bench/results/active_learning.json (smoke/quick: active_learning.MODE.json in the harness's
 folder) with summary.sets[SET] = {"textclf": N, "random": N, "small_text": N}; full mode also
 draws docs/img/active_learning.png. Full size: about 15-20 minutes on 2 cores (printed as it goes).
@@ -26,6 +28,7 @@ draws docs/img/active_learning.png. Full size: about 15-20 minutes on 2 cores (p
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,6 +52,18 @@ SIZES = {
     "full": {"seeds": [0, 1, 2], "rows": 8000, "features": "minilm", "first": 20, "batch": 20, "cap": 3000,
              "clusters": 50, "review_rows": None, "sets": ["rt3", "rt-binary", "bbc", "kaomoji-emotions"]},
 }
+
+
+def chosen(what: str, default: list, cast=str) -> list:
+    """The part of `default` named in $TEXTCLF_AL_<WHAT> (comma list), else all of it."""
+    given = os.environ.get(f"TEXTCLF_AL_{what.upper()}", "").strip()
+    if not given:
+        return default
+    picked = [cast(x.strip()) for x in given.split(",") if x.strip()]
+    unknown = [x for x in picked if x not in default] if what != "seeds" else []
+    if unknown:
+        raise ValueError(f"TEXTCLF_AL_{what.upper()}: unknown {', '.join(map(str, unknown))}; choose from {default}")
+    return picked
 
 
 # -- data and features --------------------------------------------------------------------------
@@ -132,15 +147,16 @@ def simulate(choose, x_pool, y_pool, x_test, y_test, target: float, budgets: lis
 def textclf_chooser(x_pool, clusters: int, seed: int):
     from textclf.labelling import strategies
 
-    assignments, centres = strategies.cluster_pool(x_pool, clusters, seed)
+    assignments, _ = strategies.cluster_pool(x_pool, clusters, seed)  # orders each batch
 
     def choose(labelled, fitted, n):
         unlabelled = np.setdiff1d(np.arange(len(x_pool)), labelled)
-        if fitted is None:
-            start = strategies.diverse_start(x_pool, assignments, centres, n, exclude=labelled)
+        if fitted is None:  # as the app: one text per cluster, as many clusters as texts asked
+            first, centres = strategies.cluster_pool(x_pool, n, seed)
+            start = strategies.diverse_start(x_pool, first, centres, n, exclude=labelled)
             return start + strategies.random_order(len(x_pool), n - len(start), labelled + start, seed)
         probs = fitted.predict_proba(x_pool)
-        return strategies.cluster_margin(probs, assignments, unlabelled, n)
+        return strategies.next_batch(probs, assignments, unlabelled, n)
     return choose
 
 
@@ -244,10 +260,12 @@ def markdown_table(summary: dict) -> str:
     lines = ["| set | textclf | random | small-text (best strategy) |", "|---|---|---|---|"]
     for name, row in summary["sets"].items():
         peer = f"{row['small_text']:.0f} ({row['small_text_strategy']})" if "small_text" in row else "–"
-        lines.append(f"| {name} | {row['textclf']:.0f} | {row['random']:.0f} | {peer} |")
+        cells = [f"{row[k]:.0f}" if row.get(k) is not None else "–" for k in ("textclf", "random")]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {peer} |")
     review = summary["review"]
-    lines.append(f"\nRandom / textclf labels, mean over sets: {summary['random_over_textclf_mean']}. Review queue: "
-                 f"{review['recall_in_first_10_percent']:.0%} of the flipped labels in its first 10%.")
+    lines.append(f"\nRandom / textclf labels, mean over sets: {summary['random_over_textclf_mean']}."
+                 + (f" Review queue: {review['recall_in_first_10_percent']:.0%} of the flipped labels in its first 10%."
+                    if review else ""))
     return "\n".join(lines)
 
 
@@ -280,7 +298,8 @@ def run(mode: str = "smoke", systems: list[str] | None = None, plot_path: Path |
     from types import SimpleNamespace
 
     size = SimpleNamespace(**SIZES[mode])
-    systems = systems or ["textclf", "random", "small_text"]
+    size.sets, size.seeds = chosen("sets", size.sets), chosen("seeds", size.seeds, int)
+    systems = chosen("systems", systems or ["textclf", "random", "small_text"])
     started, per_set, left_out = time.perf_counter(), {}, []
     total = len(size.sets) * len(size.seeds)
     for name in size.sets:
@@ -298,7 +317,7 @@ def run(mode: str = "smoke", systems: list[str] | None = None, plot_path: Path |
             elapsed = time.perf_counter() - started
             print(f"active_learning {name} seed {seed}: {elapsed:.0f} s so far, about "
                   f"{elapsed / done * (total - done):.0f} s left", file=sys.stderr, flush=True)
-    review = review_flips(size.review_rows)
+    review = review_flips(size.review_rows) if "textclf" in systems else None
     if plot_path is not None:
         plot(per_set, plot_path)
     summary = {**summarise(per_set), "review": review}

@@ -113,8 +113,8 @@ class LabelSession:
                 self.model.score = score
                 self.model.curve = self.journal.curve()
             if probs is not None:
-                self._queue = strategies.cluster_margin(probs, self.assignments, self.pending(),
-                                                        self.settings.batch, self.pool.multi_label)
+                self._queue = strategies.next_batch(probs, self.assignments, self.pending(),
+                                                    self.settings.batch, self.pool.multi_label)
 
     def training_rows(self) -> tuple[list[int], np.ndarray]:
         """Pool rows with a standing label (seed rows included) and their targets."""
@@ -173,8 +173,8 @@ class LabelSession:
             if not free:
                 return None
             if self.model.probabilities is not None:
-                free = strategies.cluster_margin(self.model.probabilities, self.assignments, free, 1,
-                                                 self.pool.multi_label) or free
+                free = strategies.next_batch(self.model.probabilities, self.assignments, free, 1,
+                                             self.pool.multi_label) or free
             return self._lease(free[0], client, now)
 
     def _lease(self, row: int, client: str, now: float) -> int:
