@@ -1,4 +1,4 @@
-"""Whole-document embeddings (`model.long_texts: window_mean`) with the packaged MiniLM: a text
+"""Whole-document embeddings (`model.long_text.strategy: sliding_window`) with the packaged MiniLM: a text
 within one window embeds exactly as under truncation, a long one also reads its later windows,
 the cache keeps the two readings apart, and the export refuses in one line."""
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from textclf.classifier import TextClassifier
+from textclf.data import Examples
 from textclf.errors import ConfigError
 from textclf.models.embedding.cache import text_key
 from textclf.models.embedding.encoding import WindowSettings, window_sequences
@@ -35,7 +36,7 @@ def fit(train, cache_dir, **extra) -> TextClassifier:
 def pair(train, tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("embedding-cache")
     truncating = fit(train, cache_dir)
-    windowed = fit(train, cache_dir, long_texts="window_mean", window_overlap=8, max_windows=4)
+    windowed = fit(train, cache_dir, long_text={"strategy": "sliding_window", "stride": 22, "max_windows": 4})
     return truncating.model_, windowed.model_, cache_dir
 
 
@@ -64,13 +65,16 @@ def test_windows_are_capped_cover_both_ends_and_fit_the_encoder(pair):
     _, windowed, _ = pair
     tokenizer = windowed.tokenizer
     content = tokenizer.encode_content([CATS * 10])[0]
-    sequences, owners = window_sequences(tokenizer, [CATS * 10, "short"], WindowSettings(32, 8, 4))
+    sequences, owners = window_sequences(tokenizer, [CATS * 10, "short"], WindowSettings(32, None, 22, 4))
     assert [len(rows) for rows in owners] == [4, 1]
     windows = [sequences[r] for r in owners[0]]
     assert all(len(w) == 32 for w in windows)
     assert windows[0][1:-1] == content[:30] and windows[-1][1:-1] == content[-30:]
-    with pytest.raises(ConfigError, match="model.window_overlap: 30"):
-        window_sequences(tokenizer, ["x"], WindowSettings(32, 30, 4))
+    with pytest.raises(ConfigError, match="model.long_text.window: 31"):
+        window_sequences(tokenizer, ["x"], WindowSettings(32, 31, None, 4))
+    with pytest.raises(ConfigError, match="model.long_text"):
+        TextClassifier(model={"type": "embedding", "long_text": {"strategy": "hierarchical"}}).fit(
+            Examples.from_lists(["a", "b"], ["x", "y"]))
 
 
 def test_the_cache_keeps_truncated_and_window_vectors_apart(pair):
@@ -82,7 +86,7 @@ def test_the_cache_keeps_truncated_and_window_vectors_apart(pair):
     np.testing.assert_allclose(whole, windowed.embed(documents, use_cache=False), atol=1e-6)
     np.testing.assert_allclose(cut, truncating.embed(documents, use_cache=False), atol=1e-6)
     assert truncating._cache().root != windowed._cache().root
-    assert windowed._cache().root.name.endswith("-windows4-overlap8")
+    assert windowed._cache().root.name.endswith("-windows4-windowauto-stride22")
     assert len(windowed._cache().lookup([text_key(d) for d in documents])) == len(documents)
 
 
@@ -91,11 +95,11 @@ def test_export_refuses_and_save_load_keeps_the_setting(pair, train, tmp_path):
     capabilities = windowed.capabilities()
     assert capabilities.export_formats == frozenset() and windowed.export_view() is None
     line = refusal(windowed, "onnx")  # what `textclf export` prints
-    assert line is not None and "window_mean" in line and "\n" not in line and len(line) <= 300
-    assert windowed.max_tokens() == 32 + 3 * (32 - 2 - 8)
-    clf = fit(train, tmp_path / "cache", long_texts="window_mean", window_overlap=8, max_windows=4, cache=False)
+    assert line is not None and "sliding_window" in line and "\n" not in line and len(line) <= 300
+    assert windowed.max_tokens() == 2 + 30 + 3 * 22
+    clf = fit(train, tmp_path / "cache", long_text={"strategy": "sliding_window", "stride": 22, "max_windows": 4}, cache=False)
     clf.save(tmp_path / "model")
     loaded = TextClassifier.load(tmp_path / "model")
     texts = [CATS * 4, "A quiet film."]
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
-    assert loaded.model_.config.long_texts == "window_mean"
+    assert loaded.model_.config.long_text.strategy == "sliding_window"

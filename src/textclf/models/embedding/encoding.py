@@ -1,11 +1,12 @@
 """Texts -> mean-pooled encoder states, whole documents included (see models/embedding/model.py).
 
-`truncate` reads each text's first `max_length` tokens. With `WindowSettings` (long_texts:
-window_mean) a text longer than one window is cut into windows of `max_length` tokens, specials
-included, overlapping by `overlap` tokens (text/long.window_spans: the last window ends at the last
-token; beyond `max_windows` the windows are thinned evenly, first and last kept); its vector is the
-mean of its windows' vectors weighted by their token counts. A text within one window is one
-window whose vector is taken as is, so it equals its `truncate` embedding exactly.
+Without windows each text's first `max_length` tokens are read. With `WindowSettings`
+(long_text.strategy: sliding_window) a text longer than one window is cut into windows of `window`
+content tokens (default: max_length less the special tokens) every `stride` tokens (default: half a
+window), each with the special tokens around it (text/long.window_spans: the last window ends at
+the last token; beyond `max_windows` the windows are thinned evenly, first and last kept); its
+vector is the mean of its windows' vectors weighted by their token counts. A text within one
+window is one window whose vector is taken as is, so it equals its truncated embedding exactly.
 """
 
 from __future__ import annotations
@@ -21,25 +22,35 @@ from ...text.long import split_windows
 
 @dataclass(frozen=True)
 class WindowSettings:
-    max_length: int  # tokens per window, special tokens included
-    overlap: int  # tokens shared by consecutive windows
+    max_length: int  # the encoder's tokens per sequence, special tokens included
+    window: int | None  # content tokens per window; None: max_length less the special tokens
+    stride: int | None  # tokens between window starts; None: half a window
     max_windows: int
+
+
+def window_and_stride(tokenizer, settings: WindowSettings) -> tuple[int, int]:
+    """(window, stride) in content tokens, defaults filled in, checked against max_length."""
+    budget = settings.max_length - tokenizer.num_specials
+    window = settings.window or budget
+    if window > budget:
+        raise ConfigError(f"model.long_text.window: {window} content tokens do not fit max_length "
+                          f"{settings.max_length} with the special tokens; keep it at most {budget}")
+    stride = settings.stride or max(1, window // 2)
+    if stride > window:
+        raise ConfigError(f"model.long_text.stride: {stride} is larger than the window ({window}) and would skip tokens")
+    return window, stride
 
 
 def window_sequences(tokenizer, texts: Sequence[str], settings: WindowSettings
                      ) -> tuple[list[list[int]], list[list[int]]]:
     """The id sequences (specials included) of every window, and per text the indices of its own."""
-    budget = settings.max_length - tokenizer.num_specials
-    stride = budget - settings.overlap
-    if stride <= 0:
-        raise ConfigError(f"model.window_overlap: {settings.overlap} leaves no new tokens per window; "
-                          f"keep it below {budget} (max_length less the special tokens)")
+    window, stride = window_and_stride(tokenizer, settings)
     sequences: list[list[int]] = []
     owners: list[list[int]] = []
     for content in tokenizer.encode_content(list(texts)):
-        windows = split_windows(content, budget, stride, settings.max_windows)
+        windows = split_windows(content, window, stride, settings.max_windows)
         owners.append(list(range(len(sequences), len(sequences) + len(windows))))
-        sequences.extend(tokenizer.add_specials(window) for window in windows)
+        sequences.extend(tokenizer.add_specials(ids) for ids in windows)
     return sequences, owners
 
 

@@ -9,12 +9,13 @@ multi-label), honouring `training.class_weight` / `training.pos_weight`; `C: nul
 small grid by stratified cross-validation on the training split only. `tfidf: true` appends word
 1-2-gram TF-IDF features; both blocks have unit L2 norm per text, so neither drowns the other.
 
-`long_texts: window_mean` reads whole documents: a text longer than `max_length` tokens is cut
-into consecutive windows of `max_length` tokens (specials included) overlapping by
-`window_overlap` tokens (text/long.window_spans: the last window ends at the last token; beyond
-`max_windows` windows they are thinned evenly, first and last kept), and its embedding is the mean
-of the windows' pooled embeddings weighted by their token counts. A text that fits one window gets
-exactly its `truncate` embedding.
+`long_text: {strategy: sliding_window}` reads whole documents, in the vocabulary the neural models
+use (text/long.LongTextConfig): a text longer than `max_length` tokens is cut into windows of
+`long_text.window` content tokens (default: max_length less the special tokens) every
+`long_text.stride` tokens (default: half a window; text/long.window_spans: the last window ends at
+the last token; beyond `long_text.max_windows` windows they are thinned evenly, first and last
+kept), and its embedding is the mean of the windows' pooled embeddings weighted by their token
+counts. A text that fits one window gets exactly its `head` (truncated) embedding.
 
 Embeddings are computed in length-sorted batches and cached on disk (see `EmbeddingCache`), keyed
 by what the encoder computes (a hash of its weights, tokenizer and architecture) + `max_length` +
@@ -36,15 +37,16 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...config import Section, TrainingConfig
 from ...data import Examples, LabelMap
 from ...errors import ConfigError, ModelError
 from ...imbalance import binary_weights, class_weights, explicit_weights
+from ...text.long import LongTextConfig
 from ..base import Capabilities, EmbeddingExportView, ModelBase
 from .cache import EmbeddingCache, default_cache_dir, encoder_identity, text_key
-from .encoding import WindowSettings, encode_texts
+from .encoding import WindowSettings, encode_texts, window_and_stride
 from .head import fit_logistic, new_vectorizer, vectorizer_from_state, vectorizer_state
 
 HEAD_FILE = "model.safetensors"
@@ -65,9 +67,8 @@ class EmbeddingConfig(Section):
     # models/encoder_registry.py) or a local Hugging Face directory
     name_or_path: str | None = "minilm"
     max_length: int = Field(256, ge=8)  # tokens per text (per window), special tokens included
-    long_texts: Literal["truncate", "window_mean"] = "truncate"  # beyond max_length: cut, or average windows
-    window_overlap: int = Field(32, ge=0)  # window_mean: tokens shared by consecutive windows
-    max_windows: int = Field(16, ge=1)  # window_mean: windows per text at most (thinned evenly beyond)
+    # beyond max_length: `head` cuts; `sliding_window` averages the windows' embeddings (mean only)
+    long_text: LongTextConfig = Field(default_factory=LongTextConfig)
     batch_size: int = Field(64, ge=1)  # texts per encoder forward pass
     C: float | None = Field(None, gt=0)  # null: cross-validated over C_GRID on the training split
     tfidf: bool = False  # append word 1-2-gram TF-IDF features to the embeddings
@@ -78,6 +79,18 @@ class EmbeddingConfig(Section):
     # SetFit-style step: fine-tune the encoder on this many same-label and different-label pairs
     # per training text before the regression (models/embedding/contrastive.py); 0: frozen encoder
     contrastive_pairs: int = Field(0, ge=0)
+
+    @field_validator("long_text")
+    @classmethod
+    def _embedding_reads_head_or_window_mean(cls, value: LongTextConfig) -> LongTextConfig:
+        if value.strategy not in ("head", "sliding_window") or value.aggregation not in (None, "mean"):
+            raise ValueError(f"strategy {value.strategy!r} (aggregation {value.aggregation!r}): an embedding model "
+                             "reads the head of a text or the mean of its sliding windows (strategy: sliding_window)")
+        return value
+
+    @property
+    def whole_documents(self) -> bool:
+        return self.long_text.strategy == "sliding_window"
     contrastive_learning_rate: float = Field(2e-5, gt=0)  # SetFit's default for the encoder
 
 
@@ -137,8 +150,9 @@ class EmbeddingModel(ModelBase):
     def _cache(self) -> EmbeddingCache:
         if self.cache is None:
             directory = self.config.cache_dir or default_cache_dir()
-            variant = "" if self.config.long_texts == "truncate" else (
-                f"-windows{self.config.max_windows}-overlap{self.config.window_overlap}")
+            spec = self.config.long_text
+            variant = "" if not self.config.whole_documents else (
+                f"-windows{spec.max_windows}-window{spec.window or 'auto'}-stride{spec.stride or 'auto'}")
             self.cache = EmbeddingCache(directory, self.identity(), self.config.max_length,
                                         self.encoder.output_dim, variant=variant)
         return self.cache
@@ -146,8 +160,9 @@ class EmbeddingModel(ModelBase):
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled hidden states of `texts`, float32 (n, H) (models/embedding/encoding.py)."""
         windows = None
-        if self.config.long_texts == "window_mean":
-            windows = WindowSettings(self.config.max_length, self.config.window_overlap, self.config.max_windows)
+        if self.config.whole_documents:
+            spec = self.config.long_text
+            windows = WindowSettings(self.config.max_length, spec.window, spec.stride, spec.max_windows)
         return encode_texts(self.encoder, self.tokenizer, texts, self.config.max_length, windows,
                             self.config.batch_size, self.training.device, self.training.progress)
 
@@ -292,10 +307,10 @@ class EmbeddingModel(ModelBase):
 
     # -- introspection ----------------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
-        if self.config.long_texts == "window_mean":
+        if self.config.whole_documents:
             return Capabilities(long_text="sliding_window", export_note=(
-                "embedding with long_texts: window_mean averages several windows per text, which one exported "
-                "graph does not do; retrain with model.long_texts: truncate, or distil it: textclf distill ..."))
+                "embedding with long_text.strategy sliding_window averages several windows per text, which one "
+                "exported graph does not do; retrain with the head strategy, or distil it: textclf distill ..."))
         if not self.config.tfidf:
             return self.declared_capabilities
         return Capabilities(long_text="head", export_note=(
@@ -303,18 +318,19 @@ class EmbeddingModel(ModelBase):
             "carries yet; retrain with model.tfidf: false, or distil it: textclf distill ..."))
 
     def export_view(self) -> EmbeddingExportView | None:
-        if self.coef is None or self.config.tfidf or self.config.long_texts == "window_mean":
+        if self.coef is None or self.config.tfidf or self.config.whole_documents:
             return None
         binary_column = not self.label_map.multi_label and len(self.label_map) == 2
         return EmbeddingExportView(self.encoder, self.tokenizer, self.config.max_length, self.config.normalize,
                                    self.coef, self.intercept, binary_column)
 
     def max_tokens(self) -> int | None:
-        """Tokens read per text, specials included (window_mean: what max_windows windows cover)."""
-        if self.config.long_texts == "truncate" or self.tokenizer is None:
+        """Tokens read per text, specials included (sliding windows: what max_windows windows cover)."""
+        if not self.config.whole_documents or self.tokenizer is None:
             return self.config.max_length
-        stride = self.config.max_length - self.tokenizer.num_specials - self.config.window_overlap
-        return self.config.max_length + (self.config.max_windows - 1) * max(stride, 0)
+        window, stride = window_and_stride(self.tokenizer, WindowSettings(
+            self.config.max_length, self.config.long_text.window, self.config.long_text.stride, 1))
+        return self.tokenizer.num_specials + window + (self.config.long_text.max_windows - 1) * stride
 
     def vocabulary(self) -> dict[str, int | None] | None:
         if self.tokenizer is None:
