@@ -117,3 +117,23 @@ def test_config_mistakes_are_config_errors():
         member_config({"type": "no-such-type"})
     with pytest.raises(ConfigError, match="members.0"):
         member_config({"type": "tfidf", "C": "lots"}, "model.members.0")
+
+
+def test_an_ensemble_refitted_from_its_config_trains_each_member_as_it_was_trained(data):
+    """auto tunes training per trial: a refit (refit_full) must not fall back to the run's settings."""
+    from textclf.models import model_class
+
+    train, held, label_map = data
+    own = TrainingConfig(epochs=4, learning_rate=0.05, batch_size=16, progress=False, device="cpu", max_grad_norm=None)
+    config = member_config({"type": "bag", "embedding_dim": 16}, "m")
+    bag = model_class("bag")(config, label_map, own, 0)
+    bag.fit(train, label_map.encode(train))
+    run_training = TrainingConfig(epochs=1, progress=False, device="cpu")
+    ensemble = EnsembleModel.from_fitted([(config, bag)], [1.0], label_map, run_training, 0)
+    assert ensemble.config.member_training[0]["epochs"] == 4
+    refitted = EnsembleModel(EnsembleConfig.model_validate(ensemble.config.model_dump()), label_map, run_training, 0)
+    refitted.fit(train, label_map.encode(train))
+    assert refitted.member_trainings[0].epochs == 4 and refitted.member_trainings[0].learning_rate == 0.05
+    np.testing.assert_allclose(refitted.logits(held.texts), bag.logits(held.texts), atol=1e-5)
+    with pytest.raises(ValueError, match="member_training"):
+        EnsembleConfig(members=[WORD], member_training=[{}, {}])

@@ -20,8 +20,9 @@ An ensemble of one member returns that member's logits unchanged.
 
 Saved layout (inside the model directory): `members/0/`, `members/1/`, ... each written by its
 member type's own `save()` (models/members.py, shared with `auto`), and `ensemble.json` (member
-configs, the training settings each member was fitted with, and the weights). config.json's `model` section holds the same
-member configs and weights, so nothing is pickled and every member reloads through the registry.
+configs, the training settings each member was fitted with, and the weights). config.json's
+`model` section holds the same member configs, training settings and weights, so nothing is
+pickled, every member reloads through the registry, and a refit trains each member as before.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class EnsembleConfig(Section):
     members: list[dict[str, Any]] = Field(min_length=1)  # model configs, each with its `type`
     weights: list[float] | None = None  # null: equal; normalised to sum to 1
     combine: Literal["probability", "log_probability"] = "probability"  # single-label mixing rule
+    # Each member's own training settings (auto tunes learning rate and epochs per trial), so a refit
+    # trains every member as it was evaluated; null: every member trains with the run's settings.
+    member_training: list[dict[str, Any]] | None = None
 
     @field_validator("members")
     @classmethod
@@ -78,6 +82,13 @@ class EnsembleConfig(Section):
                 raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")
             if min(self.weights) < 0 or sum(self.weights) <= 0:
                 raise ValueError("weights must be non-negative with a positive sum")
+        if self.member_training is not None:
+            if len(self.member_training) != len(self.members):
+                raise ValueError(f"{len(self.member_training)} member_training entries for {len(self.members)} members")
+            for i, values in enumerate(self.member_training):
+                found = problems(TrainingConfig, values, prefix=f"member_training[{i}]")
+                if found:
+                    raise ValueError("; ".join(found))
         return self
 
     def normalised_weights(self) -> np.ndarray:
@@ -145,7 +156,9 @@ class EnsembleModel(ModelBase):
                     training: TrainingConfig, seed: int, combine: str = "probability") -> EnsembleModel:
         """An ensemble of already fitted models: `members` are (config, model) pairs."""
         config = EnsembleConfig(members=[c.model_dump(mode="json") for c, _ in members],
-                                weights=[float(w) for w in weights], combine=combine)
+                                weights=[float(w) for w in weights], combine=combine,
+                                member_training=[(m.training_settings() or training).model_dump(mode="json")
+                                                 for _, m in members])
         model = cls(config, label_map, training, seed)
         model.members = [m for _, m in members]
         model.member_trainings = [m.training_settings() or training for m in model.members]
@@ -158,8 +171,9 @@ class EnsembleModel(ModelBase):
     def fit(self, train: Examples, train_targets: np.ndarray, validation: Examples | None = None,
             validation_targets: np.ndarray | None = None, workdir: Path | None = None,
             resume: bool = False) -> dict:
-        """Fit every member on `train` (each with the same label map, training settings and seed);
-        the weights are the configured ones (equal when unset)."""
+        """Fit every member on `train` (each with the same label map and seed, and its own training
+        settings where `member_training` gives them); the weights are the configured ones (equal
+        when unset)."""
         from . import model_class
 
         if resume:
@@ -167,7 +181,10 @@ class EnsembleModel(ModelBase):
         summaries = []
         self.members, self.member_trainings = [], []
         for i, config in enumerate(self.member_configs()):
-            model = model_class(config.type)(config, self.label_map, self.training, self.seed)
+            training = self.training
+            if self.config.member_training is not None:
+                training = TrainingConfig.model_validate(self.config.member_training[i])
+            model = model_class(config.type)(config, self.label_map, training, self.seed)
             member_dir = Path(workdir) / MEMBERS_DIR / str(i) if workdir is not None else None
             summaries.append(model.fit(train, train_targets, validation, validation_targets, member_dir))
             self.members.append(model)
