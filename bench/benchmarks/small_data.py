@@ -47,9 +47,12 @@ from bench.protocol import load_average, markdown_table
 PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
 CHEAP_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "cnn"]
 SIZES = {
-    "smoke": {"seeds": [0], "sets": ["questions", "tweets"], "train_rows": 80, "test_rows": 60, "time_budget": 4.0,
+    # Smoke (CI runs it with every other benchmark): one set from a bundled package, every system, tiny.
+    "smoke": {"seeds": [0], "sets": ["debates"], "train_rows": 60, "test_rows": 40, "time_budget": 3.0,
               "candidates": ["tfidf_word", "tfidf_char"], "setfit_steps": 2, "max_length": 32, "setfit_max_length": 32,
-              "tiny_grids": True},
+              "tiny_grids": True,  # SetFit's setup is ~40 s even for 2 steps: one recipe is enough to check it
+              "systems": ["auto", "candidate:tfidf_word", "candidate:tfidf_char", "sklearn", "fasttext",
+                          "embeddings_lr", "setfit"]},
     # Quick: one seed, three sets (smallest first), a 2-minute auto over the families that fit in it on two cores.
     # SetFit gets 20 contrastive steps at 64 tokens (each step took 5-25 s on two busy cores).
     "quick": {"seeds": [0], "sets": ["questions", "drug-reviews", "tweets"], "train_rows": None, "test_rows": None,
@@ -251,6 +254,7 @@ class SmallData(Benchmark):
 
     def run(self) -> dict:
         from bench import small_data_sets
+        from textclf.errors import DataError
 
         size, mode = self.size, self.proto.mode
         systems = [s for s in self.systems() if self.available(s)]
@@ -259,7 +263,14 @@ class SmallData(Benchmark):
         done = read_partial(partial, fingerprint)
         if done:
             print(f"small_data: resuming, {len(done)} finished runs read from {partial}", flush=True)
-        jobs = [(s, seed, system) for s in size.sets for seed in size.seeds for system in systems]
+        sets = []
+        for set_name in size.sets:  # a set whose package is not installed is skipped and recorded
+            try:
+                small_data_sets.load(set_name)
+                sets.append(set_name)
+            except DataError as err:
+                self.proto.skip(f"set:{set_name}", str(err))
+        jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems]
         records, cuts, started = [], {}, time.perf_counter()
         ran = 0
         with tempfile.TemporaryDirectory(prefix="bench-small-data-") as tmp:
@@ -300,11 +311,11 @@ class SmallData(Benchmark):
                 print(f"small_data [{i}/{len(jobs)}] {set_name} seed {seed} {system}: macro-F1 {f1}, "
                       f"{record['wall_seconds']:.0f}s (load {record['load_average_at_start'][0]}); "
                       f"elapsed {elapsed / 60:.1f} min, about {eta / 60:.0f} min left", file=sys.stderr, flush=True)
-        summary = summarise(records, list(size.sets), systems, candidate_names(size.candidates))
+        summary = summarise(records, sets, systems, candidate_names(size.candidates))
         failed = [r for r in records if r.get("status") != "ok"]
         if not failed:
             partial.unlink(missing_ok=True)  # complete: a rerun starts afresh
-        data_sets = {s: cuts[(s, size.seeds[0])][2] for s in size.sets}
+        data_sets = {s: cuts[(s, size.seeds[0])][2] for s in sets}
         return {"summary": summary, "systems": systems, "seeds": list(size.seeds),
                 "budgets": {"auto_time_budget_s": size.time_budget, "auto_candidates": candidate_names(size.candidates),
                             "setfit_max_steps": size.setfit_steps, "setfit_batch": 16, "setfit_max_length": size.setfit_max_length,
