@@ -13,8 +13,10 @@ from textclf.errors import ConfigError
 from textclf.models.embedding.cache import text_key
 from textclf.models.embedding.encoding import WindowSettings, window_sequences
 from textclf.serving.onnx_export import refusal
+from textclf.text.long import LongTextConfig
 
 QUIET = {"progress": False, "device": "cpu"}
+WINDOWS = {"strategy": "sliding_window", "stride": 22, "max_windows": 4}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CATS = ("The cat sleeps on the warm windowsill all afternoon, purring softly while the sun "
@@ -36,7 +38,7 @@ def fit(train, cache_dir, **extra) -> TextClassifier:
 def pair(train, tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("embedding-cache")
     truncating = fit(train, cache_dir)
-    windowed = fit(train, cache_dir, long_text={"strategy": "sliding_window", "stride": 22, "max_windows": 4})
+    windowed = fit(train, cache_dir, long_text=WINDOWS)
     return truncating.model_, windowed.model_, cache_dir
 
 
@@ -65,13 +67,14 @@ def test_windows_are_capped_cover_both_ends_and_fit_the_encoder(pair):
     _, windowed, _ = pair
     tokenizer = windowed.tokenizer
     content = tokenizer.encode_content([CATS * 10])[0]
-    sequences, owners = window_sequences(tokenizer, [CATS * 10, "short"], WindowSettings(32, None, 22, 4))
+    sequences, owners = window_sequences(tokenizer, [CATS * 10, "short"], WindowSettings(32, LongTextConfig(strategy="sliding_window", stride=22, max_windows=4)))
     assert [len(rows) for rows in owners] == [4, 1]
     windows = [sequences[r] for r in owners[0]]
     assert all(len(w) == 32 for w in windows)
     assert windows[0][1:-1] == content[:30] and windows[-1][1:-1] == content[-30:]
     with pytest.raises(ConfigError, match="model.long_text.window: 31"):
-        window_sequences(tokenizer, ["x"], WindowSettings(32, 31, None, 4))
+        window_sequences(tokenizer, ["x"], WindowSettings(32, LongTextConfig(strategy="sliding_window",
+                                                                             window=31)))
     with pytest.raises(ConfigError, match="model.long_text"):
         TextClassifier(model={"type": "embedding", "long_text": {"strategy": "hierarchical"}}).fit(
             Examples.from_lists(["a", "b"], ["x", "y"]))
@@ -97,7 +100,7 @@ def test_export_refuses_and_save_load_keeps_the_setting(pair, train, tmp_path):
     line = refusal(windowed, "onnx")  # what `textclf export` prints
     assert line is not None and "sliding_window" in line and "\n" not in line and len(line) <= 300
     assert windowed.max_tokens() == 2 + 30 + 3 * 22
-    clf = fit(train, tmp_path / "cache", long_text={"strategy": "sliding_window", "stride": 22, "max_windows": 4}, cache=False)
+    clf = fit(train, tmp_path / "cache", long_text=WINDOWS, cache=False)
     clf.save(tmp_path / "model")
     loaded = TextClassifier.load(tmp_path / "model")
     texts = [CATS * 4, "A quiet film."]

@@ -16,29 +16,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import ConfigError
-from ...text.long import split_windows
+from ...text.long import LongTextConfig, split_windows
 
 
 @dataclass(frozen=True)
 class WindowSettings:
     max_length: int  # the encoder's tokens per sequence, special tokens included
-    window: int | None  # content tokens per window; None: max_length less the special tokens
-    stride: int | None  # tokens between window starts; None: half a window
-    max_windows: int
+    long_text: LongTextConfig  # window and stride in content tokens (defaults: max_length less specials, half)
 
 
 def window_and_stride(tokenizer, settings: WindowSettings) -> tuple[int, int]:
-    """(window, stride) in content tokens, defaults filled in, checked against max_length."""
-    budget = settings.max_length - tokenizer.num_specials
-    window = settings.window or budget
-    if window > budget:
-        raise ConfigError(f"model.long_text.window: {window} content tokens do not fit max_length "
-                          f"{settings.max_length} with the special tokens; keep it at most {budget}")
-    stride = settings.stride or max(1, window // 2)
-    if stride > window:
-        raise ConfigError(f"model.long_text.stride: {stride} is larger than the window ({window}) and would skip tokens")
-    return window, stride
+    """(window, stride) in content tokens, defaults filled in, checked against max_length: the
+    neural long-text models' rule (models/long.window_size)."""
+    from ..long import window_size  # models/long imports torch: only when windows are asked for
+
+    return window_size(tokenizer, settings.long_text, settings.max_length)
 
 
 def window_sequences(tokenizer, texts: Sequence[str], settings: WindowSettings
@@ -48,7 +40,7 @@ def window_sequences(tokenizer, texts: Sequence[str], settings: WindowSettings
     sequences: list[list[int]] = []
     owners: list[list[int]] = []
     for content in tokenizer.encode_content(list(texts)):
-        windows = split_windows(content, window, stride, settings.max_windows)
+        windows = split_windows(content, window, stride, settings.long_text.max_windows)
         owners.append(list(range(len(sequences), len(sequences) + len(windows))))
         sequences.extend(tokenizer.add_specials(ids) for ids in windows)
     return sequences, owners

@@ -161,8 +161,7 @@ class EmbeddingModel(ModelBase):
         """Mean-pooled hidden states of `texts`, float32 (n, H) (models/embedding/encoding.py)."""
         windows = None
         if self.config.whole_documents:
-            spec = self.config.long_text
-            windows = WindowSettings(self.config.max_length, spec.window, spec.stride, spec.max_windows)
+            windows = WindowSettings(self.config.max_length, self.config.long_text)
         return encode_texts(self.encoder, self.tokenizer, texts, self.config.max_length, windows,
                             self.config.batch_size, self.training.device, self.training.progress)
 
@@ -328,8 +327,8 @@ class EmbeddingModel(ModelBase):
         """Tokens read per text, specials included (sliding windows: what max_windows windows cover)."""
         if not self.config.whole_documents or self.tokenizer is None:
             return self.config.max_length
-        window, stride = window_and_stride(self.tokenizer, WindowSettings(
-            self.config.max_length, self.config.long_text.window, self.config.long_text.stride, 1))
+        settings = WindowSettings(self.config.max_length, self.config.long_text)
+        window, stride = window_and_stride(self.tokenizer, settings)
         return self.tokenizer.num_specials + window + (self.config.long_text.max_windows - 1) * stride
 
     def vocabulary(self) -> dict[str, int | None] | None:
