@@ -46,7 +46,7 @@ def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
     assert not partial.exists()  # a complete run leaves no partial file
 
     # An interrupted run left two finished records: a rerun takes them and fits only the third.
-    fingerprint = small_data.run_fingerprint(vars(bench.size), bench.systems())
+    fingerprint = small_data.run_fingerprint(vars(bench.size))
     runs = {r["system"]: r for r in document["runs"]}
     for system in ("auto", "sklearn"):
         small_data.append_partial(partial, {**runs[system], "fingerprint": fingerprint, "macro_f1": 0.5})

