@@ -31,8 +31,8 @@ def text_key(text: str) -> bytes:
 class EmbeddingCache:
     """Embeddings of one (encoder, max_length, variant) on disk:
     `directory/<identity>-len<max_length><variant>/`. `variant` names how texts longer than
-    max_length are read ("" for truncation, as before it existed; "-windows16-overlap32" for
-    window means), so vectors computed one way are never served for the other.
+    max_length are read ("" for truncation, as before it existed; "-windows16-windowauto-strideauto"
+    and the like for window means), so vectors computed one way are never served for the other.
 
     Each write is one immutable safetensors shard (`keys`: (n, 20) uint8 text SHA-1s, `vectors`:
     (n, d) float32), named by the hash of its keys and moved into place atomically, so concurrent

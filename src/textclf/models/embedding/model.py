@@ -79,6 +79,7 @@ class EmbeddingConfig(Section):
     # SetFit-style step: fine-tune the encoder on this many same-label and different-label pairs
     # per training text before the regression (models/embedding/contrastive.py); 0: frozen encoder
     contrastive_pairs: int = Field(0, ge=0)
+    contrastive_learning_rate: float = Field(2e-5, gt=0)  # SetFit's default for the encoder
 
     @field_validator("long_text")
     @classmethod
@@ -91,7 +92,6 @@ class EmbeddingConfig(Section):
     @property
     def whole_documents(self) -> bool:
         return self.long_text.strategy == "sliding_window"
-    contrastive_learning_rate: float = Field(2e-5, gt=0)  # SetFit's default for the encoder
 
 
 # -- the model type -----------------------------------------------------------------------------------
