@@ -485,3 +485,60 @@ def test_a_stronger_installed_encoder_joins_the_default_candidates_after_the_che
     families, _ = search.candidate_families(None)
     assert [f.name for f in cheap_first(families)] == ["tfidf_word", "tfidf_char", "embedding", "embedding_mpnet",
                                                        "bag", "cnn", "rnn", "pretrained"]
+
+
+def test_a_costly_encoder_may_take_half_the_time_left_and_neural_families_share_the_rest():
+    from textclf.models.auto.budget import first_pass_waiting
+    from textclf.models.auto.search import FAMILIES
+
+    order = [FAMILIES[n] for n in ("embedding", "embedding_mpnet", "bag", "cnn", "rnn", "pretrained")]
+    assert first_pass_waiting(order[0], order) == 1  # MiniLM embeddings: all the time left
+    assert first_pass_waiting(order[1], order[1:]) == 2  # mpnet: half, not a sixth
+    assert first_pass_waiting(order[2], order[2:]) == 4  # bag: an even share among the neural ones
+    assert first_pass_waiting(order[1], order[1:2]) == 1  # the last one waiting takes what is left
+
+
+def test_a_family_skipped_in_the_first_pass_runs_later_with_the_time_left(splits, monkeypatch):
+    from textclf.models.auto import trials
+    from textclf.models.auto.budget import Budget
+
+    train, _, _ = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    second_pass = []
+    estimates, second_chance = Budget.trial_estimates, trials.TrialRunner._second_chance
+
+    def estimate(self, family, epochs, folds):  # bag looks too costly until the first pass is over
+        if family.name == "bag" and not second_pass:
+            return [1e6] * max(1, len(folds))
+        return estimates(self, family, epochs, folds)
+
+    def second(self, families):
+        second_pass.append(True)
+        return second_chance(self, families)
+
+    monkeypatch.setattr(Budget, "trial_estimates", estimate)
+    monkeypatch.setattr(trials.TrialRunner, "_second_chance", second)
+    auto = AutoModel(AutoConfig(time_budget=120, candidates=["tfidf_word", "bag"], max_trials=3),
+                     label_map, TrainingConfig(), 0)
+    auto.fit(train, label_map.encode(train))
+    first, later = [t for t in auto.trials if t.family.name == "bag"]
+    assert re.fullmatch(rf"skipped: needs ~\d+ s, its share is ~\d+ s of \d+ s left; run later as trial {later.index}",
+                        first.status), first.status
+    assert later.status == "complete" and later.params == {"learning_rate": 3e-3, "epoch_scale": 1.0}  # its defaults
+
+
+def test_embedding_families_read_whole_documents_first_when_the_texts_are_long():
+    from optuna.trial import FixedTrial
+
+    from textclf.models.auto.search import FAMILIES, long_texts
+
+    short, long = ["a short text"] * 10, ["word " * 150] * 3 + ["a short text"] * 7
+    assert not long_texts(short) and long_texts(long) and not long_texts([])
+    minilm, mpnet = FAMILIES["embedding"], FAMILIES["embedding_mpnet"]
+    context = {"long_texts": True}
+    model, _ = minilm.suggest(FixedTrial(dict(minilm.defaults)), context)
+    assert model["long_text"] == {"strategy": "sliding_window"}  # MiniLM: window-mean first
+    model, _ = mpnet.suggest(FixedTrial(dict(mpnet.defaults)), context)
+    assert model["long_text"] == {"strategy": "head"} and model["name_or_path"] == "mpnet-base"  # ~7x the cost
+    model, _ = minilm.suggest(FixedTrial(dict(minilm.defaults)), {"long_texts": False})
+    assert "long_text" not in model  # short texts: nothing to choose

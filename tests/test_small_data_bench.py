@@ -46,11 +46,20 @@ def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
     assert not partial.exists()  # a complete run leaves no partial file
 
     # An interrupted run left two finished records: a rerun takes them and fits only the third.
-    fingerprint = small_data.run_fingerprint(vars(bench.size))
     runs = {r["system"]: r for r in document["runs"]}
     for system in ("auto", "sklearn"):
+        fingerprint = small_data.run_fingerprint(vars(bench.size), system)
         small_data.append_partial(partial, {**runs[system], "fingerprint": fingerprint, "macro_f1": 0.5})
     proto, bench = tiny_run(tmp_path)
     again = bench.run()["summary"]["sets"]["debates"]
     assert again["auto"] == again["sklearn"] == 0.5
     assert again["candidate:tfidf_word"] == summary["sets"]["debates"]["candidate:tfidf_word"]
+
+    # A longer auto budget makes auto's record stale, not the peers' (their settings did not change).
+    small_data.append_partial(partial, {**runs["auto"], "fingerprint": small_data.run_fingerprint(
+        vars(bench.size), "auto"), "macro_f1": 0.5})
+    small_data.append_partial(partial, {**runs["sklearn"], "fingerprint": small_data.run_fingerprint(
+        vars(bench.size), "sklearn"), "macro_f1": 0.5})
+    longer = dict(vars(bench.size), time_budget=4.0)
+    done = small_data.read_partial(partial, longer)
+    assert set(done) == {("debates", 0, "sklearn")}

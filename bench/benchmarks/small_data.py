@@ -45,10 +45,14 @@ from bench.harness import Benchmark, register
 from bench.protocol import load_average, markdown_table
 
 PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
+ALL_SYSTEMS = ("auto", *PEERS)
 # Encoder levers measured beside auto's candidates (issue #32): the family's defaults plus a change.
+# On long-text sets auto's embedding family starts from window-mean (whole-document) embeddings; the
+# truncation variant reads each text's first window only, to measure that lever.
 VARIANTS = {"embedding_mpnet": ("embedding_mpnet", {}),  # frozen all-mpnet-base-v2 vectors + LR
-            "embedding_windows": ("embedding", {"long_text": {"strategy": "sliding_window"}})}  # whole documents
-CHEAP_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "cnn"]
+            "embedding_truncation": ("embedding", {"long_text": {"strategy": "head"}})}
+# Quick: auto's families but the slow neural ones (GRU, MiniLM fine-tune), mpnet searched where installed.
+QUICK_CANDIDATES = ["tfidf_word", "tfidf_char", "bag", "embedding", "embedding_mpnet", "cnn"]
 SIZES = {
     # Smoke (CI runs it with every other benchmark): one set from a bundled package, every system, tiny.
     "smoke": {"seeds": [0], "sets": ["debates"], "train_rows": 60, "test_rows": 40, "time_budget": 3.0,
@@ -56,16 +60,16 @@ SIZES = {
               "tiny_grids": True,  # SetFit's setup is ~40 s even for 2 steps: one recipe is enough to check it
               "systems": ["auto", "candidate:tfidf_word", "candidate:tfidf_char", "sklearn", "fasttext",
                           "embeddings_lr", "setfit"]},
-    # Quick: one seed, every set (smallest first), a 2-minute auto over the families that fit in it on two cores.
+    # Quick: one seed, every set (smallest first), a 5-minute auto over the families that fit in it on two cores.
     # SetFit gets 20 contrastive steps at 64 tokens (each step took 5-25 s on two busy cores).
     "quick": {"seeds": [0], "sets": ["questions", "bbc", "debates", "drug-reviews", "tweets", "rt3"],
               "train_rows": None, "test_rows": None,
-              "time_budget": 120.0, "candidates": CHEAP_CANDIDATES, "setfit_steps": 20, "max_length": 128,
-              "setfit_max_length": 64, "tiny_grids": False, "variants": list(VARIANTS)},
+              "time_budget": 300.0, "candidates": QUICK_CANDIDATES, "setfit_steps": 20, "max_length": 128,
+              "setfit_max_length": 64, "tiny_grids": False, "variants": ["embedding_truncation"]},
     # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
     "full": {"seeds": [0, 1, 2], "sets": ["rt3", "bbc", "tweets", "drug-reviews", "questions", "debates"],
              "train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": None, "setfit_steps": 200,
-             "max_length": 128, "setfit_max_length": 128, "tiny_grids": False},
+             "max_length": 128, "setfit_max_length": 128, "tiny_grids": False, "variants": ["embedding_truncation"]},
 }
 
 
@@ -142,11 +146,12 @@ def run_candidate(name: str, train, test, seed: int, workdir: Path) -> dict:
     from optuna.trial import FixedTrial
 
     from textclf import TextClassifier
-    from textclf.models.auto.search import FAMILIES
+    from textclf.models.auto.search import FAMILIES, long_texts
 
     base, change = VARIANTS.get(name, (name, {}))
     family = FAMILIES[base]
-    context = {"multi_label": False, "class_weight": None, "pretrained": "minilm", "train_rows": len(train)}
+    context = {"multi_label": False, "class_weight": None, "pretrained": "minilm", "train_rows": len(train),
+               "long_texts": long_texts(train.texts)}
     model, overrides = family.suggest(FixedTrial(dict(family.defaults)), context)
     model = {**model, **change}
     clf = TextClassifier(model=model, training={**overrides, "progress": False}, seed=seed)
@@ -175,15 +180,23 @@ def partial_path(results: Path, mode: str) -> Path:
     return results / f"small_data.{mode}.partial.jsonl"
 
 
-def run_fingerprint(sizes: dict) -> str:
-    """What makes two runs' records interchangeable: the sizes (not which sets, seeds and systems
-    are run: a record names its own, so a run may add sets, seeds or systems)."""
-    settings = {k: v for k, v in sizes.items() if k not in ("sets", "seeds", "systems", "variants")}
-    return json.dumps({"sizes": settings}, sort_keys=True, default=str)
+# The sizes each kind of system depends on, beside the cuts (train_rows, test_rows): a record stays
+# valid when only another system's settings change (a longer auto budget reruns auto alone).
+SYSTEM_SETTINGS = {"auto": ("time_budget", "candidates"), "setfit": ("setfit_steps", "setfit_max_length"),
+                   "embeddings_lr": ("max_length", "tiny_grids"), "sklearn": ("tiny_grids",),
+                   "fasttext": ("tiny_grids",), "candidate": (), "variant": ()}
 
 
-def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dict]:
-    """Finished records of an earlier run with the same sizes; other sizes' records are ignored."""
+def run_fingerprint(sizes: dict, system: str) -> str:
+    """What makes two runs' records of `system` interchangeable: the cuts and the settings that
+    system uses (not which sets, seeds and systems are run: a record names its own)."""
+    kind = "setfit" if system.startswith("setfit") else system.split(":", 1)[0]
+    keys = ("train_rows", "test_rows", *SYSTEM_SETTINGS[kind])
+    return json.dumps({"sizes": {k: sizes.get(k) for k in keys}}, sort_keys=True, default=str)
+
+
+def read_partial(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
+    """Finished records of an earlier run whose system ran with the same settings; others are ignored."""
     done = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -191,8 +204,10 @@ def read_partial(path: Path, fingerprint: str) -> dict[tuple[str, int, str], dic
                 record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a kill: that system reruns
                 continue
-            if record.get("fingerprint") == fingerprint:
-                done[(record["set"], record["seed"], record["system"])] = record
+            system = record.get("system", "")
+            if system in ALL_SYSTEMS or system.startswith(("candidate:", "variant:")):
+                if record.get("fingerprint") == run_fingerprint(sizes, system):
+                    done[(record["set"], record["seed"], system)] = record
     return done
 
 
@@ -240,22 +255,24 @@ def summarise(records: list[dict], sets: list[str], systems: list[str], candidat
             "encoder_levers": encoder_levers(per_set, overall, sets)}
 
 
-LONG_TEXT_SETS = ("bbc", "drug-reviews")
+LONG_TEXT_SETS = ("bbc", "drug-reviews")  # where auto's embedding family reads whole documents (search.long_texts)
 
 
 def encoder_levers(per_set: dict, overall: dict, sets: list[str]) -> dict:
-    """The stronger encoder against MiniLM on the mean over sets, and whole-document embeddings
-    against truncation on the long-text sets (both with auto's embedding defaults)."""
+    """The stronger encoder against MiniLM on the mean over sets (both with auto's embedding
+    defaults), and whole-document embeddings (auto's MiniLM default on long texts) against
+    truncation on the long-text sets."""
     plain, levers = "candidate:embedding", {}
-    if plain in overall and "variant:embedding_mpnet" in overall:
-        levers["mpnet_vs_minilm"] = {"mean_mpnet": overall["variant:embedding_mpnet"], "mean_minilm": overall[plain],
-                                     "passed": overall["variant:embedding_mpnet"] > overall[plain]}
-    long_sets = [s for s in LONG_TEXT_SETS if s in sets and {plain, "variant:embedding_windows"} <= set(per_set[s])]
+    mpnet = next((n for n in ("candidate:embedding_mpnet", "variant:embedding_mpnet") if n in overall), None)
+    if plain in overall and mpnet is not None:
+        levers["mpnet_vs_minilm"] = {"mean_mpnet": overall[mpnet], "mean_minilm": overall[plain],
+                                     "passed": overall[mpnet] > overall[plain]}
+    long_sets = [s for s in LONG_TEXT_SETS if s in sets and {plain, "variant:embedding_truncation"} <= set(per_set[s])]
     if long_sets:
         levers["windows_vs_truncation"] = {
-            "sets": {s: {"windows": per_set[s]["variant:embedding_windows"], "truncation": per_set[s][plain]}
+            "sets": {s: {"windows": per_set[s][plain], "truncation": per_set[s]["variant:embedding_truncation"]}
                      for s in long_sets},
-            "passed": all(per_set[s]["variant:embedding_windows"] > per_set[s][plain] for s in long_sets)}
+            "passed": all(per_set[s][plain] > per_set[s]["variant:embedding_truncation"] for s in long_sets)}
     return levers
 
 
@@ -277,7 +294,7 @@ class SmallData(Benchmark):
                 "embeddings_lr": "sentence_transformers"}
 
     def available(self, system: str) -> bool:
-        if system == "variant:embedding_mpnet":
+        if system in ("variant:embedding_mpnet", "candidate:embedding_mpnet"):
             from textclf.models.encoder_registry import installed_encoders
 
             if "mpnet-base" not in installed_encoders():
@@ -299,9 +316,8 @@ class SmallData(Benchmark):
         # Every optional peer's availability is recorded, also those a smoke run leaves out.
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
-        fingerprint = run_fingerprint(vars(size))
         partial = partial_path(self.proto.results, mode)
-        done = read_partial(partial, fingerprint)
+        done = read_partial(partial, vars(size))
         if done:
             print(f"small_data: resuming, {len(done)} finished runs read from {partial}", flush=True)
         sets = []
@@ -312,7 +328,7 @@ class SmallData(Benchmark):
             except DataError as err:
                 self.proto.skip(f"set:{set_name}", str(err))
         jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems
-                if system != "variant:embedding_windows" or s in LONG_TEXT_SETS]  # the same vectors elsewhere
+                if system != "variant:embedding_truncation" or s in LONG_TEXT_SETS]  # the same vectors elsewhere
         records, cuts, started = [], {}, time.perf_counter()
         ran = 0
         with tempfile.TemporaryDirectory(prefix="bench-small-data-") as tmp:
@@ -326,7 +342,8 @@ class SmallData(Benchmark):
                     records.append(done[key])
                     continue
                 workdir = Path(tmp) / f"{set_name}-{seed}-{system.replace(':', '-')}"
-                record = {"set": set_name, "seed": seed, "system": system, "fingerprint": fingerprint,
+                record = {"set": set_name, "seed": seed, "system": system,
+                          "fingerprint": run_fingerprint(vars(size), system),
                           "train_rows": len(train), "test_rows": len(test), "load_average_at_start": load_average()}
                 t0 = time.perf_counter()
                 try:

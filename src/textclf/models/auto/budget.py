@@ -107,6 +107,16 @@ def shares_time(family: Family) -> bool:
     return is_neural(family) or family.costly
 
 
+def first_pass_waiting(family: Family, waiting: list[Family]) -> int:
+    """How many ways the time left is split for `family`'s first trial (`waiting`: it and those after
+    it). TF-IDF and MiniLM embeddings may use all of it; a costly frozen encoder half (the strongest
+    candidate on four of six small sets, yet ~7x MiniLM's cost, it must not crowd out every neural
+    family, nor wait behind them); a neural family an even share among those still waiting."""
+    if is_neural(family):
+        return len(waiting)
+    return min(2, len(waiting)) if family.costly else 1
+
+
 def fewest_epochs(epochs: int) -> int:
     """The fewest epochs a time cap may cut a neural trial to: a quarter of those planned (fewer
     would score a different model than the family's settings describe)."""

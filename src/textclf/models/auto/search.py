@@ -19,9 +19,11 @@ measured so far; after that the family's own measured slowness replaces them
     tfidf_word    tfidf        C (log 0.1..100), sublinear_tf, class_weight (single-label)
     tfidf_char    tfidf        word 1-2 + char_wb 2-5 grams; C, class_weight
     bag           bag          learning rate, epochs (x0.5..2 of the type's size-aware default)
-    embedding     embedding    C (log 0.3..100), + TF-IDF block or not (frozen MiniLM vectors)
-    embedding_mpnet embedding  the same over frozen all-mpnet-base-v2 vectors (~7x MiniLM's cost);
-                               a default candidate only where that encoder is installed
+    embedding     embedding    C (log 0.3..100), + TF-IDF block or not (frozen MiniLM vectors); on
+                               long texts (long_texts) window-mean or first-window embeddings,
+                               window-mean first
+    embedding_mpnet embedding  the same over frozen all-mpnet-base-v2 vectors (~7x MiniLM's cost,
+                               first-window first); a default candidate only where it is installed
     cnn           cnn          small (64-d, 64 filters): learning rate, epochs, dropout
     rnn           rnn          small GRU (64-d): learning rate, epochs, dropout
     pretrained    pretrained   MiniLM fine-tune with the type's defaults; one trial, when it fits
@@ -53,6 +55,22 @@ class Family:
     fixed: dict[str, Any] | None = None  # a fixed model config (a user-given candidate)
     costly: bool = False  # shares the time left with the neural families, after the cheap ones
     encoder: str | None = None  # a registered encoder it needs (models/encoder_registry.py)
+
+
+EMBEDDING_TOKENS = 128  # the frozen encoders' window in auto
+LONG_TEXT_WORDS = 96  # ~128 word pieces of English: a text longer than this is cut by one window
+LONG_TEXT_SHARE = 0.2  # the share of such texts that makes the data "long" for the embedding families
+
+
+def long_texts(texts) -> bool:
+    """Whether enough training texts overrun one encoder window that whole-document (window-mean)
+    embeddings are worth searching: they beat truncation on both long-text sets of the small-data
+    bench (BBC news, drug reviews) and cost a pass per window."""
+    texts = list(texts)
+    if not texts:
+        return False
+    overrun = sum(1 for text in texts if len(text.split()) > LONG_TEXT_WORDS)
+    return overrun >= LONG_TEXT_SHARE * len(texts)
 
 
 def _class_weight(trial, context: dict) -> dict:
@@ -87,9 +105,13 @@ def _bag(trial, context: dict) -> tuple[dict, dict]:
 
 
 def _embedding(trial, context: dict) -> tuple[dict, dict]:
-    return ({"type": "embedding", "name_or_path": context.get("pretrained", "minilm"), "max_length": 128,
+    model = {"type": "embedding", "name_or_path": context.get("pretrained", "minilm"), "max_length": EMBEDDING_TOKENS,
              "C": trial.suggest_float("C", 0.3, 100.0, log=True),
-             "tfidf": trial.suggest_categorical("tfidf", [False, True])}, {})
+             "tfidf": trial.suggest_categorical("tfidf", [False, True])}
+    if context.get("long_texts"):  # whole documents, or their first window only
+        strategy = trial.suggest_categorical("long_text", ["sliding_window", "head"])
+        model["long_text"] = {"strategy": strategy}
+    return model, {}
 
 
 def _mpnet_embedding(trial, context: dict) -> tuple[dict, dict]:
@@ -114,10 +136,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            {"C": 4.0, "sublinear_tf": True, "class_weight": "none"}),
     Family("tfidf_char", "tfidf", "tfidf word+char", 0.1, 1.3e-3, _tfidf_char, {"C": 4.0, "class_weight": "none"}),
     Family("bag", "bag", "bag", 1.0, 5e-4, _bag, {"learning_rate": 3e-3, "epoch_scale": 1.0}, gpu_speedup=3.0),
-    Family("embedding", "embedding", "embedding+LR", 3.0, 1e-2, _embedding, {"C": 3.0, "tfidf": False},
-           gpu_speedup=10.0),
+    Family("embedding", "embedding", "embedding+LR", 3.0, 1e-2, _embedding,
+           {"C": 3.0, "tfidf": False, "long_text": "sliding_window"}, gpu_speedup=10.0),
     Family("embedding_mpnet", "embedding", "mpnet embedding+LR", 8.0, 7e-2, _mpnet_embedding,
-           {"C": 3.0, "tfidf": False}, gpu_speedup=10.0, costly=True, encoder="mpnet-base"),
+           {"C": 3.0, "tfidf": False, "long_text": "head"}, gpu_speedup=10.0, costly=True, encoder="mpnet-base"),
     Family("cnn", "cnn", "cnn", 1.0, 4e-4, _small_neural({"type": "cnn", "embedding_dim": 64, "num_filters": 64}),
            {"dropout": 0.3, "learning_rate": 2e-3, "epochs": 5}, gpu_speedup=5.0),
     Family("rnn", "rnn", "rnn (gru)", 1.0, 2.7e-2,
