@@ -17,6 +17,29 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(values, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
+def trial_row(trial) -> dict[str, Any]:
+    """One trials.Trial's leaderboard row (`leaderboard.json` keeps every row in this shape)."""
+    row = {"candidate": trial.family.name, "type": trial.family.type, "trial": trial.index,
+           "settings": jsonable(trial.params if trial.family.fixed is None else trial.family.fixed),
+           "score": None if trial.score is None or trial.status != "complete" else round(trial.score, 6),
+           "interval": trial.interval,
+           "fit_seconds": round(trial.fit_seconds, 3), "status": trial.status}
+    if trial.fold_scores:
+        row["fold_scores"] = [round(s, 6) for s in trial.fold_scores]
+    if trial.repeat_scores and trial.status == "complete":  # `score` is their mean
+        row["repeats"] = len(trial.repeat_scores)
+        row["repeat_scores"] = [round(s, 6) for s in trial.repeat_scores]
+        row["spread"] = None if trial.spread is None else round(trial.spread, 6)
+        row["std_error"] = None if trial.std_error is None else round(trial.std_error, 6)
+    if trial.cap_seconds is not None:
+        row["time_cap"] = round(trial.cap_seconds, 1)
+    if trial.epochs_cut:
+        row["epochs"] = {"planned": trial.epochs_cut[0], "used": trial.epochs_cut[1]}
+    if trial.error:
+        row["error"] = trial.error
+    return row
+
+
 def unavailable_row(family: Family) -> dict[str, Any]:
     """The row of a candidate whose model type is not registered: it never runs."""
     return {"candidate": family.name, "type": family.type, "settings": {}, "score": None, "interval": None,

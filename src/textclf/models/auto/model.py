@@ -85,7 +85,7 @@ from .budget import Budget, CostModel, cheap_first, is_neural, quiet_blas
 from .choice import Choice, choose_model, greedy_ensemble
 from .config import AutoConfig, parse_duration
 from .leaderboard import (LEADERBOARD_FILE, METRIC_NAMES, leaderboard_json, leaderboard_rows, print_leaderboard,
-                          unavailable_row)
+                          trial_row, unavailable_row)
 from .protocol import choose_protocol, holdout_split, make_folds, score, score_interval
 from .search import Family, candidate_families
 from .trials import MIN_TRIALS, Trial, TrialRunner, ensemble_pool
@@ -220,7 +220,7 @@ class AutoModel(ModelBase):
     def _report(self, choice: Choice, refit_seconds: float, skipped_rows: list[dict], started: float,
                 workdir: Path | None) -> dict:
         """The leaderboard and the summary `fit` returns: printed, and written into `workdir`."""
-        self.leaderboard = leaderboard_rows([t.row() for t in self.trials], [t.index for t in choice.members],
+        self.leaderboard = leaderboard_rows([trial_row(t) for t in self.trials], [t.index for t in choice.members],
                                             choice.ensemble_row, refit_seconds, skipped_rows, choice.notes)
         elapsed = time.perf_counter() - started
         summary = {

@@ -20,7 +20,7 @@ from ..ensemble import member_config
 from .budget import (Budget, BudgetStop, TrialCapStop, cheap_first, fewest_epochs, first_pass_waiting, hard_stop,
                      is_neural, quiet_blas, shares_time)
 from .config import AutoConfig
-from .leaderboard import METRIC_NAMES, jsonable
+from .leaderboard import METRIC_NAMES
 from .protocol import Protocol, corrected_std_error, score, score_interval
 from .search import Family, describe, long_texts
 
@@ -57,27 +57,6 @@ class Trial:
     @property
     def std_error(self) -> float | None:
         return corrected_std_error(self.fold_scores, self.folds_per_repeat)
-
-    def row(self) -> dict[str, Any]:
-        row = {"candidate": self.family.name, "type": self.family.type, "trial": self.index,
-               "settings": jsonable(self.params if self.family.fixed is None else self.family.fixed),
-               "score": None if self.score is None or self.status != "complete" else round(self.score, 6),
-               "interval": self.interval,
-               "fit_seconds": round(self.fit_seconds, 3), "status": self.status}
-        if self.fold_scores:
-            row["fold_scores"] = [round(s, 6) for s in self.fold_scores]
-        if self.repeat_scores and self.status == "complete":  # `score` is their mean
-            row["repeats"] = len(self.repeat_scores)
-            row["repeat_scores"] = [round(s, 6) for s in self.repeat_scores]
-            row["spread"] = None if self.spread is None else round(self.spread, 6)
-            row["std_error"] = None if self.std_error is None else round(self.std_error, 6)
-        if self.cap_seconds is not None:
-            row["time_cap"] = round(self.cap_seconds, 1)
-        if self.epochs_cut:
-            row["epochs"] = {"planned": self.epochs_cut[0], "used": self.epochs_cut[1]}
-        if self.error:
-            row["error"] = self.error
-        return row
 
 
 def ensemble_pool(ranked: list[Trial], size: int) -> list[Trial]:
