@@ -518,7 +518,7 @@ def test_a_family_skipped_in_the_first_pass_runs_later_with_the_time_left(splits
 
     monkeypatch.setattr(Budget, "trial_estimates", estimate)
     monkeypatch.setattr(trials.TrialRunner, "_second_chance", second)
-    auto = AutoModel(AutoConfig(time_budget=120, candidates=["tfidf_word", "bag"], max_trials=3),
+    auto = AutoModel(AutoConfig(time_budget=600, candidates=["tfidf_word", "bag"], max_trials=3),
                      label_map, TrainingConfig(), 0)
     auto.fit(train, label_map.encode(train))
     first, later = [t for t in auto.trials if t.family.name == "bag"]
@@ -542,3 +542,26 @@ def test_embedding_families_read_whole_documents_first_when_the_texts_are_long()
     assert model["long_text"] == {"strategy": "head"} and model["name_or_path"] == "mpnet-base"  # ~7x the cost
     model, _ = minilm.suggest(FixedTrial(dict(minilm.defaults)), {"long_texts": False})
     assert "long_text" not in model  # short texts: nothing to choose
+
+
+def test_costs_count_words_and_windows_so_slowness_measures_the_machine_not_the_texts():
+    from textclf.models.auto.budget import Budget, text_lengths
+    from textclf.models.auto.search import FAMILIES
+
+    short, long = ["one two three four five"] * 4, ["word " * 300] * 4  # 300 words: ~390 pieces
+    assert text_lengths(short) == (0.25, 1.0)  # 5 words: a quarter of the priors' 20, the floor
+    words, windows = text_lengths(long)
+    assert words == 15.0 and windows == 1 + np.ceil((390 - 126) / 63)  # 6 half-overlapping windows
+    budget = Budget(60.0, time.perf_counter(), False, 4, None, long)
+    fit, held = np.arange(3), np.arange(3, 4)
+    assert budget.units(FAMILIES["tfidf_word"], fit, held, 1) == 4 * 15.0
+    first_window = budget.units(FAMILIES["embedding"], fit, held, 1)
+    budget.reading(True)
+    assert budget.units(FAMILIES["embedding"], fit, held, 1) == 4 * windows + (first_window - 4)
+    budget.reading(False)
+
+    # a family not measured yet borrows the slowness of its own type (mpnet from MiniLM), not TF-IDF's
+    budget.cost.observe(FAMILIES["tfidf_word"], 100.0, 50 * budget.cost.prior(FAMILIES["tfidf_word"], 100.0))
+    assert budget.cost.factor(FAMILIES["embedding_mpnet"]) == pytest.approx(50.0)
+    budget.cost.observe(FAMILIES["embedding"], 100.0, 2 * budget.cost.prior(FAMILIES["embedding"], 100.0))
+    assert budget.cost.factor(FAMILIES["embedding_mpnet"]) == pytest.approx(2.0)

@@ -22,7 +22,7 @@ from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
 from ..data.splits import Splits, split_examples
-from ..errors import ConfigError, TextclfError
+from ..errors import ConfigError, ModelError, TextclfError
 from ..evaluation.scoring import evaluate
 from ..fileio import DISK_ERRORS, check_writable, os_error, output_lock, write_json
 
@@ -316,20 +316,16 @@ def _out_of_fold_logits(refit: TextClassifier, clf: TextClassifier, rows: Exampl
 
 def _refit_folds(rows: Examples, targets: np.ndarray, multi_label: bool, seed: int
                  ) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """REFIT_FOLDS folds (stratified for single-label; by group when rows have groups), or None when
-    a class has fewer rows than folds."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+    """REFIT_FOLDS folds as auto's cross-validation makes them (stratified, by group when rows have
+    groups), or None when a class has fewer rows than folds (it could not be held out in each)."""
+    from ..models.auto.protocol import make_folds
 
-    index = np.zeros(len(rows))
     if not multi_label and np.bincount(targets).min() < REFIT_FOLDS:
         return None
-    if rows.groups is not None and len(set(rows.groups)) >= REFIT_FOLDS:
-        splitter = GroupKFold(REFIT_FOLDS) if multi_label else StratifiedGroupKFold(REFIT_FOLDS, shuffle=True,
-                                                                                     random_state=seed)
-        return list(splitter.split(index, None if multi_label else targets, rows.groups))
-    if multi_label:
-        return list(KFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(index))
-    return list(StratifiedKFold(REFIT_FOLDS, shuffle=True, random_state=seed).split(index, targets))
+    try:
+        return make_folds(rows, targets, multi_label, REFIT_FOLDS, seed)
+    except ModelError:  # fewer than two groups
+        return None
 
 
 def collapsed_label(predicted: list, gold: list) -> str | None:

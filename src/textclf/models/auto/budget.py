@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,12 +20,14 @@ class CostModel:
     """Seconds a fit will take: slowness x (prior overhead + prior rate x units).
 
     A family's slowness is its last measured seconds over its prior; a family not measured yet
-    borrows the median slowness of the families measured so far (how busy the machine is), never
-    less than 1. Units: see `Budget.units`."""
+    borrows the median slowness of the measured families of its own type (frozen mpnet from frozen
+    MiniLM), else of all measured so far (how busy the machine is), never less than 1. Units: see
+    `Budget.units`."""
 
     def __init__(self, gpu: bool) -> None:
         self.gpu = gpu
         self.slowness: dict[str, float] = {}
+        self.types: dict[str, str] = {}  # family name -> model type, of the measured families
 
     def prior(self, family: Family, units: float, overhead: float = 1.0) -> float:
         """`overhead`: the share of the family's per-fit overhead this fit pays (see Budget.overhead)."""
@@ -34,13 +37,16 @@ class CostModel:
     def factor(self, family: Family) -> float:
         if family.name in self.slowness:
             return self.slowness[family.name]
-        return max(1.0, float(np.median(list(self.slowness.values())))) if self.slowness else 1.0
+        kin = [v for name, v in self.slowness.items() if self.types.get(name) == family.type]
+        measured = kin or list(self.slowness.values())
+        return max(1.0, float(np.median(measured))) if measured else 1.0
 
     def estimate(self, family: Family, units: float, overhead: float = 1.0) -> float:
         return 1.1 * self.factor(family) * self.prior(family, units, overhead)
 
     def observe(self, family: Family, units: float, seconds: float, overhead: float = 1.0) -> None:
         self.slowness[family.name] = max(seconds, 1e-3) / max(self.prior(family, units, overhead), 1e-3)
+        self.types[family.name] = family.type
 
 
 class BudgetStop(Exception):
@@ -143,16 +149,44 @@ def quiet_blas(family: Family):
     return threadpool_limits(limits=1, user_api="blas")
 
 
+REFERENCE_WORDS = 20.0  # the priors' rows: Rotten Tomatoes snippets, ~20 words each
+WINDOW_TOKENS, WORD_PIECES = 126, 1.3  # an auto encoder window's content tokens (128 less 2); pieces per word
+
+
+def text_lengths(texts: Sequence[str]) -> tuple[float, float]:
+    """(mean words per text over REFERENCE_WORDS, floored at a quarter; mean encoder windows per
+    text when whole documents are read: windows of WINDOW_TOKENS, half overlapping, at most 16)."""
+    if not texts:
+        return 1.0, 1.0
+    words = np.array([len(text.split()) for text in texts], dtype=float)
+    tokens = words * WORD_PIECES
+    windows = np.where(tokens <= WINDOW_TOKENS, 1.0,
+                       np.minimum(16.0, 1.0 + np.ceil((tokens - WINDOW_TOKENS) / (WINDOW_TOKENS // 2))))
+    return max(0.25, float(words.mean()) / REFERENCE_WORDS), float(windows.mean())
+
+
 class Budget:
     """The clock of one search (`seconds` from `started`) and the cost of its fits."""
 
-    def __init__(self, seconds: float, started: float, gpu: bool, n_train: int, n_validation: int | None) -> None:
+    def __init__(self, seconds: float, started: float, gpu: bool, n_train: int, n_validation: int | None,
+                 texts: Sequence[str] = ()) -> None:
         self.seconds = seconds
         self.deadline = started + seconds
         self.cost = CostModel(gpu)
         self.n_train = n_train
         self.n_validation = n_validation  # None: no validation split
-        self.encoded: dict[str, set[int]] = {}  # per encode-once family: row ids already embedded
+        self.encoded: dict[str, set[int]] = {}  # per encode-once family (and reading): row ids already embedded
+        # TF-IDF work grows with words per text, whole-document embeddings with windows per text:
+        # counted in units, so that slowness stays a measure of the machine, not of the data.
+        self.words, self.windows = text_lengths(texts)
+        self.windowed = False  # whether the fits now estimated read every window (see `reading`)
+
+    def reading(self, windowed: bool) -> None:
+        """How the trial about to run reads long texts: every encoder window, or the first only."""
+        self.windowed = windowed
+
+    def _encoded_key(self, family: Family) -> str:
+        return f"{family.name}/windows" if self.windowed else family.name
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -162,11 +196,14 @@ class Budget:
         """Work of one fit: rows x epochs trained plus rows scored. An encode-once family (the
         frozen-embedding model caches each text's vector) pays mostly for rows it has not embedded
         yet, plus a little per row for its classifier. `remember` marks the rows as embedded."""
+        if family.type == "tfidf":
+            return float(len(fit_ids) + len(scored_ids)) * self.words
         if family.type != "embedding":
             return float(len(fit_ids) * max(1, epochs) + len(scored_ids))
-        seen = self.encoded.setdefault(family.name, set())
+        seen = self.encoded.setdefault(self._encoded_key(family), set())
         rows = set(np.asarray(fit_ids).tolist()) | set(np.asarray(scored_ids).tolist())
-        units = len(rows - seen) + 0.05 * (len(fit_ids) + len(scored_ids))
+        passes = self.windows if self.windowed else 1.0
+        units = len(rows - seen) * passes + 0.05 * (len(fit_ids) + len(scored_ids))
         if remember:
             seen |= rows
         return float(units)
@@ -175,7 +212,7 @@ class Budget:
         """The share of its per-fit overhead a fit pays: an encode-once family that has run in this
         process has its encoder loaded and pays only for its classifier's own search of C
         (measured: a first 180-row fit 20.9 s, the next two 0.6 s each)."""
-        return 0.15 if family.type == "embedding" and self.encoded.get(family.name) else 1.0
+        return 0.15 if family.type == "embedding" and self.encoded.get(self._encoded_key(family)) else 1.0
 
     def observe(self, family: Family, fit_ids, scored_ids, epochs: int, seconds: float) -> None:
         """Records a finished fit: its rows as embedded, and the family's measured slowness."""
@@ -198,14 +235,15 @@ class Budget:
     def trial_estimates(self, family: Family, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]]
                         ) -> list[float]:
         """Seconds per fit of one trial (one per fold), rows embedded by earlier folds counted once."""
-        saved = set(self.encoded.get(family.name, set()))
+        key = self._encoded_key(family)
+        saved = set(self.encoded.get(key, set()))
         estimates = []
         for fit_rows, held in folds or [(None, None)]:
             fit_ids, scored_ids = self.fold_ids(family, fit_rows, held, epochs)
             overhead = self.overhead(family)
             estimates.append(self.cost.estimate(family, self.units(family, fit_ids, scored_ids, epochs,
                                                                    remember=True), overhead))
-        self.encoded[family.name] = saved
+        self.encoded[key] = saved
         return estimates
 
     def epochs_within(self, family: Family, epochs: int, folds: list[tuple[np.ndarray, np.ndarray]],

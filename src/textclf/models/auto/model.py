@@ -169,7 +169,7 @@ class AutoModel(ModelBase):
         families, unavailable = candidate_families(self.config.candidates)
         families = cheap_first(families)
         self.budget = Budget(float(self.config.time_budget), started, _cuda_available(families), len(train),
-                             None if validation is None else len(validation))
+                             None if validation is None else len(validation), train.texts)
         self.cost = self.budget.cost
         train_targets = np.asarray(train_targets)
         protocol = choose_protocol(train, train_targets, validation, validation_targets, families, self.budget,

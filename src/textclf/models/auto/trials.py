@@ -231,12 +231,14 @@ class TrialRunner:
             self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: failed ({err})")
             return
         trial.params = dict(otrial.params)
+        self.budget.reading(getattr(getattr(trial.config, "long_text", None), "strategy", None) == "sliding_window")
         if not self._within_cap(trial, epochs, force, waiting):
             study.tell(otrial, state=optuna.trial.TrialState.FAIL)
             self._exhausted.add(family.name)
             if not any(t.family.name == family.name for t in self.trials):
                 self.trials.append(trial)
                 self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: {trial.status}")
+            self.budget.reading(False)
             return
         epochs = trial.training.epochs if trial.epochs_cut else epochs
         self.trials.append(trial)
@@ -264,6 +266,7 @@ class TrialRunner:
             study.tell(otrial, state=optuna.trial.TrialState.FAIL)
             self._exhausted.add(family.name)
         trial.fit_seconds = time.perf_counter() - t0
+        self.budget.reading(False)
         self._progress(trial)
 
     def _within_cap(self, trial: Trial, epochs: int, force: bool, waiting: int) -> bool:
