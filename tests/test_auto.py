@@ -544,17 +544,15 @@ def test_embedding_families_read_whole_documents_first_when_the_texts_are_long()
     assert "long_text" not in model  # short texts: nothing to choose
 
 
-def test_costs_count_words_and_windows_so_slowness_measures_the_machine_not_the_texts():
-    from textclf.models.auto.budget import Budget, text_lengths
+def test_whole_document_costs_count_windows_and_mpnet_borrows_minilms_slowness_not_tfidfs():
+    from textclf.models.auto.budget import Budget, windows_per_text
     from textclf.models.auto.search import FAMILIES
 
-    short, long = ["one two three four five"] * 4, ["word " * 300] * 4  # 300 words: ~390 pieces
-    assert text_lengths(short) == (0.25, 1.0)  # 5 words: a quarter of the priors' 20, the floor
-    words, windows = text_lengths(long)
-    assert words == 15.0 and windows == 1 + np.ceil((390 - 126) / 63)  # 6 half-overlapping windows
+    long = ["word " * 300] * 4  # 300 words: ~390 word pieces
+    windows = windows_per_text(long)
+    assert windows == 1 + np.ceil((390 - 126) / 63) and windows_per_text(["a short text"]) == 1.0
     budget = Budget(60.0, time.perf_counter(), False, 4, None, long)
     fit, held = np.arange(3), np.arange(3, 4)
-    assert budget.units(FAMILIES["tfidf_word"], fit, held, 1) == 4 * 15.0
     first_window = budget.units(FAMILIES["embedding"], fit, held, 1)
     budget.reading(True)
     assert budget.units(FAMILIES["embedding"], fit, held, 1) == 4 * windows + (first_window - 4)

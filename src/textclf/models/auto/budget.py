@@ -149,20 +149,18 @@ def quiet_blas(family: Family):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-REFERENCE_WORDS = 20.0  # the priors' rows: Rotten Tomatoes snippets, ~20 words each
 WINDOW_TOKENS, WORD_PIECES = 126, 1.3  # an auto encoder window's content tokens (128 less 2); pieces per word
 
 
-def text_lengths(texts: Sequence[str]) -> tuple[float, float]:
-    """(mean words per text over REFERENCE_WORDS, floored at a quarter; mean encoder windows per
-    text when whole documents are read: windows of WINDOW_TOKENS, half overlapping, at most 16)."""
+def windows_per_text(texts: Sequence[str]) -> float:
+    """Mean encoder windows per text when whole documents are read: windows of WINDOW_TOKENS, half
+    overlapping, at most 16 (text/long.LongTextConfig's defaults at auto's 128 tokens)."""
     if not texts:
-        return 1.0, 1.0
-    words = np.array([len(text.split()) for text in texts], dtype=float)
-    tokens = words * WORD_PIECES
+        return 1.0
+    tokens = np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES
     windows = np.where(tokens <= WINDOW_TOKENS, 1.0,
                        np.minimum(16.0, 1.0 + np.ceil((tokens - WINDOW_TOKENS) / (WINDOW_TOKENS // 2))))
-    return max(0.25, float(words.mean()) / REFERENCE_WORDS), float(windows.mean())
+    return float(windows.mean())
 
 
 class Budget:
@@ -176,9 +174,9 @@ class Budget:
         self.n_train = n_train
         self.n_validation = n_validation  # None: no validation split
         self.encoded: dict[str, set[int]] = {}  # per encode-once family (and reading): row ids already embedded
-        # TF-IDF work grows with words per text, whole-document embeddings with windows per text:
-        # counted in units, so that slowness stays a measure of the machine, not of the data.
-        self.words, self.windows = text_lengths(texts)
+        # Whole-document embeddings cost a pass per window: counted in units, so that the slowness
+        # measured on them stays a measure of the machine (mpnet borrows it), not of the texts.
+        self.windows = windows_per_text(texts)
         self.windowed = False  # whether the fits now estimated read every window (see `reading`)
 
     def reading(self, windowed: bool) -> None:
@@ -196,8 +194,6 @@ class Budget:
         """Work of one fit: rows x epochs trained plus rows scored. An encode-once family (the
         frozen-embedding model caches each text's vector) pays mostly for rows it has not embedded
         yet, plus a little per row for its classifier. `remember` marks the rows as embedded."""
-        if family.type == "tfidf":
-            return float(len(fit_ids) + len(scored_ids)) * self.words
         if family.type != "embedding":
             return float(len(fit_ids) * max(1, epochs) + len(scored_ids))
         seen = self.encoded.setdefault(self._encoded_key(family), set())
