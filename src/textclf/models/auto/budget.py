@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...config import TrainingConfig
-from .search import Family
+from .search import EMBEDDING_TOKENS, WORD_PIECES, Family
 
 
 class CostModel:
@@ -154,7 +154,7 @@ def quiet_blas(family: Family):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-WINDOW_TOKENS, WORD_PIECES = 126, 1.3  # an auto encoder window's content tokens (128 less 2); pieces per word
+WINDOW_TOKENS = EMBEDDING_TOKENS - 2  # an auto encoder window's content tokens (less [CLS] and [SEP])
 
 
 def windows_per_text(texts: Sequence[str]) -> float:

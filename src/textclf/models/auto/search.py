@@ -58,7 +58,8 @@ class Family:
 
 
 EMBEDDING_TOKENS = 128  # the frozen encoders' window in auto
-LONG_TEXT_WORDS = 96  # ~128 word pieces of English: a text longer than this is cut by one window
+WORD_PIECES = 1.3  # word pieces per English word, roughly
+LONG_TEXT_WORDS = int((EMBEDDING_TOKENS - 2) / WORD_PIECES)  # 96: longer texts overrun one window
 LONG_TEXT_SHARE = 0.2  # the share of such texts that makes the data "long" for the embedding families
 
 
