@@ -24,7 +24,8 @@ Writes bench/results/small_data.json (quick/smoke: small_data.MODE.json in the h
 with summary.sets[SET][SYSTEM] and summary.mean[SYSTEM] (test macro-F1, mean over seeds),
 summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every finished
 (set, seed, system) is appended to small_data.MODE.partial.jsonl beside the results and skipped by
-a rerun of the same mode and sizes; the file is removed once the run completes.
+a rerun of the same mode whose settings for that system are unchanged (SYSTEM_SETTINGS); the file
+is removed once the run completes.
 """
 
 from __future__ import annotations
