@@ -159,12 +159,15 @@ WINDOW_TOKENS = EMBEDDING_TOKENS - 2  # an auto encoder window's content tokens 
 
 def windows_per_text(texts: Sequence[str]) -> float:
     """Mean encoder windows per text when whole documents are read: windows of WINDOW_TOKENS, half
-    overlapping, at most 16 (text/long.LongTextConfig's defaults at auto's 128 tokens)."""
+    overlapping, at most LongTextConfig's max_windows (its defaults at auto's 128 tokens)."""
+    from ...text.long import LongTextConfig
+
     if not texts:
         return 1.0
     tokens = np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES
+    most = float(LongTextConfig().max_windows)
     windows = np.where(tokens <= WINDOW_TOKENS, 1.0,
-                       np.minimum(16.0, 1.0 + np.ceil((tokens - WINDOW_TOKENS) / (WINDOW_TOKENS // 2))))
+                       np.minimum(most, 1.0 + np.ceil((tokens - WINDOW_TOKENS) / (WINDOW_TOKENS // 2))))
     return float(windows.mean())
 
 

@@ -231,7 +231,7 @@ class TrialRunner:
             self.say(f"[{trial.index}/{self.config.max_trials}] {family.label}: failed ({err})")
             return
         trial.params = dict(otrial.params)
-        self.budget.reading(getattr(getattr(trial.config, "long_text", None), "strategy", None) == "sliding_window")
+        self.budget.reading(getattr(trial.config, "whole_documents", False))  # EmbeddingConfig's own rule
         if not self._within_cap(trial, epochs, force, waiting):
             study.tell(otrial, state=optuna.trial.TrialState.FAIL)
             self._exhausted.add(family.name)
