@@ -74,9 +74,6 @@ def smoke_results(tmp_path_factory):
     return done, folder
 
 
-@pytest.mark.xfail(reason="export_onnx(quantize=True) on a MiniLM fails in onnxruntime's quantizer (no type for a "
-                          "MatMul output) in some runs, seemingly when the timed graph choice keeps the fused "
-                          "(com.microsoft) graph; onnx_speed records it as int8_error", strict=False)
 def test_onnx_int8_export_of_minilm(smoke_results):
     done, folder = smoke_results
     result = json.loads((folder / "onnx_speed.smoke.json").read_text())

@@ -164,3 +164,17 @@ def test_runtime_ngrams_are_scikit_learns(analyzer, ngrams, rt_small):
     features = TfidfFeatures([block_spec(vectorizer)])
     reference = vectorizer.build_analyzer()
     assert all(sorted(features.ngrams(0, t)) == sorted(reference(t)) for t in texts)
+
+
+def test_int8_export_of_a_fused_bert_graph_quantizes_the_unfused_one(tiny_bert, rt_small, tmp_path):
+    # The quantizer cannot type the fused com.microsoft operators ("Unable to find data type ..."):
+    # a kept fused graph must not be what int8 reads.
+    clf = TextClassifier(model={"type": "pretrained", "name_or_path": str(tiny_bert), "pooling": "mean"},
+                         training={**TRAINING, "max_steps": 2}, seed=0).fit(rt_small.subset(range(0, 600, 10)))
+    texts = rt_small.texts[3:600:20]
+    parity = export_onnx(clf, tmp_path / "onnx", sample_texts=texts, quantize=True, int8_min_agreement=0.0,
+                         fusions="on")
+    assert parity["graph"]["fused_graph_kept"] and parity["graph"]["fusions"].get("Attention")
+    assert "argmax_agreement" in parity["int8"]
+    assert sorted(p.name for p in (tmp_path / "onnx").glob("*.onnx")) == ["model.int8.onnx", "model.onnx"]
+    assert len(load_onnx_classifier(tmp_path / "onnx", int8=True).predict(texts)) == len(texts)

@@ -45,6 +45,7 @@ from .onnx_int8 import choose_int8, parity_report, quiet_logging, warnings_silen
 from .options import INT8_MIN_AGREEMENT
 
 PARITY_FILE = "parity.json"
+UNFUSED_FILE = "model.unfused.onnx"  # the plain graph while a fused one is kept: the int8 source
 PARITY_TOLERANCE = 1e-3  # max |logit difference| between PyTorch and ONNX Runtime (fp32)
 PROBABILITY_TOLERANCE = 1e-5  # max |probability difference| of a TF-IDF export (float32 arithmetic alike)
 FUSED_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "distilbert": "bert",
@@ -212,7 +213,10 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         else:
             parity, exported = _write_neural(clf, view, staging, opset, texts, fusions)
         if quantize:
-            parity["int8"] = choose_int8(exported, staging, texts, exported.model_.logits(texts), int8_min_agreement)
+            unfused = staging / UNFUSED_FILE
+            parity["int8"] = choose_int8(exported, staging, texts, exported.model_.logits(texts), int8_min_agreement,
+                                         source=unfused if unfused.is_file() else None)
+        (staging / UNFUSED_FILE).unlink(missing_ok=True)
         _carry_meaning(clf, exported, staging)
         write_json(staging / PARITY_FILE, parity)
         exported.save(output)
@@ -319,6 +323,8 @@ def _choose_graph(exported, staging: Path, config, texts: Sequence[str], fusions
         keep = fused_seconds < plain
     report["fused_graph_kept"] = keep
     if keep:
+        # The int8 quantizer cannot type the fused (com.microsoft) operators: it reads the unfused one.
+        (staging / FP32_FILE).replace(staging / UNFUSED_FILE)
         fused_path.replace(staging / FP32_FILE)
     fused_path.unlink(missing_ok=True)
     exported.model_.use(FP32_FILE)

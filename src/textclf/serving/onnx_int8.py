@@ -167,12 +167,14 @@ def quantize_int8(source: Path, target: Path, plan: Int8Plan) -> None:
 
 
 def choose_int8(exported, staging: Path, texts: Sequence[str], fp32_logits: np.ndarray,
-                min_agreement: float) -> dict:
-    """Try the ladder; keep the first plan whose argmax agrees with fp32 on at least
-    `min_agreement` of `texts` (as INT8_FILE in `staging`). The report says what was tried."""
+                min_agreement: float, source: Path | None = None) -> dict:
+    """Try the ladder on `source` (default: FP32_FILE in `staging`; an unfused graph, whose
+    operators the quantizer can type); keep the first plan whose argmax agrees with fp32 on at
+    least `min_agreement` of `texts` (as INT8_FILE in `staging`). The report says what was tried."""
+    source = source or staging / FP32_FILE
     tried = []
-    for plan in int8_ladder(staging / FP32_FILE):
-        quantize_int8(staging / FP32_FILE, staging / INT8_FILE, plan)
+    for plan in int8_ladder(source):
+        quantize_int8(source, staging / INT8_FILE, plan)
         report = {"plan": plan.name, "fp32_nodes": len(plan.keep_fp32),
                   "fp32_first_token_nodes": len(plan.first_token_fp32),
                   **parity_report(fp32_logits, exported.model_.use(INT8_FILE).logits(texts))}
