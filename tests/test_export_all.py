@@ -171,10 +171,26 @@ def test_int8_export_of_a_fused_bert_graph_quantizes_the_unfused_one(tiny_bert, 
     # a kept fused graph must not be what int8 reads.
     clf = TextClassifier(model={"type": "pretrained", "name_or_path": str(tiny_bert), "pooling": "mean"},
                          training={**TRAINING, "max_steps": 2}, seed=0).fit(rt_small.subset(range(0, 600, 10)))
-    texts = rt_small.texts[3:600:20]
+    texts = rt_small.texts[3:600:5]
     parity = export_onnx(clf, tmp_path / "onnx", sample_texts=texts, quantize=True, int8_min_agreement=0.0,
                          fusions="on")
     assert parity["graph"]["fused_graph_kept"] and parity["graph"]["fusions"].get("Attention")
     assert "argmax_agreement" in parity["int8"]
     assert sorted(p.name for p in (tmp_path / "onnx").glob("*.onnx")) == ["model.int8.onnx", "model.onnx"]
     assert len(load_onnx_classifier(tmp_path / "onnx", int8=True).predict(texts)) == len(texts)
+
+
+def test_int8_judged_on_too_few_texts_is_refused_until_data_is_given(tiny_bert, rt_small, tmp_path, capsys):
+    # a model fitted from Python records no test split: only the 4 probe texts would judge int8
+    clf = TextClassifier(model={"type": "pretrained", "name_or_path": str(tiny_bert), "pooling": "cls"},
+                         training={**TRAINING, "max_steps": 2}, seed=0).fit(rt_small.subset(range(0, 600, 10)))
+    clf.save(tmp_path / "model")
+    flags = ["--quantize", "--int8-min-agreement", "0", "--fusions", "off"]
+    err = _one_line_refusal(capsys, ["export", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"), *flags])
+    assert "judged on 4 texts, fewer than 100" in err and "--data FILE" in err
+    assert not (tmp_path / "onnx").exists()
+    write_frame(examples_frame(rt_small.subset(range(1, 600, 4))), tmp_path / "texts.csv")
+    assert main(["export", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"), *flags,
+                 "--data", str(tmp_path / "texts.csv")]) == 0
+    parity = json.loads((tmp_path / "onnx" / "parity.json").read_text())
+    assert parity["int8"]["texts"] == 4 + 150 and (tmp_path / "onnx" / "model.int8.onnx").is_file()

@@ -103,13 +103,18 @@ def tiny_transformer(tmp_path_factory, rt_small):
     return TextClassifier.load(root / "model"), root
 
 
+@pytest.fixture(scope="module")
+def int8_texts(rt_small):
+    return rt_small.subset(range(3, 600, 5)).texts  # 120: int8 agreement needs INT8_MIN_TEXTS
+
+
 @pytest.mark.slow
-def test_int8_below_the_agreement_floor_is_refused_and_fp32_kept(tiny_transformer, texts):
+def test_int8_below_the_agreement_floor_is_refused_and_fp32_kept(tiny_transformer, int8_texts, texts):
     clf, root = tiny_transformer
     out = root / "refused"
     refused = r"int8 model refused: .* below the floor 101\.0%.*fp32 model was written"
     with pytest.raises(ModelError, match=refused) as err:
-        export_onnx(clf, out, quantize=True, sample_texts=texts, int8_min_agreement=1.01)
+        export_onnx(clf, out, quantize=True, sample_texts=int8_texts, int8_min_agreement=1.01)
     assert "\n" not in str(err.value)
     assert (out / "model.onnx").is_file() and not (out / INT8_FILE).exists()
     parity = json.loads((out / "parity.json").read_text())
@@ -120,9 +125,9 @@ def test_int8_below_the_agreement_floor_is_refused_and_fp32_kept(tiny_transforme
 
 
 @pytest.mark.slow
-def test_int8_at_or_above_the_floor_is_written(tiny_transformer, texts):
+def test_int8_at_or_above_the_floor_is_written(tiny_transformer, int8_texts, texts):
     clf, root = tiny_transformer
-    parity = export_onnx(clf, root / "accepted", quantize=True, sample_texts=texts, int8_min_agreement=0.0)
+    parity = export_onnx(clf, root / "accepted", quantize=True, sample_texts=int8_texts, int8_min_agreement=0.0)
     int8 = parity["int8"]
     assert int8["plan"] == "int8 weights" and int8["min_agreement"] == 0.0 and "refused" not in int8
     assert (root / "accepted" / INT8_FILE).is_file()

@@ -99,7 +99,7 @@ def prepare(workdir: Path, train_rows: int, validation_rows: int, predict_rows: 
 class OnnxSpeed(Benchmark):
     name = "onnx_speed"
     summary = "fine-tuned MiniLM inference: PyTorch vs ONNX fp32 vs ONNX int8 vs HF pipeline (own processes)"
-    sizes = {"smoke": {"train_rows": 16, "validation_rows": 16, "texts": 16, "epochs": 1, "pipeline": False,
+    sizes = {"smoke": {"train_rows": 16, "validation_rows": 96, "texts": 16, "epochs": 1, "pipeline": False,
                        "max_length": 16},
              "quick": {"train_rows": 160, "validation_rows": 200, "texts": 200, "epochs": 1, "pipeline": True,
                        "max_length": MAX_LENGTH},

@@ -8,7 +8,10 @@ median of per-pair ratios) and their outputs are compared row for row. One more 
 `python -X importtime` records the slowest top-level imports, to show where the whole-process time
 goes, and the same texts through both models loaded in one process (logits only) show the
 per-text work alone beside the whole-process figure. Goal (issue #30 item 4): ONNX >= 1.5x
-PyTorch as whole processes.
+PyTorch as whole processes. The export is also asked for an int8 graph (`--quantize`, judged on
+200 validation texts at the default 99% agreement floor); when one is written, `predict --backend
+onnx-int8` joins the alternation as a third command, and its label agreement with PyTorch is
+recorded; when it is refused, the refusal is.
 
     python -m bench onnx_whole_process --mode smoke|quick|full
 
@@ -55,10 +58,10 @@ def same_rows(a: Path, b: Path) -> dict:
     """Labels identical? Largest probability difference? (jsonl prediction files)"""
     rows_a = [json.loads(line) for line in a.read_text().splitlines()]
     rows_b = [json.loads(line) for line in b.read_text().splitlines()]
-    labels = [r["label"] for r in rows_a] == [r["label"] for r in rows_b]
+    same = [x["label"] == y["label"] for x, y in zip(rows_a, rows_b)]
     gaps = [abs(x[k] - y[k]) for x, y in zip(rows_a, rows_b) for k in x if k.startswith("prob")]
-    return {"rows": len(rows_a), "identical_labels": labels and len(rows_a) == len(rows_b),
-            "max_prob_diff": float(max(gaps, default=0.0))}
+    return {"rows": len(rows_a), "identical_labels": all(same) and len(rows_a) == len(rows_b),
+            "label_agreement": sum(same) / max(len(same), 1), "max_prob_diff": float(max(gaps, default=0.0))}
 
 
 @register
@@ -71,6 +74,7 @@ class OnnxWholeProcess(Benchmark):
 
     def prepare(self, root: Path) -> tuple[Path, Path, Path]:
         from textclf import TextClassifier
+        from textclf.errors import ModelError
         from textclf.serving.onnx_export import export_onnx
 
         splits = data.stratified("rotten-tomatoes", seed=0)
@@ -79,7 +83,12 @@ class OnnxWholeProcess(Benchmark):
                                                     "progress": False, "early_stopping_patience": None}, seed=0)
         clf.fit(train)
         clf.save(root / "model")
-        export_onnx(TextClassifier.load(root / "model"), root / "onnx", sample_texts=splits.validation.texts[:200])
+        self.int8_refused = None
+        try:
+            export_onnx(TextClassifier.load(root / "model"), root / "onnx", quantize=True,
+                        sample_texts=splits.validation.texts[:200])
+        except ModelError as err:  # int8 below the agreement floor: the fp32 graph is written
+            self.int8_refused = str(err)
         texts = root / "texts.csv"
         data.write_csv(texts, splits.test.texts, self.size.texts)
         return root / "model", root / "onnx", texts
@@ -96,6 +105,15 @@ class OnnxWholeProcess(Benchmark):
                 for side in ("a", "b"):
                     run[side].pop("stdout", None)
             agreement = same_rows(root / "onnx.jsonl", root / "torch.jsonl")
+            int8 = None
+            if self.int8_refused is None:
+                int8_cmd = predict_command(onnx, texts, root / "int8.jsonl", "onnx-int8")
+                int8 = self.proto.compare("onnx-int8", lambda: run_subprocess(int8_cmd, env=ENV),
+                                          "torch", lambda: run_subprocess(torch_cmd, env=ENV))
+                for run in int8["runs"]:
+                    for side in ("a", "b"):
+                        run[side].pop("stdout", None)
+                int8["agreement"] = same_rows(root / "int8.jsonl", root / "torch.jsonl")
             imports = slowest_imports(onnx_cmd)
             in_process = self.in_process(model, onnx, texts)
         ratio = result["median_ratio"]
@@ -104,7 +122,13 @@ class OnnxWholeProcess(Benchmark):
             for side in ("onnx", "torch")])
         table += "\n\n" + markdown_table(["in-process (models loaded, logits only)", "median s"], [
             [side, f"{in_process['median'][side]['seconds']:.2f}"] for side in ("onnx", "torch")])
-        return {"comparisons": [result, in_process], "speedup_onnx_over_torch": ratio,
+        if int8 is not None:
+            table += (f"\n\nint8 (`--backend onnx-int8`): {int8['median_ratio']:.2f}x PyTorch as whole processes, "
+                      f"labels identical on {int8['agreement']['label_agreement']:.1%} of the texts.")
+        else:
+            table += f"\n\nint8: not written ({self.int8_refused})."
+        return {"comparisons": [result, in_process, *([int8] if int8 else [])], "speedup_onnx_over_torch": ratio,
+                "int8_speedup_over_torch": int8["median_ratio"] if int8 else None, "int8_refused": self.int8_refused,
                 "in_process_speedup_onnx_over_torch": in_process["median_ratio"], "goal": 1.5,
                 "goal_met": bool(ratio is not None and ratio >= 1.5), "agreement": agreement,
                 "onnx_slowest_imports": imports,

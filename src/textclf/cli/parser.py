@@ -235,6 +235,8 @@ def _serving_verbs(verb: Callable) -> None:
                    help="refuse the int8 model below this argmax agreement with fp32 on held-out texts")
     p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
                    help="onnxruntime transformer fusions for pretrained encoders (auto: keep the faster graph)")
+    add_data_flags(p, "texts the export's parity and int8 agreement are checked on (the first 256): a file, a "
+                      "bundled data set, or train/validation/test of the model (default: test)", labelled=False)
 
 
 def add_service_flags(p: argparse.ArgumentParser) -> None:

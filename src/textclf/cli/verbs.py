@@ -282,7 +282,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     output = required_output(args, "the directory to write")
     result = export(args.model, output, args.format, args.quantize, args.opset,
-                    int8_min_agreement=args.int8_min_agreement, fusions=args.fusions, overwrite=args.overwrite)
+                    int8_min_agreement=args.int8_min_agreement, fusions=args.fusions, overwrite=args.overwrite,
+                    data=_data_choice(args))
     if result.parity is not None:
         done(json.dumps(result.parity, indent=2))
     kind = "ONNX" if args.format == "onnx" else "Hugging Face"

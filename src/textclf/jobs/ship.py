@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..classifier import TextClassifier
 from ..data.sources import ModelData
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, output_lock, remove_stale_staging
 from ..serving.options import INT8_MIN_AGREEMENT
+
+if TYPE_CHECKING:
+    from .inspect import DataChoice
 
 from ..serving.loading import load_for_inference
 
@@ -76,9 +80,9 @@ class ExportResult:
 
 def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: bool = False,
            opset: int = 18, sample_size: int = 256, int8_min_agreement: float = INT8_MIN_AGREEMENT,
-           fusions: str = "auto", overwrite: bool = True) -> ExportResult:
-    """ONNX (with a parity check on probe texts plus held-out texts of the model's test split) or
-    a Hugging Face directory. An existing `output` is replaced only with `overwrite`; staging
+           fusions: str = "auto", overwrite: bool = True, data: DataChoice | None = None) -> ExportResult:
+    """ONNX (with a parity check on probe texts plus `data`'s texts, by default the model's test
+    split) or a Hugging Face directory. An existing `output` is replaced only with `overwrite`; staging
     directories that a killed export of the same `output` left behind are removed first."""
     check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
@@ -91,12 +95,16 @@ def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: b
             return ExportResult(Path(output), None)
         from ..serving.onnx_export import export_onnx
 
-        parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_held_out(clf, sample_size),
+        parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_parity_texts(clf, data, sample_size),
                              int8_min_agreement=int8_min_agreement, fusions=fusions)
     return ExportResult(Path(output), parity)
 
 
-def _held_out(clf: TextClassifier, limit: int) -> list[str]:
+def _parity_texts(clf: TextClassifier, data: DataChoice | None, limit: int) -> list[str]:
+    if data is not None and data.source is not None:
+        from .inspect import examples_for
+
+        return examples_for(clf, data, labelled=False).texts[:limit]
     try:
         return ModelData.of(clf).split("test").texts[:limit]
     except TextclfError:

@@ -42,7 +42,7 @@ from ..fileio import write_json
 from ..models.onnx_runtime import ENCODER_DIR, FP32_FILE, INT8_FILE, OnnxModel, tokenizer_name
 from .export.metadata import export_record, graph_inputs, set_tokenizer_truncation, stamp_graph, write_sidecar
 from .onnx_int8 import choose_int8, parity_report, quiet_logging, warnings_silenced
-from .options import INT8_MIN_AGREEMENT
+from .options import INT8_MIN_AGREEMENT, INT8_MIN_TEXTS
 
 PARITY_FILE = "parity.json"
 UNFUSED_FILE = "model.unfused.onnx"  # the plain graph while a fused one is kept: the int8 source
@@ -188,7 +188,7 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
 
     Neural and embedding models become a token graph; TF-IDF models a feature graph
     (export/tfidf_onnx.py). Parity is checked on the probe texts plus `sample_texts` (the jobs
-    layer passes held-out texts). `fusions` ("auto", "on", "off"): onnxruntime.transformers
+    layer passes held-out texts; `quantize` needs INT8_MIN_TEXTS of them). `fusions` ("auto", "on", "off"): onnxruntime.transformers
     fusions for BERT-family encoders; "auto" keeps the fused graph only when it is faster. With
     `quantize`, an int8 graph that agrees with fp32 on fewer than `int8_min_agreement` of the
     texts is not written: the fp32 export is, and ModelError then says why the int8 one is missing."""
@@ -203,9 +203,13 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         from .export.embedding_onnx import embedding_export_view
 
         view = embedding_export_view(view)
+    texts = PROBE_TEXTS + list(sample_texts)
+    if quantize and len(texts) < INT8_MIN_TEXTS:
+        raise ModelError(f"export --quantize: int8 agreement with fp32 is judged on {len(texts)} texts, fewer than "
+                         f"{INT8_MIN_TEXTS} (the model records no test split to take them from); pass --data FILE "
+                         "with texts like those it will serve; nothing written")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    texts = PROBE_TEXTS + list(sample_texts)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.onnx-", dir=output.parent))
     try:
         if isinstance(view, LinearExportView):

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 BACKENDS = ("torch", "onnx", "onnx-int8")  # what `predict` and `serve` run a model with
 INT8_MIN_AGREEMENT = 0.99  # default floor: int8 argmax agreement with fp32 on the parity texts
+# Texts the int8 agreement is judged on, at least: on the 4 probe texts alone, an int8 graph that
+# changed 3% of 6,000 predictions passed the 0.99 floor.
+INT8_MIN_TEXTS = 100
 
 
 @dataclass(frozen=True)
