@@ -95,7 +95,8 @@ def export(model: str | Path, output: str | Path, fmt: str = "onnx", quantize: b
             return ExportResult(Path(output), None)
         from ..serving.onnx_export import export_onnx
 
-        parity = export_onnx(clf, output, quantize=quantize, opset=opset, sample_texts=_parity_texts(clf, data, sample_size),
+        parity = export_onnx(clf, output, quantize=quantize, opset=opset,
+                             sample_texts=_parity_texts(clf, data, sample_size),
                              int8_min_agreement=int8_min_agreement, fusions=fusions)
     return ExportResult(Path(output), parity)
 

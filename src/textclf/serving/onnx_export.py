@@ -188,10 +188,11 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
 
     Neural and embedding models become a token graph; TF-IDF models a feature graph
     (export/tfidf_onnx.py). Parity is checked on the probe texts plus `sample_texts` (the jobs
-    layer passes held-out texts; `quantize` needs INT8_MIN_TEXTS of them). `fusions` ("auto", "on", "off"): onnxruntime.transformers
-    fusions for BERT-family encoders; "auto" keeps the fused graph only when it is faster. With
-    `quantize`, an int8 graph that agrees with fp32 on fewer than `int8_min_agreement` of the
-    texts is not written: the fp32 export is, and ModelError then says why the int8 one is missing."""
+    layer passes held-out texts; `quantize` needs INT8_MIN_TEXTS in all). `fusions` ("auto",
+    "on", "off"): onnxruntime.transformers fusions for BERT-family encoders; "auto" keeps the
+    fused graph only when it is faster. With `quantize`, an int8 graph that agrees with fp32 on
+    fewer than `int8_min_agreement` of the texts is not written: the fp32 export is, and
+    ModelError then says why the int8 one is missing."""
     if fusions not in ("auto", "on", "off"):
         raise ModelError(f"fusions must be auto, on or off, got {fusions!r}")
     if not int8_min_agreement >= 0.0:  # above 1 refuses every int8 model (what a test needs)
