@@ -61,11 +61,12 @@ SIZES = {
               "tiny_grids": True,  # SetFit's setup is ~40 s even for 2 steps: one recipe is enough to check it
               "systems": ["auto", "candidate:tfidf_word", "candidate:tfidf_char", "sklearn", "fasttext",
                           "embeddings_lr", "setfit"]},
-    # Quick: one seed, every set (smallest first), a 5-minute auto over the families that fit in it on two cores.
+    # Quick: one seed, every set (smallest first), auto at the 10-minute budget the goals allow, over the families
+    # that fit in it on two cores.
     # SetFit gets 20 contrastive steps at 64 tokens (each step took 5-25 s on two busy cores).
     "quick": {"seeds": [0], "sets": ["questions", "bbc", "debates", "drug-reviews", "tweets", "rt3"],
               "train_rows": None, "test_rows": None,
-              "time_budget": 300.0, "candidates": QUICK_CANDIDATES, "setfit_steps": 20, "max_length": 128,
+              "time_budget": 600.0, "candidates": QUICK_CANDIDATES, "setfit_steps": 20, "max_length": 128,
               "setfit_max_length": 64, "tiny_grids": False, "variants": ["embedding_truncation"]},
     # Full: every set, three seeds, auto's 10-minute default budget over every family (MiniLM fine-tune too).
     "full": {"seeds": [0, 1, 2], "sets": ["rt3", "bbc", "tweets", "drug-reviews", "questions", "debates"],
