@@ -187,7 +187,7 @@ def test_int8_judged_on_too_few_texts_is_refused_until_data_is_given(tiny_bert, 
     clf.save(tmp_path / "model")
     flags = ["--quantize", "--int8-min-agreement", "0", "--fusions", "off"]
     err = _one_line_refusal(capsys, ["export", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"), *flags])
-    assert "judged on 4 texts, fewer than 100" in err and "--data FILE" in err
+    assert "judged on 4 texts (4 probes + 0 of" in err and "fewer than 100" in err and "--data FILE" in err
     assert not (tmp_path / "onnx").exists()
     write_frame(examples_frame(rt_small.subset(range(1, 600, 4))), tmp_path / "texts.csv")
     assert main(["export", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"), *flags,

@@ -11,12 +11,11 @@ from ..classifier import TextClassifier
 from ..data.sources import ModelData
 from ..errors import DataError, TextclfError
 from ..fileio import check_output, output_lock, remove_stale_staging
+from ..serving.loading import load_for_inference
 from ..serving.options import INT8_MIN_AGREEMENT
 
 if TYPE_CHECKING:
     from .inspect import DataChoice
-
-from ..serving.loading import load_for_inference
 
 
 def predict(model: str | Path, input_path: str, output: str | None, options, backend: str = "torch"):

@@ -206,9 +206,10 @@ def export_onnx(clf: TextClassifier, output: str | Path, quantize: bool = False,
         view = embedding_export_view(view)
     texts = PROBE_TEXTS + list(sample_texts)
     if quantize and len(texts) < INT8_MIN_TEXTS:
-        raise ModelError(f"export --quantize: int8 agreement with fp32 is judged on {len(texts)} texts, fewer than "
-                         f"{INT8_MIN_TEXTS} (the model records no test split to take them from); pass --data FILE "
-                         "with texts like those it will serve; nothing written")
+        raise ModelError(f"export --quantize: int8 agreement with fp32 would be judged on {len(texts)} texts "
+                         f"({len(PROBE_TEXTS)} probes + {len(sample_texts)} of the model's test split or --data), "
+                         f"fewer than {INT8_MIN_TEXTS}; pass --data FILE with texts like those it will serve; "
+                         "nothing written")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.onnx-", dir=output.parent))
