@@ -99,20 +99,12 @@ class OnnxWholeProcess(Benchmark):
             model, onnx, texts = self.prepare(root)
             onnx_cmd = predict_command(onnx, texts, root / "onnx.jsonl", "onnx")
             torch_cmd = predict_command(model, texts, root / "torch.jsonl", "torch")
-            result = self.proto.compare("onnx", lambda: run_subprocess(onnx_cmd, env=ENV),
-                                        "torch", lambda: run_subprocess(torch_cmd, env=ENV))
-            for run in result["runs"]:
-                for side in ("a", "b"):
-                    run[side].pop("stdout", None)
+            result = self.against_torch("onnx", onnx_cmd, torch_cmd)
             agreement = same_rows(root / "onnx.jsonl", root / "torch.jsonl")
             int8 = None
             if self.int8_refused is None:
                 int8_cmd = predict_command(onnx, texts, root / "int8.jsonl", "onnx-int8")
-                int8 = self.proto.compare("onnx-int8", lambda: run_subprocess(int8_cmd, env=ENV),
-                                          "torch", lambda: run_subprocess(torch_cmd, env=ENV))
-                for run in int8["runs"]:
-                    for side in ("a", "b"):
-                        run[side].pop("stdout", None)
+                int8 = self.against_torch("onnx-int8", int8_cmd, torch_cmd)
                 int8["agreement"] = same_rows(root / "int8.jsonl", root / "torch.jsonl")
             imports = slowest_imports(onnx_cmd)
             in_process = self.in_process(model, onnx, texts)
@@ -134,6 +126,15 @@ class OnnxWholeProcess(Benchmark):
                 "onnx_slowest_imports": imports,
                 "table": table + f"\n\nONNX is {ratio:.2f}x PyTorch as whole processes, "
                          f"{in_process['median_ratio']:.2f}x in process (median of pairs); goal 1.5x.\n"}
+
+    def against_torch(self, name: str, cmd: list[str], torch_cmd: list[str]) -> dict:
+        """`cmd` and `torch_cmd` as whole processes in alternating pairs (their output not kept)."""
+        result = self.proto.compare(name, lambda: run_subprocess(cmd, env=ENV),
+                                    "torch", lambda: run_subprocess(torch_cmd, env=ENV))
+        for run in result["runs"]:
+            for side in ("a", "b"):
+                run[side].pop("stdout", None)
+        return result
 
     def in_process(self, model: Path, onnx: Path, texts: Path) -> dict:
         """The same texts through both models already loaded in this process: the per-text work
