@@ -180,3 +180,23 @@ def test_workflow_reports_a_label_missing_from_validation(tmp_path, rt_small):
     index = result.classifier.label_map.index
     others = [t for name, t in zip(result.classifier.label_map.labels, result.classifier.policy.thresholds) if name != "film"]
     assert 0.0 < result.classifier.policy.thresholds[index["film"]] < 1.0 and len(others) == 3
+
+
+def test_thresholds_are_not_tuned_on_a_handful_of_rows(binary_files, capsys):
+    # A cut chosen on 6 rows is noise: the verb refuses in one line and leaves the model as it was;
+    # training with so small a validation split keeps the default cut and says why.
+    model = binary_files / "honest" / "model"
+    if not model.exists():
+        train(_config(binary_files, "test.csv", "honest"))
+    rows = (binary_files / "val.csv").read_text().splitlines()
+    (binary_files / "six.csv").write_text("\n".join(rows[:7]) + "\n")
+    before = (model / "policy.json").read_text()
+    capsys.readouterr()
+    assert main(["tune-thresholds", str(model), "--data", str(binary_files / "six.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "threshold tuning needs at least 50 labelled rows, got 6" in err and "\n" not in err and len(err) <= 300
+    assert (model / "policy.json").read_text() == before
+    log = io.StringIO()
+    small = train(_config(binary_files, "test.csv", "small", validation="six.csv"), log=log)
+    assert small.classifier.policy.thresholds is None
+    assert "thresholds not tuned: 6" in log.getvalue()

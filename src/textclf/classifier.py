@@ -21,11 +21,12 @@ from pydantic import BaseModel
 from .card import ModelCard
 from .config import ThresholdsConfig, TrainingConfig
 from .data import Examples, LabelMap
-from .data.adapters import ColumnNames, as_examples
-from .errors import ConfigError, ModelError
+from .data.adapters import ColumnNames, as_examples, table_columns
+from .errors import ConfigError, DataError, ModelError
 from .models import model_class
 from .estimator_params import ClassifierParams, model_dict, inference_training
 from .plan import model_and_training, resolve_plan
+from .objectives import MIN_POLICY_ROWS
 from .policy import DecisionPolicy
 
 Texts = Sequence[str] | Examples
@@ -165,7 +166,7 @@ class TextClassifier(ClassifierParams):
             return None
         if isinstance(validation, tuple) and len(validation) == 2:
             texts, labels = validation
-            table = ColumnNames(columns.text) if _table_columns(texts) else ColumnNames()
+            table = ColumnNames(columns.text) if table_columns(texts) else ColumnNames()
             return as_examples(texts, labels, columns=table, multi_label=self.multi_label, need_labels=True,
                                role="validation")
         return as_examples(validation, columns=columns, multi_label=self.multi_label, need_labels=True,
@@ -200,7 +201,9 @@ class TextClassifier(ClassifierParams):
         self.policy_ = DecisionPolicy().with_min_labels(thresholds.min_labels)
         if calibration is not None:
             self._adopt_calibration(logits, targets, calibration, source, log)
-        if thresholds.tune != "none":
+        if thresholds.tune != "none" and len(logits) < MIN_POLICY_ROWS:
+            _say(log, f"thresholds not tuned: {len(logits)} {source} rows (< {MIN_POLICY_ROWS})", warning=True)
+        elif thresholds.tune != "none":
             self._adopt_thresholds(self.probabilities_from_logits(logits), targets, source, thresholds.tune,
                                    thresholds.objective, thresholds.beta, thresholds.target, log)
 
@@ -226,9 +229,12 @@ class TextClassifier(ClassifierParams):
 
     def tune_thresholds(self, validation: Any, scope: str = "per_label", objective: str = "f1",
                         beta: float = 1.0, target: float | None = None, log: TextIO | None = None):
-        """Tune decision thresholds on labelled `validation` data (never the test split) and adopt
-        them. Returns evaluation.thresholds.ThresholdResult."""
+        """Tune decision thresholds on labelled `validation` data (never the test split; at least
+        MIN_POLICY_ROWS rows) and adopt them. Returns evaluation.thresholds.ThresholdResult."""
         examples = self._labelled(validation, "validation")
+        if len(examples) < MIN_POLICY_ROWS:
+            raise DataError(f"{examples.source}: threshold tuning needs at least {MIN_POLICY_ROWS} labelled rows, "
+                            f"got {len(examples)}; pass more validation data; nothing changed")
         return self._adopt_thresholds(self.predict_proba(examples), self.label_map.encode(examples), examples.source,
                                       scope, objective, beta, target, log)
 
@@ -277,7 +283,7 @@ class TextClassifier(ClassifierParams):
 
     def _saved_columns(self, data: Any, labelled: bool = False) -> ColumnNames:
         """A table's columns as the model was trained on them (when the table has them)."""
-        names = _table_columns(data)
+        names = table_columns(data)
         if not names:
             return ColumnNames()
         saved = self.card.columns if self.label_map is not None else {}
@@ -408,13 +414,3 @@ class TextClassifier(ClassifierParams):
         clf.fitted_ = FittedConfig(config, training)
         clf.model_ = saved.build_model(config, inference)
         return clf
-
-
-def _table_columns(data: Any) -> list[str]:
-    """Column names of a DataFrame or Dataset, else []."""
-    module = type(data).__module__ or ""
-    if module.startswith("pandas") and type(data).__name__ == "DataFrame":
-        return [str(c) for c in data.columns]
-    if module.startswith("datasets") and type(data).__name__ == "Dataset":
-        return list(data.column_names)
-    return []

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# Labelled rows a calibration or a threshold needs: one fitted on 4 rows is noise that moves every
+# later decision (training then keeps none and says so; `calibrate`/`tune-thresholds` refuse or say so).
+MIN_POLICY_ROWS = 50
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)

@@ -88,6 +88,15 @@ def texts_of(data: Any, columns: ColumnNames = ColumnNames(), role: str = "X") -
     return as_examples(data, columns=replace(columns, label=None), role=role).texts
 
 
+def table_columns(data: Any) -> list[str]:
+    """Column names of a DataFrame or Dataset, else []."""
+    if _module(data).startswith("pandas") and type(data).__name__ == "DataFrame":
+        return [str(c) for c in data.columns]
+    if _module(data).startswith("datasets") and type(data).__name__ == "Dataset":
+        return list(data.column_names)
+    return []
+
+
 # -- the forms -----------------------------------------------------------------------------------
 def _module(obj: Any) -> str:
     return type(obj).__module__ or ""

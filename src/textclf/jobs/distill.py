@@ -237,14 +237,8 @@ def _fit_soft(student: TextClassifier, teacher: TextClassifier, texts: list[str]
     student.model_, student.label_map_, student.fitted_ = model, label_map, FittedConfig(plan.model, plan.training)
     student.policy_ = DecisionPolicy()
     student.card_ = ModelCard(training_summary=summary, train_size=len(texts), imbalance=plan.imbalance)
-    method = student.calibration_method()
-    if method is not None:
-        student.calibrate(validation, method, log=log)
-    thresholds = student.thresholds_config()
-    student.set_min_labels(thresholds.min_labels)
-    if thresholds.tune != "none":
-        student.tune_thresholds(validation, thresholds.tune, thresholds.objective, thresholds.beta,
-                                thresholds.target, log=log)
+    # calibration, then thresholds, with training's guards (too few rows: none, and a warning)
+    student.fit_policy_on_logits(student.logits(validation), label_map.encode(validation), validation.source, log)
 
 
 def _fit_expanded(student: TextClassifier, teacher: TextClassifier, texts: list[str], targets: np.ndarray,
