@@ -50,7 +50,7 @@ def run_variant(spec: dict, splits, seed: int) -> dict:
 class Imbalance(Benchmark):
     name = "imbalance"
     summary = "95/5 fresh vs rotten, TF-IDF: class weights, resampling, tuned threshold (minority recall)"
-    sizes = {"smoke": {"seeds": [0], "fresh_rows": 400}, "quick": {"seeds": [0], "fresh_rows": None},
+    sizes = {"smoke": {"seeds": [0], "fresh_rows": 560}, "quick": {"seeds": [0], "fresh_rows": None},
              "full": {"seeds": [0, 1, 2], "fresh_rows": None}}
 
     def run(self) -> dict:
