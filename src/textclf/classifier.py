@@ -201,9 +201,11 @@ class TextClassifier(ClassifierParams):
         self.policy_ = DecisionPolicy().with_min_labels(thresholds.min_labels)
         if calibration is not None:
             self._adopt_calibration(logits, targets, calibration, source, log)
-        if thresholds.tune != "none" and len(logits) < MIN_POLICY_ROWS:
+        if thresholds.tune == "none":
+            return
+        if len(logits) < MIN_POLICY_ROWS:
             _say(log, f"thresholds not tuned: {len(logits)} {source} rows (< {MIN_POLICY_ROWS})", warning=True)
-        elif thresholds.tune != "none":
+        else:
             self._adopt_thresholds(self.probabilities_from_logits(logits), targets, source, thresholds.tune,
                                    thresholds.objective, thresholds.beta, thresholds.target, log)
 

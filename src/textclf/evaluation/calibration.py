@@ -16,8 +16,8 @@ Three methods, all stored as plain JSON (no pickle):
 Platt and isotonic may move probabilities across 0.5 or reorder classes, so they can change
 predictions; temperature scaling cannot.
 
-`guarded_calibration` is what training uses: a calibration needs at least MIN_ROWS validation rows
-and MIN_PER_CLASS rows of every class (multi-label: that many positive and negative label
+`guarded_calibration` is what training uses: a calibration needs at least MIN_POLICY_ROWS
+validation rows and MIN_PER_CLASS rows of every class (multi-label: that many positive and negative label
 assignments), and is kept only when it lowers ECE on held-out folds of the validation data
 (cross-fitted: each fold calibrated by a fit on the other folds). Otherwise the model stays
 uncalibrated and the decision says why.
@@ -219,7 +219,6 @@ def check_calibration(calibration: Any, k: int, multi_label: bool, where: str) -
 
 
 # -- the guard training applies ------------------------------------------------------------------
-MIN_ROWS = MIN_POLICY_ROWS  # validation rows below this: no calibration
 MIN_PER_CLASS = 5  # rows of each class (multi-label: positive and negative label assignments)
 CROSS_FIT_FOLDS = 5
 
@@ -244,8 +243,8 @@ class CalibrationDecision:
 def too_little_data(targets: np.ndarray, k: int, multi_label: bool) -> str | None:
     """Why these validation targets are too few to calibrate on, or None."""
     n = len(targets)
-    if n < MIN_ROWS:
-        return f"{n} validation rows (< {MIN_ROWS})"
+    if n < MIN_POLICY_ROWS:
+        return f"{n} validation rows (< {MIN_POLICY_ROWS})"
     if multi_label:
         positives = int(np.asarray(targets).sum())
         if min(positives, n * k - positives) < MIN_PER_CLASS:

@@ -43,8 +43,7 @@ def simplest_within_noise(scores: Sequence[float], fold_scores: Sequence[Sequenc
     ran, in the same order), and at most NEGLIGIBLE (on a few hundred rows one standard error
     spans several points of macro-F1: too much to give up for a cheaper fit). Among those, the
     cheapest (`costs`: seconds per fit), the highest score among those within AS_CHEAP of the
-    cheapest. Without two paired folds (the validation
-    protocol, a holdout), the best."""
+    cheapest. Without two paired folds (the validation protocol, a holdout), the best."""
     best = int(np.argmax(scores))
     within = [best]
     gaps: dict[int, tuple[float, float]] = {}
