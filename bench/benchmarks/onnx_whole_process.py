@@ -72,7 +72,8 @@ class OnnxWholeProcess(Benchmark):
              "quick": {"train_rows": 400, "texts": 2000, "epochs": 1, "seeds": [0]},
              "full": {"train_rows": 400, "texts": 6000, "epochs": 2, "seeds": [0]}}
 
-    def prepare(self, root: Path) -> tuple[Path, Path, Path]:
+    def prepare(self, root: Path) -> tuple[Path, Path, Path, str | None]:
+        """The PyTorch model, its ONNX export, the texts file, and why int8 was refused (or None)."""
         from textclf import TextClassifier
         from textclf.errors import ModelError
         from textclf.serving.onnx_export import export_onnx
@@ -83,26 +84,26 @@ class OnnxWholeProcess(Benchmark):
                                                     "progress": False, "early_stopping_patience": None}, seed=0)
         clf.fit(train)
         clf.save(root / "model")
-        self.int8_refused = None
+        int8_refused = None
         try:
             export_onnx(TextClassifier.load(root / "model"), root / "onnx", quantize=True,
                         sample_texts=splits.validation.texts[:200])
         except ModelError as err:  # int8 below the agreement floor: the fp32 graph is written
-            self.int8_refused = str(err)
+            int8_refused = str(err)
         texts = root / "texts.csv"
         data.write_csv(texts, splits.test.texts, self.size.texts)
-        return root / "model", root / "onnx", texts
+        return root / "model", root / "onnx", texts, int8_refused
 
     def run(self) -> dict:
         with tempfile.TemporaryDirectory(prefix="onnx-whole-") as tmp:
             root = Path(tmp)
-            model, onnx, texts = self.prepare(root)
+            model, onnx, texts, int8_refused = self.prepare(root)
             onnx_cmd = predict_command(onnx, texts, root / "onnx.jsonl", "onnx")
             torch_cmd = predict_command(model, texts, root / "torch.jsonl", "torch")
             result = self.against_torch("onnx", onnx_cmd, torch_cmd)
             agreement = same_rows(root / "onnx.jsonl", root / "torch.jsonl")
             int8 = None
-            if self.int8_refused is None:
+            if int8_refused is None:
                 int8_cmd = predict_command(onnx, texts, root / "int8.jsonl", "onnx-int8")
                 int8 = self.against_torch("onnx-int8", int8_cmd, torch_cmd)
                 int8["agreement"] = same_rows(root / "int8.jsonl", root / "torch.jsonl")
@@ -118,9 +119,9 @@ class OnnxWholeProcess(Benchmark):
             table += (f"\n\nint8 (`--backend onnx-int8`): {int8['median_ratio']:.2f}x PyTorch as whole processes, "
                       f"labels identical on {int8['agreement']['label_agreement']:.1%} of the texts.")
         else:
-            table += f"\n\nint8: not written ({self.int8_refused})."
+            table += f"\n\nint8: not written ({int8_refused})."
         return {"comparisons": [result, in_process, *([int8] if int8 else [])], "speedup_onnx_over_torch": ratio,
-                "int8_speedup_over_torch": int8["median_ratio"] if int8 else None, "int8_refused": self.int8_refused,
+                "int8_speedup_over_torch": int8["median_ratio"] if int8 else None, "int8_refused": int8_refused,
                 "in_process_speedup_onnx_over_torch": in_process["median_ratio"], "goal": 1.5,
                 "goal_met": bool(ratio is not None and ratio >= 1.5), "agreement": agreement,
                 "onnx_slowest_imports": imports,
