@@ -15,7 +15,7 @@ from textclf.cli import main
 from textclf.config import load_config
 from textclf.data.io import examples_frame, write_frame
 from textclf.data.splits import split_examples
-from textclf.errors import ConfigError, ModelError
+from textclf.errors import ConfigError, DataError, ModelError
 from textclf.evaluation.calibration import calibrated_probabilities, fit_calibration
 from textclf.evaluation.metrics import confidence_and_outcome, expected_calibration_error, log_loss
 from textclf.objectives import sigmoid, softmax
@@ -134,6 +134,18 @@ def test_train_with_calibration_config_saves_it_and_cli_recalibrates(rt_small, t
     kept = json.loads((result.model_dir / "policy.json").read_text())["calibration"]
     assert kept is None or kept["method"] == "isotonic"  # kept only when it lowers cross-fitted ECE
     assert (TextClassifier.load(result.model_dir).policy.calibration or {"method": "isotonic"})["method"] == "isotonic"
+
+    # 6 rows asked for explicitly: refused in one line, the model's calibration left as it was
+    calibrated = (result.model_dir / "policy.json").read_text()
+    six = tmp_path / "six.csv"
+    write_frame(examples_frame(result.splits.validation.subset(list(range(6)))), six)
+    capsys.readouterr()
+    assert main(["calibrate", str(result.model_dir), "--data", str(six)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "too few rows to calibrate on (6 validation rows (< 50))" in err and "\n" not in err and len(err) <= 300
+    assert (result.model_dir / "policy.json").read_text() == calibrated
+    with pytest.raises(DataError, match="nothing changed"):
+        TextClassifier.load(result.model_dir).calibrate(result.splits.validation.subset(list(range(6))))
 
     no_validation = load_config(None, [f"data.train={data}", f"output_dir={tmp_path / 'r2'}", "model.type=tfidf",
                                        "calibration.method=platt", "data.split.validation_size=0"])

@@ -223,10 +223,12 @@ class TextClassifier(ClassifierParams):
 
     # -- the decision policy on its own (textclf calibrate / tune-thresholds) ----------------
     def calibrate(self, validation: Any, method: str = "temperature", log: TextIO | None = None):
-        """Fit a calibration on labelled `validation` data (never the test split), adopted if it passes the
-        guard (evaluation.calibration.guarded_calibration), else none. Returns the CalibrationDecision."""
+        """Fit a calibration on labelled `validation` data (never the test split; too few rows: DataError),
+        adopted if it lowers cross-fitted ECE (guarded_calibration), else none. Returns the decision."""
+        from .evaluation.calibration import require_enough_rows
         examples = self._labelled(validation, "validation")
         targets = self.label_map.encode(examples)
+        require_enough_rows(targets, len(self.label_map), self.multi_label, examples.source)
         return self._adopt_calibration(self.logits(examples), targets, method, examples.source, log)
 
     def tune_thresholds(self, validation: Any, scope: str = "per_label", objective: str = "f1",

@@ -256,6 +256,15 @@ def too_little_data(targets: np.ndarray, k: int, multi_label: bool) -> str | Non
     return None
 
 
+def require_enough_rows(targets: np.ndarray, k: int, multi_label: bool, source: str) -> None:
+    """A calibration asked for explicitly (textclf calibrate) is refused on too few rows, where
+    training would skip it: dropping the model's calibration there would be a silent change."""
+    short = too_little_data(targets, k, multi_label)
+    if short is not None:
+        raise DataError(f"{source}: too few rows to calibrate on ({short}); pass more validation data; "
+                        "nothing changed")
+
+
 def _folds(targets: np.ndarray, multi_label: bool, seed: int):
     from sklearn.model_selection import KFold, StratifiedKFold
 
