@@ -36,7 +36,7 @@ def measure(name: str, clf, splits) -> list[dict]:
 class Calibration(Benchmark):
     name = "calibration"
     summary = "ECE before/after each calibration method (TF-IDF C=100, CNN from scratch), fitted on validation"
-    sizes = {"smoke": {"rows": 200, "epochs": 1}, "quick": {"rows": 3000, "epochs": 2},
+    sizes = {"smoke": {"rows": 600, "epochs": 1}, "quick": {"rows": 3000, "epochs": 2},  # smoke: 60 validation rows
              "full": {"rows": None, "epochs": 4}}
 
     def run(self) -> dict:

@@ -189,6 +189,20 @@ def summarise(per_set: dict[str, dict]) -> dict:
             "goal_met": goal, "goal": ">= 97% of the teacher's macro-F1 at >= 20x its texts/s, mean over sets"}
 
 
+def markdown_table(per_set: dict[str, dict], summary: dict) -> str:
+    """The docs table (docs/distillation.md): the better teacher and its best student per set."""
+    lines = ["| set | teacher | teacher macro-F1 | best student | student macro-F1 | student texts/s over teacher's |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, result in per_set.items():
+        best = result["best"]
+        lines.append(f"| {name} | {best['teacher']} | {best['teacher_f1']:.3f} | {best['student'].split('<-')[0]} | "
+                     f"{best['student_f1']:.3f} | {best['speedup']:.1f}x |")
+    mean = summary["mean"]
+    lines.append(f"| mean | | {mean['teacher_f1']:.3f} | | {mean['student_f1']:.3f} "
+                 f"({summary['student_share_of_teacher_f1']:.1%}) | {mean['speedup']:.1f}x |")
+    return "\n".join(lines)
+
+
 @register
 class Distill(Benchmark):
     name = "distill"
@@ -205,4 +219,5 @@ class Distill(Benchmark):
             for name in size["sets"]:
                 per_set[name] = run_set(name, size, Path(work) / name)
                 print(f"bench distill: {name}: {per_set[name]['best']}", flush=True)
-        return {"per_set": per_set, "summary": summarise(per_set)}
+        summary = summarise(per_set)
+        return {"per_set": per_set, "summary": summary, "table": markdown_table(per_set, summary)}
