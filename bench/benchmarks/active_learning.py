@@ -22,8 +22,8 @@ share of flipped rows that `textclf review`'s queue puts in its first 10%.
         python -m bench active_learning --mode quick  # a part only, to iterate (comma lists)
 Writes bench/results/active_learning.json (smoke/quick: active_learning.MODE.json in the harness's
 folder) with summary.sets[SET] = {"textclf": N, "random": N, "small_text": N}; full mode also
-draws docs/img/active_learning.png. Full size (ten seeds: the first-crossing label count is noisy, a seed
-moves it by 2x): about 20 minutes on 2 cores (printed as it goes).
+draws docs/img/active_learning.png. Full size: ten seeds, since the first-crossing label count
+swings widely from seed to seed; about 16 minutes on 2 cores (printed as it goes).
 """
 
 from __future__ import annotations
