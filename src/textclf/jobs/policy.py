@@ -51,9 +51,10 @@ def save_policy(clf: TextClassifier, model: str | Path, output: str | Path | Non
 def calibrate(model: str | Path, method: str = defaults.CALIBRATION_METHOD, data: DataChoice = DataChoice(),
               output: str | Path | None = None, overwrite: bool = False) -> PolicyResult:
     """Fit a calibration on validation data (default: the model's validation split) and save it
-    with the model's policy if it passes the guard (enough rows, lower cross-fitted ECE); the
-    weights are not rewritten. Nothing is written when the data cannot be found. `output`: write
-    a copy of the model with the new policy there instead (see `save_policy`)."""
+    with the model's policy if it lowers cross-fitted ECE (else the model is saved uncalibrated,
+    with a note); the weights are not rewritten. Nothing is written when the data cannot be found
+    or has too few rows (DataError). `output`: write a copy of the model with the new policy
+    there instead (see `save_policy`)."""
     if output is not None:
         check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
