@@ -14,7 +14,8 @@ from textclf.cli import main
 from textclf.data.io import examples_frame, write_frame
 from textclf.errors import ModelError
 from textclf.models.onnx_runtime import (
-    INT8_FILE, PRETRAINED_TOKENIZER, JsonTokenizer, OnnxModel, load_tokenizer, pad_batch, physical_cores,
+    INT8_FILE, PRETRAINED_TOKENIZER, THREADS_ENV, JsonTokenizer, OnnxModel, load_tokenizer, pad_batch, physical_cores,
+    worker_count,
 )
 from textclf.serving.onnx_export import export_onnx, load_onnx_classifier
 from textclf.serving.onnx_int8 import Int8Plan, int8_ladder, split_first_token
@@ -65,6 +66,23 @@ def test_export_matches_pytorch_and_records_parity(exported, texts):
     assert onnx_clf.predict(texts) == clf.predict(texts)
     int8 = load_onnx_classifier(root / "onnx", int8=True)
     assert np.mean(np.array(int8.predict(texts)) == np.array(clf.predict(texts))) >= 0.9
+
+
+@pytest.mark.slow
+def test_parallel_workers_change_speed_not_answers(exported, texts, monkeypatch):
+    _, root, _ = exported
+    monkeypatch.setenv(THREADS_ENV, "1")
+    onnx_clf = load_onnx_classifier(root / "onnx")
+    assert onnx_clf.model_.workers == 1
+    one, few = onnx_clf.logits(texts), onnx_clf.logits(texts[:5])
+    monkeypatch.setenv(THREADS_ENV, "3")  # batches finish out of order; each goes back to its rows
+    onnx_clf = load_onnx_classifier(root / "onnx")
+    assert onnx_clf.model_.workers == 3
+    np.testing.assert_allclose(onnx_clf.logits(texts), one, atol=1e-5)
+    np.testing.assert_allclose(onnx_clf.logits(texts[:5]), few, atol=1e-5)  # 3 batches of <= 2 texts
+    np.testing.assert_allclose(few, one[:5], atol=1e-5)
+    monkeypatch.setenv(THREADS_ENV, "none")
+    assert worker_count() == physical_cores()
 
 
 @pytest.mark.slow

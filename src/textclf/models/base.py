@@ -26,6 +26,9 @@ from ..data import Examples, LabelMap
 
 
 # -- what a model declares --------------------------------------------------------------------------
+WHOLE_CHUNK = 1 << 20  # a preferred_batch_size larger than any streaming chunk
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a fitted model of a type (and config) can do; the default is a model that only predicts."""

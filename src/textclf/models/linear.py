@@ -23,12 +23,11 @@ from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
 from ..errors import ConfigError
 from ..imbalance import binary_weights, class_weights, explicit_weights
-from .base import Capabilities, LinearAttributionView, LinearExportView, ModelBase
+from .base import WHOLE_CHUNK, Capabilities, LinearAttributionView, LinearExportView, ModelBase
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
 _CONSTANT_LOGIT = 12.0
-WHOLE_CHUNK = 1 << 20  # preferred_batch_size: larger than any streaming chunk
 
 
 class TfidfConfig(Section):
