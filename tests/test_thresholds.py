@@ -55,13 +55,31 @@ def test_fbeta_and_target_cuts_are_hand_computed():
 
 
 def test_label_without_validation_positives_warns_and_falls_back_to_global():
-    with pytest.warns(ThresholdWarning, match=r"no positive validation example.*'rare'"):
-        result = tune_thresholds(PROBS, TRUTH, multi_label=True, label_names=["common", "rare"])
-    global_only = tune_thresholds(PROBS, TRUTH, multi_label=True, scope="global", label_names=["common", "rare"])
+    with pytest.warns(ThresholdWarning, match=r"fewer than 1 positive validation examples.*'rare'"):
+        result = tune_thresholds(PROBS, TRUTH, multi_label=True, label_names=["common", "rare"], min_positives=1)
+    global_only = tune_thresholds(PROBS, TRUTH, multi_label=True, scope="global", label_names=["common", "rare"],
+                                  min_positives=1)
     assert result.fallback_labels == ["rare"]
     assert result.thresholds[0] == pytest.approx(0.3)
     assert result.thresholds[1] == pytest.approx(global_only.thresholds[0])
     assert result.validation_scores[1] is None
+
+
+def test_a_label_with_fewer_than_five_positives_keeps_the_global_threshold():
+    # 'common': 3 positives of 5 rows, tuned to 0.3 above when one positive is enough; by default
+    # three positives are too few for a cut of its own, and the pool (3) too few for a global one.
+    with pytest.warns(ThresholdWarning, match=r"fewer than 5 positive validation examples for 2 label\(s\) "
+                                              r"\['common', 'rare'\].*the default"):
+        result = tune_thresholds(PROBS, TRUTH, multi_label=True, label_names=["common", "rare"])
+    assert result.thresholds.tolist() == [0.5, 0.5] and result.fallback_labels == ["common", "rare"]
+    # Twelve rows: 'common' has 6 positives (tuned), 'rare' 2 (falls back to the pooled cut).
+    probs, truth = np.tile(PROBS, (3, 1))[:12], np.tile(TRUTH, (3, 1))[:12].copy()
+    truth[[2, 4], 1] = 1
+    with pytest.warns(ThresholdWarning, match=r"for 1 label\(s\) \['rare'\].*the global threshold"):
+        result = tune_thresholds(probs, truth, multi_label=True, label_names=["common", "rare"])
+    pooled = tune_thresholds(probs, truth, multi_label=True, scope="global")
+    assert result.fallback_labels == ["rare"] and result.thresholds[1] == pytest.approx(pooled.thresholds[0])
+    assert result.thresholds[0] == pytest.approx(0.3)
 
 
 def test_no_positive_anywhere_falls_back_to_half():
@@ -82,7 +100,7 @@ def test_target_objective_needs_a_target_and_multiclass_is_refused():
 def test_binary_threshold_drives_single_label_decisions():
     probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7], [0.55, 0.45]])
     targets = np.array([0, 1, 1, 1])
-    result = tune_thresholds(probs, targets, multi_label=False, label_names=["neg", "pos"])
+    result = tune_thresholds(probs, targets, multi_label=False, label_names=["neg", "pos"], min_positives=1)
     assert result.thresholds.shape == (1,)
     assert result.thresholds[0] == pytest.approx(0.3)  # between 0.4 and 0.2: every positive caught
     assert decide(probs, False, result.thresholds).tolist() == [0, 1, 1, 1]
@@ -175,7 +193,7 @@ def test_workflow_reports_a_label_missing_from_validation(tmp_path, rt_small):
                              "thresholds.tune=per_label", "audit=false", f"output_dir={tmp_path / 'run'}"])
     log = io.StringIO()
     result = train(cfg, log=log)
-    assert "warning: no positive validation example for 1 label(s) ['film']" in log.getvalue()
+    assert "warning: fewer than 5 positive validation examples for 1 label(s) ['film']" in log.getvalue()
     assert result.metrics["thresholds"]["fallback_labels"] == ["film"]
     index = result.classifier.label_map.index
     others = [t for name, t in zip(result.classifier.label_map.labels, result.classifier.policy.thresholds) if name != "film"]

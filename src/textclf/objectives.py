@@ -9,6 +9,9 @@ import numpy as np
 # Labelled rows a calibration or a threshold needs: one fitted on 4 rows is noise that moves every
 # later decision (training then keeps none and says so; `calibrate`/`tune-thresholds` refuse or say so).
 MIN_POLICY_ROWS = 50
+# Examples of each class (multi-label: positive and negative assignments) a calibration, and
+# positives a label's own threshold, is fitted on: fewer fit noise.
+MIN_PER_CLASS = 5
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from scipy.special import expit, log_softmax, logsumexp
 from sklearn.isotonic import IsotonicRegression
 
 from ..errors import DataError, ModelError
-from ..objectives import MIN_POLICY_ROWS, probabilities
+from ..objectives import MIN_PER_CLASS, MIN_POLICY_ROWS, probabilities
 from .metrics import confidence_and_outcome, expected_calibration_error, one_hot
 
 Method = Literal["temperature", "platt", "isotonic"]
@@ -219,7 +219,6 @@ def check_calibration(calibration: Any, k: int, multi_label: bool, where: str) -
 
 
 # -- the guard training applies ------------------------------------------------------------------
-MIN_PER_CLASS = 5  # rows of each class (multi-label: positive and negative label assignments)
 CROSS_FIT_FOLDS = 5
 
 

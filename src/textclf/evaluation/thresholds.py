@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..objectives import MIN_PER_CLASS
 
 Scope = Literal["per_label", "global"]
 Objective = Literal["f1", "fbeta", "precision", "recall"]
@@ -26,7 +27,7 @@ DEFAULT_THRESHOLD = 0.5
 
 
 class ThresholdWarning(UserWarning):
-    """A threshold could not be tuned as asked (no positives, target out of reach) and fell back."""
+    """A threshold could not be tuned as asked (too few positives, target out of reach) and fell back."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class ThresholdResult:
     beta: float
     target: float | None
     validation_scores: list[float | None]  # the objective on validation, per threshold
-    fallback_labels: list[str] = field(default_factory=list)  # no positives: fallback threshold
+    fallback_labels: list[str] = field(default_factory=list)  # too few positives: fallback threshold
     unreached_labels: list[str] = field(default_factory=list)  # target precision/recall not reached
     n_validation: int = 0
 
@@ -148,11 +149,13 @@ def tune_thresholds(
     beta: float = 1.0,
     target: float | None = None,
     label_names: list[str] | None = None,
+    min_positives: int = MIN_PER_CLASS,
 ) -> ThresholdResult:
     """Thresholds from VALIDATION probabilities (n, k) and targets (ids (n,) or 0/1 (n, k)).
 
-    A label with no positive example in validation cannot be tuned: it gets the global threshold
-    (pooled over all labels) or 0.5 when nothing can be pooled, and a ThresholdWarning names it."""
+    A label with fewer than `min_positives` positive validation examples is not tuned (a cut
+    fitted to one or two positives sits on their scores): it gets the global threshold (pooled over
+    all labels), or 0.5 when the pool has fewer too, and a ThresholdWarning names it."""
     if objective in ("precision", "recall") and target is None:
         raise ConfigError(f"thresholds.objective {objective} needs thresholds.target (e.g. 0.9)")
     if len(validation_probs) == 0:
@@ -163,7 +166,7 @@ def tune_thresholds(
     if not multi_label:
         names = names[1:2] if len(names) == 2 else names
     pooled = binary_curve(truth.ravel(), scores.ravel())
-    if pooled.positives > 0:
+    if pooled.positives >= min_positives:
         global_cut, global_score, global_reached = best_cut(pooled, objective, beta, target)
     else:
         global_cut, global_score, global_reached = DEFAULT_THRESHOLD, None, True
@@ -171,12 +174,14 @@ def tune_thresholds(
     per_score: list[float | None] = [global_score] * k
     fallback, unreached = [], []
     if scope == "global":
-        if not global_reached:
+        if pooled.positives < min_positives:
+            fallback = list(names)
+        elif not global_reached:
             unreached = list(names)
     else:
         for j in range(k):
             curve = binary_curve(truth[:, j], scores[:, j])
-            if curve.positives == 0:
+            if curve.positives < min_positives:
                 fallback.append(names[j])
                 per_score[j] = None
                 continue
@@ -185,9 +190,9 @@ def tune_thresholds(
                 unreached.append(names[j])
     if fallback:
         warnings.warn(
-            f"no positive validation example for {len(fallback)} label(s) {fallback[:10]}: their threshold "
-            f"cannot be tuned and falls back to {global_cut:.4f} "
-            f"({'the global threshold' if pooled.positives else 'the default'})",
+            f"fewer than {min_positives} positive validation examples for {len(fallback)} label(s) "
+            f"{fallback[:10]}: their threshold is not tuned and falls back to {global_cut:.4f} "
+            f"({'the global threshold' if pooled.positives >= min_positives else 'the default'})",
             ThresholdWarning, stacklevel=2,
         )
     if unreached:
