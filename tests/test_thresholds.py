@@ -72,7 +72,7 @@ def test_a_label_with_fewer_than_five_positives_keeps_the_global_threshold():
                                               r"\['common', 'rare'\].*the default"):
         result = tune_thresholds(PROBS, TRUTH, multi_label=True, label_names=["common", "rare"])
     assert result.thresholds.tolist() == [0.5, 0.5] and result.fallback_labels == ["common", "rare"]
-    # Twelve rows: 'common' has 6 positives (tuned), 'rare' 2 (falls back to the pooled cut).
+    # Twelve rows: 'common' has 8 positives (tuned), 'rare' 2 (falls back to the pooled cut).
     probs, truth = np.tile(PROBS, (3, 1))[:12], np.tile(TRUTH, (3, 1))[:12].copy()
     truth[[2, 4], 1] = 1
     with pytest.warns(ThresholdWarning, match=r"for 1 label\(s\) \['rare'\].*the global threshold"):
