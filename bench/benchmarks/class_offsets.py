@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 
 import numpy as np
+from scipy.special import log_softmax
 
 from bench.harness import Benchmark, register
 from bench.small_data_sets import SETS, cut
@@ -27,11 +28,6 @@ def macro_f1(targets: np.ndarray, predicted: np.ndarray, k: int) -> float:
     from sklearn.metrics import f1_score
 
     return float(f1_score(targets, predicted, average="macro", labels=list(range(k)), zero_division=0))
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def tune_offsets(log_probs: np.ndarray, targets: np.ndarray, sweeps: int = 3) -> tuple[np.ndarray, float]:
@@ -86,8 +82,8 @@ class ClassOffsets(Benchmark):
                             clf = TextClassifier(model=model, seed=seed).fit(train.subset(sorted(fit_rows.tolist())))
                             out_of_fold[held] = clf.logits([train.texts[i] for i in held])
                         clf = TextClassifier(model=model, seed=seed).fit(train)
-                        test_log_probs = log_softmax(clf.logits(test.texts))
-                        offsets, oof_after = tune_offsets(log_softmax(out_of_fold), y)
+                        test_log_probs = log_softmax(clf.logits(test.texts), axis=1)
+                        offsets, oof_after = tune_offsets(log_softmax(out_of_fold, axis=1), y)
                         rows.append({
                             "set": name, "seed": seed, "model": model_name, "classes": k,
                             "train_rows": len(y), "test_rows": len(y_test),

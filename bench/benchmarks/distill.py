@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.harness import Benchmark, register
+from bench.protocol import markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: configs/ and src/
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -189,18 +190,15 @@ def summarise(per_set: dict[str, dict]) -> dict:
             "goal_met": goal, "goal": ">= 97% of the teacher's macro-F1 at >= 20x its texts/s, mean over sets"}
 
 
-def markdown_table(per_set: dict[str, dict], summary: dict) -> str:
+def docs_table(per_set: dict[str, dict], summary: dict) -> str:
     """The docs table (docs/distillation.md): the better teacher and its best student per set."""
-    lines = ["| set | teacher | teacher macro-F1 | best student | student macro-F1 | student texts/s over teacher's |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for name, result in per_set.items():
-        best = result["best"]
-        lines.append(f"| {name} | {best['teacher']} | {best['teacher_f1']:.3f} | {best['student'].split('<-')[0]} | "
-                     f"{best['student_f1']:.3f} | {best['speedup']:.1f}x |")
+    rows = [[name, r["best"]["teacher"], f"{r['best']['teacher_f1']:.3f}", r["best"]["student"].split("<-")[0],
+             f"{r['best']['student_f1']:.3f}", f"{r['best']['speedup']:.1f}x"] for name, r in per_set.items()]
     mean = summary["mean"]
-    lines.append(f"| mean | | {mean['teacher_f1']:.3f} | | {mean['student_f1']:.3f} "
-                 f"({summary['student_share_of_teacher_f1']:.1%}) | {mean['speedup']:.1f}x |")
-    return "\n".join(lines)
+    rows.append(["mean", "", f"{mean['teacher_f1']:.3f}", "",
+                 f"{mean['student_f1']:.3f} ({summary['student_share_of_teacher_f1']:.1%})", f"{mean['speedup']:.1f}x"])
+    return markdown_table(["set", "teacher", "teacher macro-F1", "best student", "student macro-F1",
+                           "student texts/s over teacher's"], rows)
 
 
 @register
@@ -220,4 +218,4 @@ class Distill(Benchmark):
                 per_set[name] = run_set(name, size, Path(work) / name)
                 print(f"bench distill: {name}: {per_set[name]['best']}", flush=True)
         summary = summarise(per_set)
-        return {"per_set": per_set, "summary": summary, "table": markdown_table(per_set, summary)}
+        return {"per_set": per_set, "summary": summary, "table": docs_table(per_set, summary)}

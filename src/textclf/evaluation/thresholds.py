@@ -166,7 +166,8 @@ def tune_thresholds(
     if not multi_label:
         names = names[1:2] if len(names) == 2 else names
     pooled = binary_curve(truth.ravel(), scores.ravel())
-    if pooled.positives >= min_positives:
+    poolable = pooled.positives >= min_positives
+    if poolable:
         global_cut, global_score, global_reached = best_cut(pooled, objective, beta, target)
     else:
         global_cut, global_score, global_reached = DEFAULT_THRESHOLD, None, True
@@ -174,7 +175,7 @@ def tune_thresholds(
     per_score: list[float | None] = [global_score] * k
     fallback, unreached = [], []
     if scope == "global":
-        if pooled.positives < min_positives:
+        if not poolable:
             fallback = list(names)
         elif not global_reached:
             unreached = list(names)
@@ -192,7 +193,7 @@ def tune_thresholds(
         warnings.warn(
             f"fewer than {min_positives} positive validation examples for {len(fallback)} label(s) "
             f"{fallback[:10]}: their threshold is not tuned and falls back to {global_cut:.4f} "
-            f"({'the global threshold' if pooled.positives >= min_positives else 'the default'})",
+            f"({'the global threshold' if poolable else 'the default'})",
             ThresholdWarning, stacklevel=2,
         )
     if unreached:
