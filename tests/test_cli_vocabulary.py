@@ -296,3 +296,13 @@ def test_train_user_error_after_the_data_line_is_one_line(model, tmp_path, monke
                  str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == "textclf: error: model.x: cannot be fitted here\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_export_refuses_column_flags_it_would_ignore(capsys):
+    """export reads texts only (for its parity check): a group, time or id column would change
+    nothing, so it is an unknown flag rather than one accepted and silently ignored."""
+    export = _verbs(build_parser())["export"]
+    flags = {flag for action in _options(export) for flag in action.option_strings}
+    assert "--text-column" in flags and not flags & {"--group-column", "--time-column", "--id-column"}
+    assert main(["export", "some-model", "-o", "out", "--group-column", "author"]) == 2
+    assert "--group-column" in capsys.readouterr().err

@@ -82,13 +82,18 @@ def _old_report_flags(p: argparse.ArgumentParser) -> None:
         _old(p, f"--{fmt}", "output", f"-o FILE --format {fmt}", also={"format": fmt})
 
 
-def add_data_flags(p: argparse.ArgumentParser, data_help: str | None, labelled: bool = True) -> None:
-    """--data (unless `data_help` is None) and the column flags every verb shares."""
+def add_data_flags(p: argparse.ArgumentParser, data_help: str | None, labelled: bool = True,
+                   row_context: bool = True) -> None:
+    """--data (unless `data_help` is None) and the column flags every verb shares; the group, time
+    and id columns only where the verb uses them (`row_context`): a flag that is accepted and
+    ignored reads as if it had done something."""
     if data_help is not None:
         p.add_argument("--data", help=data_help)
     p.add_argument("--text-column", help="text column (default: the one the model was trained on, else 'text')")
     if labelled:
         p.add_argument("--label-column", help="label column (default: the model's, else 'label')")
+    if not row_context:
+        return
     p.add_argument("--group-column", help="group column (author, product, movie, ...)")
     p.add_argument("--time-column", help="time column (dates or numbers)")
     p.add_argument("--id-column", help="id column, copied into outputs")
@@ -236,7 +241,8 @@ def _serving_verbs(verb: Callable) -> None:
     p.add_argument("--fusions", choices=["auto", "on", "off"], default="auto",
                    help="onnxruntime transformer fusions for pretrained encoders (auto: keep the faster graph)")
     add_data_flags(p, "texts the export's parity and int8 agreement are checked on (the first 256): a file, a "
-                      "bundled data set, or train/validation/test of the model (default: test)", labelled=False)
+                      "bundled data set, or train/validation/test of the model (default: test)", labelled=False,
+                   row_context=False)
 
 
 def add_service_flags(p: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ def _data_choice(args: argparse.Namespace):
     from ..jobs.inspect import DataChoice
 
     return DataChoice(args.data, ColumnOverrides(
-        text=args.text_column, label=vars(args).get("label_column"), group=args.group_column,
-        time=args.time_column, id=args.id_column))
+        text=args.text_column, label=vars(args).get("label_column"), group=vars(args).get("group_column"),
+        time=vars(args).get("time_column"), id=vars(args).get("id_column")))
 
 
 # -- train -----------------------------------------------------------------------------------------
