@@ -142,7 +142,7 @@ def test_auto_searches_training_rows_only_and_writes_a_leaderboard(splits, tmp_p
     assert SpyModel.seen <= set(train.texts) | set(validation.texts)
     board = json.loads((tmp_path / "leaderboard.json").read_text())
     rows = board["candidates"]
-    assert rows == summary["leaderboard"] and 2 <= len(rows) <= 7
+    assert rows == summary["leaderboard"] and 2 <= len(rows) <= 8  # 6 trials, the two mixes tried
     complete = [r for r in rows if r["status"] == "complete"]
     assert {r["candidate"] for r in complete} >= {"tfidf_word", "spy[1]"}
     for row in complete:
@@ -246,6 +246,37 @@ def test_mix_weights_chosen_on_the_scored_rows_flatter_noise_candidates():
     left[:60], right[60:] = 0.45 + 0.1 * (1 - truth[:60]), 0.45 + 0.1 * (1 - truth[60:])
     assert out_of_fold_mix_score([left, right], targets, False, "macro_f1", seed=0) > score(targets, left, False,
                                                                                             "macro_f1")
+
+
+def test_the_leaders_of_the_two_best_families_are_averaged_when_that_wins_on_the_same_rows():
+    """Hand-made out-of-fold probabilities, 4 rows: family x's leader is right on rows 0 and 2
+    (macro-F1 0.5), family y's on rows 1-3; their equal mix is right on all four (1.0) and is kept.
+    x's second trial is not a member (one leader per family); a pair that adds nothing is refused."""
+    from types import SimpleNamespace
+
+    from textclf.models.auto.choice import family_leaders_mix
+    from textclf.models.auto.trials import Trial
+
+    targets = np.array([0, 0, 1, 1])
+    leader_x = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
+    leader_y = np.array([[0.45, 0.55], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+    x, y = SimpleNamespace(name="x"), SimpleNamespace(name="y")
+    runner = SimpleNamespace(label_map=SimpleNamespace(multi_label=False), metric="macro_f1", seed=0,
+                             protocol=SimpleNamespace(eval_targets=targets, refit=False),
+                             config=SimpleNamespace(bootstrap_resamples=20), score_name="cv macro-F1",
+                             say=lambda line: None)
+
+    def trial(index, family, probs, cv_score):
+        return Trial(index, family, {}, status="complete", score=cv_score, probs=probs)
+
+    ranked = [trial(1, x, leader_x, 0.9), trial(2, x, leader_x * 0 + 0.5, 0.85), trial(3, y, leader_y, 0.8)]
+    members, weights, mix_score, row = family_leaders_mix(runner, ranked)
+    assert [m.index for m in members] == [1, 3] and weights.tolist() == [0.5, 0.5]
+    assert mix_score == 1.0 and row["best_single_same_rows"] == 0.5 and row["status"] == "kept"
+    assert row["settings"] == {"members": ["x#1", "y#3"], "weights": [0.5, 0.5]}
+    same = [trial(1, x, leader_x, 0.9), trial(3, y, leader_x.copy(), 0.8)]
+    assert family_leaders_mix(runner, same)[3]["status"] == "not kept: no better than the best single candidate"
+    assert family_leaders_mix(runner, ranked[:2]) is None  # one family: no pair
 
 
 def test_candidate_mistakes_and_unavailable_types():

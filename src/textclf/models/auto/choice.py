@@ -1,6 +1,7 @@
-"""The choice `model.type: auto` makes after its search: one trial, or a Caruana-style mix of the
-leaders when the mix scores higher on the same rows (and, when the protocol refits, its members
-can still be refitted within the budget).
+"""The choice `model.type: auto` makes after its search: one trial, or a mix of the leaders when
+the mix scores higher on the same rows (and, when the protocol refits, its members can still be
+refitted within the budget): first a Caruana-style mix, which must also win with weights chosen on
+other rows; when it does not, the best trials of the two best families averaged.
 
 The single trial is the cheapest one whose mean score is within noise of the best's: the gap
 between their mean scores is at most one standard error of their paired per-fold differences
@@ -13,7 +14,7 @@ cross-validation and 0.10 below on test."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,8 +28,10 @@ class Choice:
     members: list[Trial]  # one trial, or the ensemble's members
     weights: np.ndarray  # one per member, summing to 1
     score: float  # on the protocol's scored rows
-    ensemble_row: dict | None = None  # the leaderboard row of the mix that was tried, kept or not
+    mix_rows: list[dict] = field(default_factory=list)  # leaderboard rows of the mixes tried, kept or not
     notes: dict[int, str] | None = None  # trial number -> why it was (not) chosen, for the leaderboard
+
+Mix = tuple[list[Trial], np.ndarray, float, dict]  # members, weights, score, leaderboard row
 
 AS_CHEAP = 1.5  # candidates within this factor of the cheapest one's cost count as equally cheap
 NEGLIGIBLE = 0.01  # the most score a cheaper candidate may give up, however wide the noise
@@ -136,11 +139,10 @@ def out_of_fold_mix_score(candidate_probs: Sequence[np.ndarray], targets: np.nda
 
 
 def choose_model(runner: TrialRunner) -> Choice:
-    """The best complete trial of `runner`, or an ensemble of its leaders when that scores higher."""
-    config, protocol, budget, metric = runner.config, runner.protocol, runner.budget, runner.metric
-    multi = runner.label_map.multi_label
+    """The best complete trial of `runner` (the cheapest within noise of it), or a mix of its
+    leaders when one scores higher: the Caruana mix, else the pair of family leaders."""
+    config, protocol = runner.config, runner.protocol
     complete = runner.ranked()
-    best = complete[0]
     chosen, notes = simplest_within_noise([t.score for t in complete], [t.fold_scores for t in complete],
                                           _fit_costs(complete), protocol.folds_per_repeat)
     single_choice = complete[chosen]
@@ -150,43 +152,93 @@ def choose_model(runner: TrialRunner) -> Choice:
         runner.say(f"{single_choice.family.name}#{single_choice.index}: {notes[chosen]}")
     if config.ensemble_size < 2 or len(complete) < 2:
         return choice
-    pool = ensemble_pool(complete, config.ensemble_size)
-    pool_probs, targets, copies = stacked_repeats(pool, protocol.eval_targets)
+    for mix in (caruana_mix, family_leaders_mix):
+        tried = mix(runner, complete)
+        if tried is None:
+            continue
+        members, weights, mix_score, row = tried
+        choice.mix_rows.append(row)
+        if row["status"] == "kept":
+            choice.members, choice.weights, choice.score, choice.notes = members, weights, mix_score, {}
+            break
+    return choice
+
+
+def caruana_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None:
+    """Greedy forward selection over the ensemble pool; kept when it beats the best single trial
+    on the same rows, also with its weights chosen on other rows than those it is scored on."""
+    multi, metric = runner.label_map.multi_label, runner.metric
+    pool = ensemble_pool(complete, runner.config.ensemble_size)
+    pool_probs, targets, copies = stacked_repeats(pool, runner.protocol.eval_targets)
     w = greedy_ensemble(pool_probs, targets, multi, metric)
     used = [i for i in range(len(pool)) if w[i] > 0]
     if len(used) < 2:
-        runner.say(f"ensemble: adding no other candidate to {best.family.name}#{best.index} improves "
+        runner.say(f"ensemble: adding no other candidate to {pool[0].family.name}#{pool[0].index} improves "
                    f"its {runner.score_name}")
-        return choice
+        return None
     mix_score = score(targets, mix_probabilities([pool_probs[i] for i in used], w[used], multi), multi, metric)
-    # Kept only when the mix also wins with weights chosen on other rows than those it is scored on.
     honest = out_of_fold_mix_score(pool_probs, targets, multi, metric, runner.seed, copies=copies)
     single = score(targets, pool_probs[0], multi, metric)  # the best trial, on the same stacked rows
-    keep = mix_score > single + 1e-12 and honest > single + 1e-12
-    refit_cost = sum(budget.refit_estimate(pool[i].family, pool[i].training) for i in used) if protocol.refit else 0.0
-    if keep and protocol.refit and refit_cost > budget.left() + 0.05 * budget.seconds:
-        keep, reason = False, f"not kept: refitting {len(used)} members needs ~{refit_cost:.0f} s"
-    else:
-        reason = "kept" if keep else "not kept: no better than the best single candidate"
-        if mix_score > single + 1e-12 and not keep:
-            reason = "not kept: no better than the best single candidate with weights chosen on other folds"
-    choice.ensemble_row = {
-        "candidate": "ensemble", "type": "ensemble",
-        "settings": {"members": [f"{pool[i].family.name}#{pool[i].index}" for i in used],
-                     "weights": [round(float(w[i]), 4) for i in used]},
-        "score": round(mix_score, 6), "out_of_fold_weights_score": round(honest, 6),
-        "best_single_same_rows": round(single, 6),
-        "interval": score_interval(protocol.eval_targets,  # over the rows once: the mix of repeat means
-                                   mix_probabilities([pool[i].probs for i in used], w[used], multi), multi,
-                                   metric, config.bootstrap_resamples, runner.seed),
-        "fit_seconds": 0.0, "status": reason}
-    runner.say(f"ensemble of {len(used)} ({', '.join(choice.ensemble_row['settings']['members'])}): "
+    beats = mix_score > single + 1e-12
+    reason = _affordable([pool[i] for i in used], runner) if beats and honest > single + 1e-12 else (
+        "not kept: no better than the best single candidate with weights chosen on other folds" if beats
+        else "not kept: no better than the best single candidate")
+    row = _mix_row(runner, [pool[i] for i in used], w[used], mix_score, single, reason)
+    row["out_of_fold_weights_score"] = round(honest, 6)
+    runner.say(f"ensemble of {len(used)} ({', '.join(row['settings']['members'])}): "
                f"{runner.score_name} {mix_score:.3f} vs best single {single:.3f}; with weights from other "
                f"folds {honest:.3f} vs {single:.3f}: {reason}")
-    if keep:
-        choice.members, choice.weights, choice.score = [pool[i] for i in used], w[used], mix_score
-        choice.notes = {}
-    return choice
+    return [pool[i] for i in used], w[used], mix_score, row
+
+
+def family_leaders_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None:
+    """The best trials of the two best families, averaged with equal weights: kept when it beats
+    the best single trial on the same rows. Nothing is fitted to those rows but the choice of the
+    two, so unlike the Caruana mix it needs no second check on other folds; on the six small-data
+    sets (bench/results/small_data.json) it was the mix the weights check refused where test rows
+    said it won."""
+    leaders: dict[str, Trial] = {}
+    for trial in complete:  # best first
+        leaders.setdefault(trial.family.name, trial)
+    pair = list(leaders.values())[:2]
+    if len(pair) < 2:
+        return None
+    multi, metric = runner.label_map.multi_label, runner.metric
+    probs, targets, _ = stacked_repeats(pair, runner.protocol.eval_targets)
+    weights = np.full(2, 0.5)
+    mix_score = score(targets, mix_probabilities(probs, weights, multi), multi, metric)
+    single = score(targets, probs[0], multi, metric)
+    reason = (_affordable(pair, runner) if mix_score > single + 1e-12
+              else "not kept: no better than the best single candidate")
+    row = _mix_row(runner, pair, weights, mix_score, single, reason)
+    runner.say(f"family leaders {' + '.join(row['settings']['members'])}, equal weights: {runner.score_name} "
+               f"{mix_score:.3f} vs best single {single:.3f}: {reason}")
+    return pair, weights, mix_score, row
+
+
+def _affordable(members: list[Trial], runner: TrialRunner) -> str:
+    """The status "kept", unless refitting the members on all training rows would overrun the budget."""
+    if not runner.protocol.refit:
+        return "kept"
+    budget = runner.budget
+    refit_cost = sum(budget.refit_estimate(t.family, t.training) for t in members)
+    if refit_cost > budget.left() + 0.05 * budget.seconds:
+        return f"not kept: refitting {len(members)} members needs ~{refit_cost:.0f} s"
+    return "kept"
+
+
+def _mix_row(runner: TrialRunner, members: list[Trial], weights: np.ndarray, mix_score: float, single: float,
+             status: str) -> dict:
+    """The leaderboard row of a mix, kept or not."""
+    multi, config = runner.label_map.multi_label, runner.config
+    return {"candidate": "ensemble", "type": "ensemble",
+            "settings": {"members": [f"{t.family.name}#{t.index}" for t in members],
+                         "weights": [round(float(x), 4) for x in weights]},
+            "score": round(mix_score, 6), "best_single_same_rows": round(single, 6),
+            "interval": score_interval(runner.protocol.eval_targets,  # over the rows once: the mix of repeat means
+                                       mix_probabilities([t.probs for t in members], weights, multi), multi,
+                                       runner.metric, config.bootstrap_resamples, runner.seed),
+            "fit_seconds": 0.0, "status": status}
 
 
 def _fit_costs(trials: list[Trial]) -> list[float]:

@@ -46,22 +46,24 @@ def unavailable_row(family: Family) -> dict[str, Any]:
             "fit_seconds": 0.0, "status": f"skipped: model type {family.type!r} is not available"}
 
 
-def leaderboard_rows(trial_rows: list[dict], chosen: list[int], ensemble_row: dict | None,
+def leaderboard_rows(trial_rows: list[dict], chosen: list[int], mix_rows: list[dict],
                      refit_seconds: float, skipped_rows: list[dict], notes: dict[int, str] | None = None
                      ) -> list[dict]:
     """Every row, the chosen one(s) marked `selected`: scored rows best first, then pruned, then
     the rest; candidates that never ran last. `chosen`: the trial numbers of the choice (several
-    when it is the ensemble); `notes`: trial number -> why the choice passed over the best
-    score or took a cheaper candidate (row key `why`)."""
+    when it is an ensemble); `mix_rows`: the ensembles tried (at most one has status "kept");
+    `notes`: trial number -> why the choice passed over the best score or took a cheaper
+    candidate (row key `why`)."""
     rows = list(trial_rows)
     for row in rows:
         row["selected"] = len(chosen) == 1 and row["trial"] in set(chosen)
         if notes and row["trial"] in notes:
             row["why"] = notes[row["trial"]]
-    if ensemble_row is not None:
-        ensemble_row["selected"] = len(chosen) > 1
-        ensemble_row["fit_seconds"] = round(refit_seconds, 3) if len(chosen) > 1 else 0.0
-        rows.append(ensemble_row)
+    for mix_row in mix_rows:
+        kept = len(chosen) > 1 and mix_row["status"] == "kept"
+        mix_row["selected"] = kept
+        mix_row["fit_seconds"] = round(refit_seconds, 3) if kept else 0.0
+        rows.append(mix_row)
     rows.sort(key=lambda r: (0 if r["score"] is not None else 1 if r["status"] == "pruned" else 2,
                              -(r["score"] or 0.0)))
     return rows + skipped_rows

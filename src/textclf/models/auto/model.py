@@ -221,7 +221,7 @@ class AutoModel(ModelBase):
                 workdir: Path | None) -> dict:
         """The leaderboard and the summary `fit` returns: printed, and written into `workdir`."""
         self.leaderboard = leaderboard_rows([trial_row(t) for t in self.trials], [t.index for t in choice.members],
-                                            choice.ensemble_row, refit_seconds, skipped_rows, choice.notes)
+                                            choice.mix_rows, refit_seconds, skipped_rows, choice.notes)
         elapsed = time.perf_counter() - started
         summary = {
             "protocol": self.protocol, "metric": self.metric, "time_budget": self.budget.seconds,
