@@ -47,7 +47,9 @@ test split never reaches `fit`):
    over the best `ensemble_size` trials (each family's best first, for diversity), maximising the
    metric of the out-of-fold (or validation) probabilities averaged over repeats, ties broken by
    log loss; the mix is kept only when it beats the best single candidate on the same rows, also
-   with weights chosen on other rows. Chosen models are refitted on the whole training split
+   with weights chosen on other rows. When it is not, the best trials of the two best families,
+   averaged with equal weights, are kept if they beat the best single candidate on the same rows
+   (no weights are fitted to them). Chosen models are refitted on the whole training split
    (validation available for early stopping, as usual) when scored by cross-validation or a
    holdout.
 
