@@ -21,6 +21,7 @@ Each (set, seed) is stored under $TEXTCLF_BENCH_CACHE (default: bench/ beside th
 replays the rules only; delete the folder to search again. Smoke mode keeps nothing.
 
     python -m bench auto_selection --mode smoke|quick|full
+    TEXTCLF_AUTO_SELECTION_STORED_ONLY=1 python -m bench auto_selection --mode full   # replay only
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bench.small_data_sets import SETS, cut
 
 FAMILIES = ["tfidf_word", "tfidf_char", "embedding", "embedding_mpnet"]
 RULES = ("single", "caruana", "auto")
+STORED_ONLY = "TEXTCLF_AUTO_SELECTION_STORED_ONLY"  # "1": replay the stored runs, search none (listed in left_out)
 
 
 def store_dir(mode: str) -> Path:
@@ -191,14 +193,18 @@ class AutoSelection(Benchmark):
         return self._run(store_dir(self.proto.mode))
 
     def _run(self, store: Path) -> dict:
-        rows = []
+        stored_only = os.environ.get(STORED_ONLY) == "1"
+        rows, left_out = [], []
         for seed in self.size.seeds:
             for name in self.size.sets:
                 path = store / f"{name}-{seed}.npz"
+                if not path.is_file() and stored_only:
+                    left_out.append({"set": name, "seed": seed})
+                    continue
                 if not path.is_file():
                     save_run(path, search_and_score(name, seed, self.size))
                 row = {"set": name, "seed": seed, **replay(load_run(path))}
                 rows.append(row)
                 print(f"auto_selection {name} seed {seed}: single {row['single']:.3f} caruana {row['caruana']:.3f} "
                       f"auto {row['auto']:.3f} best default {row['best_default']:.3f}", flush=True)
-        return {"runs": rows, "summary": summarize(rows), "store": str(store)}
+        return {"runs": rows, "summary": summarize(rows), "store": str(store), "left_out": left_out}
