@@ -31,8 +31,8 @@ class Choice:
     mix_rows: list[dict] = field(default_factory=list)  # leaderboard rows of the mixes tried, kept or not
     notes: dict[int, str] | None = None  # trial number -> why it was (not) chosen, for the leaderboard
 
-Mix = tuple[list[Trial], np.ndarray, float, dict]  # members, weights, score, leaderboard row
 
+Mix = tuple[list[Trial], np.ndarray, float, dict]  # members, weights, score, leaderboard row
 AS_CHEAP = 1.5  # candidates within this factor of the cheapest one's cost count as equally cheap
 NEGLIGIBLE = 0.01  # the most score a cheaper candidate may give up, however wide the noise
 
