@@ -273,6 +273,7 @@ def test_the_leaders_of_the_two_best_families_are_averaged_when_that_wins_on_the
     members, weights, mix_score, row = family_leaders_mix(runner, ranked)
     assert [m.index for m in members] == [1, 3] and weights.tolist() == [0.5, 0.5]
     assert mix_score == 1.0 and row["best_single_same_rows"] == 0.5 and row["status"] == "kept"
+    assert row["mix"] == "the two best families' leaders, equal weights"
     assert row["settings"] == {"members": ["x#1", "y#3"], "weights": [0.5, 0.5]}
     same = [trial(1, x, leader_x, 0.9), trial(3, y, leader_x.copy(), 0.8)]
     assert family_leaders_mix(runner, same)[3]["status"] == "not kept: no better than the best single candidate"
@@ -337,6 +338,8 @@ def test_complementary_candidates_become_a_saved_ensemble(tmp_path):
     assert clf.model_params["weights"] == pytest.approx([0.5, 0.5])
     board = json.loads((tmp_path / "leaderboard.json").read_text())["candidates"]
     assert board[0]["candidate"] == "ensemble" and board[0]["selected"] and board[0]["status"] == "kept"
+    why = json.loads((tmp_path / "leaderboard.json").read_text())["selected"]["why"]
+    assert why == f"the ensemble ({board[0]['mix']}) beat the best single candidate"
     singles = [r["score"] for r in board if r["candidate"] != "ensemble"]
     assert board[0]["score"] > max(singles) + 0.1
     accuracy = np.mean(np.array(clf.predict(test)) == np.array(test.labels))

@@ -183,7 +183,8 @@ def caruana_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None:
     reason = _affordable([pool[i] for i in used], runner) if beats and honest > single + 1e-12 else (
         "not kept: no better than the best single candidate with weights chosen on other folds" if beats
         else "not kept: no better than the best single candidate")
-    row = _mix_row(runner, [pool[i] for i in used], w[used], mix_score, single, reason)
+    row = _mix_row(runner, "greedy forward selection (Caruana)", [pool[i] for i in used], w[used], mix_score,
+                   single, reason)
     row["out_of_fold_weights_score"] = round(honest, 6)
     runner.say(f"ensemble of {len(used)} ({', '.join(row['settings']['members'])}): "
                f"{runner.score_name} {mix_score:.3f} vs best single {single:.3f}; with weights from other "
@@ -210,7 +211,7 @@ def family_leaders_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None
     single = score(targets, probs[0], multi, metric)
     reason = (_affordable(pair, runner) if mix_score > single + 1e-12
               else "not kept: no better than the best single candidate")
-    row = _mix_row(runner, pair, weights, mix_score, single, reason)
+    row = _mix_row(runner, "the two best families' leaders, equal weights", pair, weights, mix_score, single, reason)
     runner.say(f"family leaders {' + '.join(row['settings']['members'])}, equal weights: {runner.score_name} "
                f"{mix_score:.3f} vs best single {single:.3f}: {reason}")
     return pair, weights, mix_score, row
@@ -227,11 +228,11 @@ def _affordable(members: list[Trial], runner: TrialRunner) -> str:
     return "kept"
 
 
-def _mix_row(runner: TrialRunner, members: list[Trial], weights: np.ndarray, mix_score: float, single: float,
-             status: str) -> dict:
-    """The leaderboard row of a mix, kept or not."""
+def _mix_row(runner: TrialRunner, kind: str, members: list[Trial], weights: np.ndarray, mix_score: float,
+             single: float, status: str) -> dict:
+    """The leaderboard row of a mix, kept or not; `kind` says how its members and weights were chosen."""
     multi, config = runner.label_map.multi_label, runner.config
-    return {"candidate": "ensemble", "type": "ensemble",
+    return {"candidate": "ensemble", "type": "ensemble", "mix": kind,
             "settings": {"members": [f"{t.family.name}#{t.index}" for t in members],
                          "weights": [round(float(x), 4) for x in weights]},
             "score": round(mix_score, 6), "best_single_same_rows": round(single, 6),

@@ -234,7 +234,8 @@ class AutoModel(ModelBase):
                          "score": round(choice.score, 6),
                          "refit": self.refit,
                          "why": (choice.notes or {}).get(choice.members[0].index, "the best score")
-                         if len(choice.members) == 1 else "the ensemble beat the best single candidate"},
+                         if len(choice.members) == 1 else
+                         f"the ensemble ({_kept_mix(choice)}) beat the best single candidate"},
             "leaderboard": self.leaderboard,
         }
         print_leaderboard(self.leaderboard, self.protocol, self.metric, elapsed, self.budget.seconds,
@@ -270,6 +271,10 @@ class AutoModel(ModelBase):
                                 state_path, "auto")
         model.choice = (chosen_config, chosen)
         return model
+
+
+def _kept_mix(choice: Choice) -> str:
+    return next(row["mix"] for row in choice.mix_rows if row["status"] == "kept")
 
 
 def _cuda_available(families: list[Family]) -> bool:
