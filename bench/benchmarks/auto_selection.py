@@ -124,7 +124,7 @@ def search_and_score(name: str, seed: int, size) -> dict:
 def replay(record: dict) -> dict:
     """Test macro-F1 of each rule's choice among the record's trials, and the two bars."""
     from bench.data import score
-    from textclf.models.auto.choice import _fit_costs, caruana_mix, choose_model, simplest_within_noise
+    from textclf.models.auto.choice import caruana_mix, choose_model, fit_costs, simplest_within_noise
     from textclf.models.auto.trials import Trial
     from textclf.models.ensemble import mix_probabilities
 
@@ -145,7 +145,7 @@ def replay(record: dict) -> dict:
         return score(record["test_labels"], probs, record["labels"]).macro_f1
 
     single, _ = simplest_within_noise([t.score for t in ranked], [t.fold_scores for t in ranked],
-                                      _fit_costs(ranked), record["folds_per_repeat"])
+                                      fit_costs(ranked), record["folds_per_repeat"])
     caruana = caruana_mix(runner, ranked)
     kept = caruana is not None and caruana[3]["status"] == "kept"
     choice = choose_model(runner)

@@ -144,7 +144,7 @@ def choose_model(runner: TrialRunner) -> Choice:
     config, protocol = runner.config, runner.protocol
     complete = runner.ranked()
     chosen, notes = simplest_within_noise([t.score for t in complete], [t.fold_scores for t in complete],
-                                          _fit_costs(complete), protocol.folds_per_repeat)
+                                          fit_costs(complete), protocol.folds_per_repeat)
     single_choice = complete[chosen]
     choice = Choice([single_choice], np.ones(1), single_choice.score,
                     notes={complete[i].index: note for i, note in notes.items()})
@@ -242,7 +242,7 @@ def _mix_row(runner: TrialRunner, kind: str, members: list[Trial], weights: np.n
             "fit_seconds": 0.0, "status": status}
 
 
-def _fit_costs(trials: list[Trial]) -> list[float]:
+def fit_costs(trials: list[Trial]) -> list[float]:
     """Seconds per fit of each trial's family: its slowest trial's fit seconds per fold (an
     embedding family's first trial pays for encoding the texts, as its model will at prediction)."""
     per_fit = [t.fit_seconds / max(1, len(t.fold_scores)) for t in trials]
