@@ -97,10 +97,11 @@ def search_and_score(name: str, seed: int, size) -> dict:
     training, _ = skewed_class_weight(TrainingConfig(progress=False),
                                       np.bincount(targets, minlength=len(label_map)), label_map)
     families = [f for f in size.families if f != "embedding_mpnet" or "mpnet" in installed_encoders()]
-    auto = AutoModel(AutoConfig(time_budget=size.time_budget, candidates=families), label_map, training, seed,
-                     log=open(os.devnull, "w"))
     started = time.perf_counter()
-    summary = auto.fit(train, targets)
+    with open(os.devnull, "w") as quiet:
+        auto = AutoModel(AutoConfig(time_budget=size.time_budget, candidates=families), label_map, training, seed,
+                         log=quiet)
+        summary = auto.fit(train, targets)
     labels = [str(c) for c in label_map.labels]
     record = {"set": name, "seed": seed, "labels": labels, "test_labels": list(test.labels),
               "targets": auto.eval_targets, "test_targets": label_map.encode(test),
