@@ -20,6 +20,7 @@ Goal checks in the summary: auto >= every peer on the mean and on all sets but a
 6); auto >= its own best single candidate on all sets but at most one.
 
     python -m bench small_data --mode smoke|quick|full
+    TEXTCLF_SMALL_DATA_SEEDS=0,1,2 python -m bench small_data --mode quick   # the quick protocol, more seeds
 Writes bench/results/small_data.json (quick/smoke: small_data.MODE.json in the harness's folder)
 with summary.sets[SET][SYSTEM] and summary.mean[SYSTEM] (test macro-F1, mean over seeds),
 summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every finished
@@ -177,6 +178,21 @@ def run_peer(system: str, train, test, seed: int, size) -> dict:
     return peers_systems.SMALL_PEERS[system](train, test, seed, grid=tiny.get(system))
 
 
+SEEDS_ENV = "TEXTCLF_SMALL_DATA_SEEDS"
+
+
+def seeds_wanted(default: list[int]) -> list[int]:
+    """$TEXTCLF_SMALL_DATA_SEEDS (a comma list of integers) when set, else the mode's seeds: the
+    quick protocol over more seeds, one seed per sitting (finished runs are kept, see below)."""
+    given = os.environ.get(SEEDS_ENV, "").strip()
+    if not given:
+        return list(default)
+    try:
+        return [int(x) for x in given.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"{SEEDS_ENV}={given!r}: expected a comma list of integers, e.g. 0,1,2") from None
+
+
 # -- the partial-results file: one JSON line per finished (set, seed, system) -----------------------
 def partial_path(results: Path, mode: str) -> Path:
     return results / f"small_data.{mode}.partial.jsonl"
@@ -315,6 +331,7 @@ class SmallData(Benchmark):
         from textclf.errors import DataError
 
         size, mode = self.size, self.proto.mode
+        size.seeds = seeds_wanted(size.seeds)
         # Every optional peer's availability is recorded, also those a smoke run leaves out.
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
