@@ -63,3 +63,14 @@ def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
     longer = dict(vars(bench.size), time_budget=4.0)
     done = small_data.read_partial(partial, longer)
     assert set(done) == {("debates", 0, "sklearn")}
+
+
+def test_more_seeds_are_asked_by_environment_and_a_bad_list_stops_in_one_line(monkeypatch):
+    monkeypatch.delenv(small_data.SEEDS_ENV, raising=False)
+    assert small_data.seeds_wanted([0]) == [0]
+    monkeypatch.setenv(small_data.SEEDS_ENV, "0, 1,2")
+    assert small_data.seeds_wanted([0]) == [0, 1, 2]
+    monkeypatch.setenv(small_data.SEEDS_ENV, "0,one")
+    with pytest.raises(SystemExit) as stop:
+        small_data.seeds_wanted([0])
+    assert small_data.SEEDS_ENV in str(stop.value) and "\n" not in str(stop.value)
