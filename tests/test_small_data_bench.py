@@ -74,3 +74,28 @@ def test_more_seeds_are_asked_by_environment_and_a_bad_list_stops_in_one_line(mo
     with pytest.raises(SystemExit) as stop:
         small_data.seeds_wanted([0])
     assert small_data.SEEDS_ENV in str(stop.value) and "\n" not in str(stop.value)
+
+
+def test_a_later_run_takes_finished_runs_from_the_published_results_when_their_settings_match(tmp_path):
+    from bench import small_data_sets
+    from textclf.errors import DataError
+
+    try:
+        small_data_sets.load("debates")
+    except DataError as err:
+        pytest.skip(str(err))
+    proto, bench = tiny_run(tmp_path)
+    payload = bench.run()
+    path = proto.finish({k: v for k, v in payload.items() if k != "table"}, payload["table"])
+    document = json.loads(path.read_text())
+    for run in document["runs"]:
+        run["macro_f1"] = 0.25  # a value no fit gives: it shows which records were reused
+    path.write_text(json.dumps(document))
+
+    proto, bench = tiny_run(tmp_path)
+    assert set(bench.run()["summary"]["sets"]["debates"].values()) == {0.25}  # nothing fitted again
+
+    proto, bench = tiny_run(tmp_path)
+    bench.size.time_budget = 3.0  # auto's settings changed: auto alone runs again
+    again = bench.run()["summary"]["sets"]["debates"]
+    assert again["sklearn"] == again["candidate:tfidf_word"] == 0.25 and again["auto"] != 0.25

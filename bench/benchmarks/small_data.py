@@ -26,7 +26,8 @@ with summary.sets[SET][SYSTEM] and summary.mean[SYSTEM] (test macro-F1, mean ove
 summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every finished
 (set, seed, system) is appended to small_data.MODE.partial.jsonl beside the results and skipped by
 a rerun of the same mode whose settings for that system are unchanged (SYSTEM_SETTINGS); the file
-is removed once the run completes.
+is removed once the run completes. The results JSON keeps each run's settings fingerprint, so a
+later run of the same mode with more seeds takes the finished ones from it too.
 """
 
 from __future__ import annotations
@@ -205,6 +206,10 @@ SYSTEM_SETTINGS = {"auto": ("time_budget", "candidates"), "setfit": ("setfit_ste
                    "fasttext": ("tiny_grids",), "candidate": (), "variant": ()}
 
 
+def known_system(system: str) -> bool:
+    return system in ALL_SYSTEMS or system.startswith(("candidate:", "variant:"))
+
+
 def run_fingerprint(sizes: dict, system: str) -> str:
     """What makes two runs' records of `system` interchangeable: the cuts and the settings that
     system uses (not which sets, seeds and systems are run: a record names its own)."""
@@ -223,10 +228,24 @@ def read_partial(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
             except json.JSONDecodeError:  # a line cut short by a kill: that system reruns
                 continue
             system = record.get("system", "")
-            if system in ALL_SYSTEMS or system.startswith(("candidate:", "variant:")):
+            if known_system(system):
                 if record.get("fingerprint") == run_fingerprint(sizes, system):
                     done[(record["set"], record["seed"], system)] = record
     return done
+
+
+def published_runs(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
+    """The finished runs of an earlier complete run of this mode (its results JSON) that ran with
+    the same settings: a run with more seeds fits only the new ones."""
+    if not path.is_file():
+        return {}
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+    return {(r["set"], r["seed"], r["system"]): r for r in runs
+            if r.get("status") == "ok" and known_system(r.get("system", ""))
+            and r.get("fingerprint") == run_fingerprint(sizes, r["system"])}
 
 
 def append_partial(path: Path, record: dict) -> None:
@@ -336,7 +355,7 @@ class SmallData(Benchmark):
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
         partial = partial_path(self.proto.results, mode)
-        done = read_partial(partial, vars(size))
+        done = {**published_runs(self.proto.results_path(), vars(size)), **read_partial(partial, vars(size))}
         if done:
             print(f"small_data: resuming, {len(done)} finished runs read from {partial}", flush=True)
         sets = []
@@ -401,5 +420,5 @@ class SmallData(Benchmark):
                             "sklearn_grid": "ngram (1,1)/(1,2) x C 0.3..30 x class_weight, 5-fold CV",
                             "fasttext_grid": "epoch 10/25/50 x lr 0.1/0.5/1.0 x wordNgrams 1/2 on a 20% validation cut"},
                 "data_sets": data_sets, "failed": [{k: r.get(k) for k in ("set", "seed", "system", "error")} for r in failed],
-                "runs": [{k: v for k, v in r.items() if k != "fingerprint"} for r in records],
+                "runs": records,
                 "table": table(summary, systems, mode)}
