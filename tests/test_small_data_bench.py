@@ -18,7 +18,9 @@ def tiny_run(tmp_path):
     bench.size.candidates, bench.size.time_budget = ["tfidf_word"], 2.0
     return proto, bench
 
-def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
+
+def finished_tiny_run(tmp_path):
+    """A complete tiny run: its protocol, benchmark, results path and results document."""
     from bench import small_data_sets
     from textclf.errors import DataError
 
@@ -29,7 +31,11 @@ def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
     proto, bench = tiny_run(tmp_path)
     payload = bench.run()
     path = proto.finish({k: v for k, v in payload.items() if k != "table"}, payload["table"])
-    document = json.loads(path.read_text())
+    return proto, bench, path, json.loads(path.read_text())
+
+
+def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
+    proto, bench, path, document = finished_tiny_run(tmp_path)
     assert path.name == "small_data.smoke.json"
     summary = document["summary"]
     assert set(summary["sets"]["debates"]) == {"auto", "candidate:tfidf_word", "sklearn"}
@@ -77,17 +83,7 @@ def test_more_seeds_are_asked_by_environment_and_a_bad_list_stops_in_one_line(mo
 
 
 def test_a_later_run_takes_finished_runs_from_the_published_results_when_their_settings_match(tmp_path):
-    from bench import small_data_sets
-    from textclf.errors import DataError
-
-    try:
-        small_data_sets.load("debates")
-    except DataError as err:
-        pytest.skip(str(err))
-    proto, bench = tiny_run(tmp_path)
-    payload = bench.run()
-    path = proto.finish({k: v for k, v in payload.items() if k != "table"}, payload["table"])
-    document = json.loads(path.read_text())
+    _, _, path, document = finished_tiny_run(tmp_path)
     for run in document["runs"]:
         run["macro_f1"] = 0.25  # a value no fit gives: it shows which records were reused
     path.write_text(json.dumps(document))

@@ -357,7 +357,8 @@ class SmallData(Benchmark):
         partial = partial_path(self.proto.results, mode)
         done = {**published_runs(self.proto.results_path(), vars(size)), **read_partial(partial, vars(size))}
         if done:
-            print(f"small_data: resuming, {len(done)} finished runs read from {partial}", flush=True)
+            print(f"small_data: {len(done)} finished runs reused from {self.proto.results_path().name} "
+                  f"and {partial.name}", flush=True)
         sets = []
         for set_name in size.sets:  # a set whose package is not installed is skipped and recorded
             try:
