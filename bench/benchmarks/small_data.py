@@ -206,10 +206,6 @@ SYSTEM_SETTINGS = {"auto": ("time_budget", "candidates"), "setfit": ("setfit_ste
                    "fasttext": ("tiny_grids",), "candidate": (), "variant": ()}
 
 
-def known_system(system: str) -> bool:
-    return system in ALL_SYSTEMS or system.startswith(("candidate:", "variant:"))
-
-
 def run_fingerprint(sizes: dict, system: str) -> str:
     """What makes two runs' records of `system` interchangeable: the cuts and the settings that
     system uses (not which sets, seeds and systems are run: a record names its own)."""
@@ -218,20 +214,29 @@ def run_fingerprint(sizes: dict, system: str) -> str:
     return json.dumps({"sizes": {k: sizes.get(k) for k in keys}}, sort_keys=True, default=str)
 
 
+def reusable(records, sizes: dict) -> dict[tuple[str, int, str], dict]:
+    """The finished records (of a partial file or a results JSON) whose system ran with the
+    settings in `sizes`, by (set, seed, system); the others are run again."""
+    done = {}
+    for record in records:
+        system = record.get("system", "")
+        known = system in ALL_SYSTEMS or system.startswith(("candidate:", "variant:"))
+        if known and record.get("status") == "ok" and record.get("fingerprint") == run_fingerprint(sizes, system):
+            done[(record["set"], record["seed"], system)] = record
+    return done
+
+
 def read_partial(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
     """Finished records of an earlier run whose system ran with the same settings; others are ignored."""
-    done = {}
+    records = []
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a kill: that system reruns
                 continue
-            system = record.get("system", "")
-            if known_system(system):
-                if record.get("fingerprint") == run_fingerprint(sizes, system):
-                    done[(record["set"], record["seed"], system)] = record
-    return done
+            records.append(record)
+    return reusable(records, sizes)
 
 
 def published_runs(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
@@ -243,9 +248,7 @@ def published_runs(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
         runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
     except (json.JSONDecodeError, AttributeError):
         return {}
-    return {(r["set"], r["seed"], r["system"]): r for r in runs
-            if r.get("status") == "ok" and known_system(r.get("system", ""))
-            and r.get("fingerprint") == run_fingerprint(sizes, r["system"])}
+    return reusable(runs, sizes)
 
 
 def append_partial(path: Path, record: dict) -> None:
@@ -355,9 +358,10 @@ class SmallData(Benchmark):
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
         partial = partial_path(self.proto.results, mode)
-        done = {**published_runs(self.proto.results_path(), vars(size)), **read_partial(partial, vars(size))}
+        published = self.proto.results_path()
+        done = {**published_runs(published, vars(size)), **read_partial(partial, vars(size))}
         if done:
-            print(f"small_data: {len(done)} finished runs reused from {self.proto.results_path().name} "
+            print(f"small_data: {len(done)} finished runs reused from {published.name} "
                   f"and {partial.name}", flush=True)
         sets = []
         for set_name in size.sets:  # a set whose package is not installed is skipped and recorded
