@@ -95,3 +95,26 @@ def test_a_later_run_takes_finished_runs_from_the_published_results_when_their_s
     bench.size.time_budget = 3.0  # auto's settings changed: auto alone runs again
     again = bench.run()["summary"]["sets"]["debates"]
     assert again["sklearn"] == again["candidate:tfidf_word"] == 0.25 and again["auto"] != 0.25
+
+
+def test_another_modes_results_lend_the_runs_whose_settings_match(tmp_path):
+    """The full protocol takes from the quick one's JSON the systems both run alike; a system whose
+    settings differ (here auto's budget) is fitted again."""
+    _, _, path, document = finished_tiny_run(tmp_path)
+    for run in document["runs"]:
+        run["macro_f1"] = 0.25
+    path.unlink()
+    (tmp_path / "small_data.quick.json").write_text(json.dumps(document))
+
+    proto, bench = tiny_run(tmp_path)
+    bench.size.time_budget = 3.0
+    again = bench.run()["summary"]["sets"]["debates"]
+    assert again["sklearn"] == again["candidate:tfidf_word"] == 0.25 and again["auto"] != 0.25
+
+
+def test_autos_fingerprint_names_the_candidates_its_defaults_resolve_to():
+    sizes = {"train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": None}
+    named = dict(sizes, candidates=small_data.candidate_names(None))
+    assert small_data.run_fingerprint(sizes, "auto") == small_data.run_fingerprint(named, "auto")
+    assert small_data.run_fingerprint(dict(sizes, candidates=["tfidf_word"]), "auto") != \
+        small_data.run_fingerprint(sizes, "auto")

@@ -27,7 +27,11 @@ summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every fin
 (set, seed, system) is appended to small_data.MODE.partial.jsonl beside the results and skipped by
 a rerun of the same mode whose settings for that system are unchanged (SYSTEM_SETTINGS); the file
 is removed once the run completes. The results JSON keeps each run's settings fingerprint, so a
-later run of the same mode with more seeds takes the finished ones from it too.
+later run with more seeds, or of another mode, takes from every small_data results JSON the
+finished runs whose system ran with the same settings (the full protocol fits auto, its neural
+candidates and SetFit, and takes the rest from the quick one). The full protocol takes hours
+longer than a sitting: its partial file is committed (see .gitignore), so each sitting goes on
+where the last one stopped.
 """
 
 from __future__ import annotations
@@ -208,10 +212,15 @@ SYSTEM_SETTINGS = {"auto": ("time_budget", "candidates"), "setfit": ("setfit_ste
 
 def run_fingerprint(sizes: dict, system: str) -> str:
     """What makes two runs' records of `system` interchangeable: the cuts and the settings that
-    system uses (not which sets, seeds and systems are run: a record names its own)."""
+    system uses (not which sets, seeds and systems are run: a record names its own). auto's
+    candidates are named as resolved on this machine (`None` means its defaults, which depend on
+    the installed encoders)."""
     kind = "setfit" if system.startswith("setfit") else system.split(":", 1)[0]
     keys = ("train_rows", "test_rows", *SYSTEM_SETTINGS[kind])
-    return json.dumps({"sizes": {k: sizes.get(k) for k in keys}}, sort_keys=True, default=str)
+    settings = {k: sizes.get(k) for k in keys}
+    if "candidates" in settings:
+        settings["candidates"] = candidate_names(settings["candidates"])
+    return json.dumps({"sizes": settings}, sort_keys=True, default=str)
 
 
 def reusable(records, sizes: dict) -> dict[tuple[str, int, str], dict]:
@@ -239,16 +248,26 @@ def read_partial(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
     return reusable(records, sizes)
 
 
-def published_runs(path: Path, sizes: dict) -> dict[tuple[str, int, str], dict]:
-    """The finished runs of an earlier complete run of this mode (its results JSON) that ran with
-    the same settings: a run with more seeds fits only the new ones."""
-    if not path.is_file():
-        return {}
-    try:
-        runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
-    except (json.JSONDecodeError, AttributeError):
-        return {}
-    return reusable(runs, sizes)
+def published_runs(paths: list[Path], sizes: dict) -> dict[tuple[str, int, str], dict]:
+    """The finished runs of earlier complete runs (their results JSONs, of any mode) that ran with
+    the same settings: a run with more seeds fits only the new ones, and the full protocol takes
+    from the quick one the systems both run alike (the candidates, TF-IDF, fastText, MiniLM+LR),
+    fitting only those whose settings differ (auto's candidates, SetFit's steps). A later path
+    wins over an earlier one."""
+    done = {}
+    for path in paths:
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+        except (OSError, json.JSONDecodeError, AttributeError):
+            continue
+        done.update(reusable(runs, sizes))
+    return done
+
+
+def published_paths(own: Path) -> list[Path]:
+    """Every mode's results JSON beside this mode's `own`, which comes last (it wins)."""
+    others = sorted(p for p in own.parent.glob("small_data*.json") if p != own)
+    return [*others, own]
 
 
 def append_partial(path: Path, record: dict) -> None:
@@ -358,11 +377,11 @@ class SmallData(Benchmark):
         available = {s for s in ("auto", *PEERS, *self.systems()) if self.available(s)}
         systems = [s for s in self.systems() if s in available]
         partial = partial_path(self.proto.results, mode)
-        published = self.proto.results_path()
+        published = published_paths(self.proto.results_path())
         done = {**published_runs(published, vars(size)), **read_partial(partial, vars(size))}
         if done:
-            print(f"small_data: {len(done)} finished runs reused from {published.name} "
-                  f"and {partial.name}", flush=True)
+            print(f"small_data: {len(done)} finished runs reused from "
+                  f"{', '.join(p.name for p in published if p.is_file())} and {partial.name}", flush=True)
         sets = []
         for set_name in size.sets:  # a set whose package is not installed is skipped and recorded
             try:
