@@ -48,6 +48,8 @@ def test_smoke_run_writes_the_summary_and_resumes(tmp_path):
     assert document["budgets"]["auto_time_budget_s"] == 2.0
     assert document["data_sets"]["debates"]["smallest_share"] < 0.10
     assert "load_average" in document and "environment" in document and "publishable" in document
+    # Records of a run over several sittings may come from several commits: each names its own.
+    assert {r["commit"] for r in document["runs"]} == {document["environment"]["git_commit"]}
     partial = small_data.partial_path(tmp_path, "smoke")
     assert not partial.exists()  # a complete run leaves no partial file
 

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import Benchmark, register
-from bench.protocol import load_average, markdown_table
+from bench.protocol import git_commit, load_average, markdown_table
 
 PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
 ALL_SYSTEMS = ("auto", *PEERS)
@@ -392,6 +392,7 @@ class SmallData(Benchmark):
         jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems
                 if system != "variant:embedding_truncation" or s in LONG_TEXT_SETS]  # the same vectors elsewhere
         records, cuts, started = [], {}, time.perf_counter()
+        commit = git_commit()  # records from several sittings may come from several commits
         ran = 0
         with tempfile.TemporaryDirectory(prefix="bench-small-data-") as tmp:
             for i, (set_name, seed, system) in enumerate(jobs, 1):
@@ -405,7 +406,7 @@ class SmallData(Benchmark):
                     continue
                 workdir = Path(tmp) / f"{set_name}-{seed}-{system.replace(':', '-')}"
                 record = {"set": set_name, "seed": seed, "system": system,
-                          "fingerprint": run_fingerprint(vars(size), system),
+                          "fingerprint": run_fingerprint(vars(size), system), "commit": commit,
                           "train_rows": len(train), "test_rows": len(test), "load_average_at_start": load_average()}
                 t0 = time.perf_counter()
                 try:
