@@ -30,7 +30,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from bench.protocol import MODES, PAIRS, RESULTS, Protocol, PublishRefused
+from bench.protocol import MODES, PAIRS, RESULTS, Protocol, PublishRefused, SittingOver
 
 RESULTS_ENV = "TEXTCLF_BENCH_RESULTS"
 
@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         except PublishRefused as err:
             print(f"bench: {err}", file=sys.stderr)
             return 3
+        except SittingOver as err:
+            print(f"bench {name}: {err}", file=sys.stderr)
         except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' results
             traceback.print_exc()
             failed.append(name)

@@ -50,6 +50,10 @@ class PublishRefused(RuntimeError):
     """A run that must not become a README figure (noisy, too few pairs, or not full)."""
 
 
+class SittingOver(RuntimeError):
+    """A resumable benchmark that stopped with runs left for a later sitting: no results written."""
+
+
 # -- the machine ----------------------------------------------------------------------------------
 def cpu_info(path: str = "/proc/cpuinfo") -> dict[str, Any]:
     """CPU model, logical and physical cores, and which of the kernel-relevant flags are present."""

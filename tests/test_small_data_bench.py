@@ -120,3 +120,30 @@ def test_autos_fingerprint_names_the_candidates_its_defaults_resolve_to():
     assert small_data.run_fingerprint(sizes, "auto") == small_data.run_fingerprint(named, "auto")
     assert small_data.run_fingerprint(dict(sizes, candidates=["tfidf_word"]), "auto") != \
         small_data.run_fingerprint(sizes, "auto")
+
+
+def test_a_sitting_may_leave_a_system_for_later_and_writes_no_results(tmp_path, monkeypatch):
+    from bench import small_data_sets
+    from bench.protocol import SittingOver
+    from textclf.errors import DataError
+
+    try:
+        small_data_sets.load("debates")
+    except DataError as err:
+        pytest.skip(str(err))
+    monkeypatch.setenv(small_data.LATER_ENV, "auto")
+    proto, bench = tiny_run(tmp_path)
+    with pytest.raises(SittingOver, match="1 run of auto left for a later sitting"):
+        bench.run()
+    partial = small_data.partial_path(tmp_path, "smoke")
+    finished = [json.loads(line)["system"] for line in partial.read_text().splitlines()]
+    assert finished == ["candidate:tfidf_word", "sklearn"]  # auto never ran
+    assert not list(tmp_path.glob("small_data*.json"))
+    monkeypatch.setenv(small_data.LATER_ENV, "autoo")
+    with pytest.raises(SystemExit, match="autoo is not a system of this run"):
+        tiny_run(tmp_path)[1].run()
+    monkeypatch.delenv(small_data.LATER_ENV)  # the next sitting fits auto alone and writes the summary
+    proto, bench = tiny_run(tmp_path)
+    payload = bench.run()
+    assert set(payload["summary"]["sets"]["debates"]) == {"auto", "candidate:tfidf_word", "sklearn"}
+    assert [r["system"] for r in payload["runs"] if "wall_seconds" in r] == ["auto"]

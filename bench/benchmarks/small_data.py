@@ -21,6 +21,7 @@ Goal checks in the summary: auto >= every peer on the mean and on all sets but a
 
     python -m bench small_data --mode smoke|quick|full
     TEXTCLF_SMALL_DATA_SEEDS=0,1,2 python -m bench small_data --mode quick   # the quick protocol, more seeds
+    TEXTCLF_SMALL_DATA_LATER=auto python -m bench small_data --mode full   # a sitting for the others
 Writes bench/results/small_data.json (quick/smoke: small_data.MODE.json in the harness's folder)
 with summary.sets[SET][SYSTEM] and summary.mean[SYSTEM] (test macro-F1, mean over seeds),
 summary.fit_seconds, summary.auto_choice and summary.goals. Resumable: every finished
@@ -49,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import Benchmark, register
-from bench.protocol import git_commit, load_average, markdown_table
+from bench.protocol import SittingOver, git_commit, load_average, markdown_table
 
 PEERS = ("sklearn", "fasttext", "embeddings_lr", "setfit", "setfit_tuned")
 ALL_SYSTEMS = ("auto", *PEERS)
@@ -196,6 +197,20 @@ def seeds_wanted(default: list[int]) -> list[int]:
         return [int(x) for x in given.split(",") if x.strip()]
     except ValueError:
         raise SystemExit(f"{SEEDS_ENV}={given!r}: expected a comma list of integers, e.g. 0,1,2") from None
+
+
+LATER_ENV = "TEXTCLF_SMALL_DATA_LATER"
+
+
+def systems_for_later(known: list[str]) -> set[str]:
+    """$TEXTCLF_SMALL_DATA_LATER (a comma list of systems): their unfinished runs are left for a
+    later sitting, so that one sitting can finish the peers while auto's search is still changing.
+    A sitting that leaves runs writes no results (bench.protocol.SittingOver)."""
+    given = {x.strip() for x in os.environ.get(LATER_ENV, "").split(",") if x.strip()}
+    unknown = sorted(given - set(known))
+    if unknown:
+        raise SystemExit(f"{LATER_ENV}: {', '.join(unknown)} is not a system of this run ({', '.join(known)})")
+    return given
 
 
 # -- the partial-results file: one JSON line per finished (set, seed, system) -----------------------
@@ -395,6 +410,9 @@ class SmallData(Benchmark):
                 self.proto.skip(f"set:{set_name}", str(err))
         jobs = [(s, seed, system) for s in sets for seed in size.seeds for system in systems
                 if system != "variant:embedding_truncation" or s in LONG_TEXT_SETS]  # the same vectors elsewhere
+        later = systems_for_later(systems)
+        left_for_later = [job for job in jobs if job[2] in later and job not in done]
+        jobs = [job for job in jobs if job not in left_for_later]
         records, cuts, started = [], {}, time.perf_counter()
         commit = git_commit()  # records from several sittings may come from several commits
         ran = 0
@@ -437,6 +455,10 @@ class SmallData(Benchmark):
                 print(f"small_data [{i}/{len(jobs)}] {set_name} seed {seed} {system}: macro-F1 {f1}, "
                       f"{record['wall_seconds']:.0f}s (load {record['load_average_at_start'][0]}); "
                       f"elapsed {elapsed / 60:.1f} min, about {eta / 60:.0f} min left", file=sys.stderr, flush=True)
+        if left_for_later:
+            n = len(left_for_later)
+            raise SittingOver(f"{n} run{'s' if n != 1 else ''} of {', '.join(sorted(later))} left for a later "
+                              f"sitting ({LATER_ENV}); the finished ones are in {partial}")
         summary = summarise(records, sets, systems, candidate_names(size.candidates))
         failed = [r for r in records if r.get("status") != "ok"]
         if not failed:
