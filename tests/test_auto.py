@@ -423,6 +423,13 @@ def test_repeated_cv_reshuffles_the_training_rows_only(splits):
     assert held_sets[0] != held_sets[1] != held_sets[2] != held_sets[0]  # a new shuffle per repeat
     bag = candidate_families(["bag"])[0][0]
     assert len(protocol.folds_for(bag)) == 5  # neural families: the first repeat only
+    # the 2-fold split for a neural family whose repeat does not fit: the same rows, each held out once
+    assert len(protocol.coarse_folds) == 2
+    held = np.concatenate([h for _, h in protocol.coarse_folds])
+    assert sorted(held.tolist()) == list(range(len(train)))
+    for fit_rows, held_rows in protocol.coarse_folds:
+        assert not set(fit_rows.tolist()) & set(held_rows.tolist())
+        assert not set(train.subset(np.r_[fit_rows, held_rows]).texts) & outside
 
 
 def test_leaderboard_rows_carry_the_mean_over_repeats_and_its_spread(splits):
@@ -458,6 +465,16 @@ def test_the_cheaper_candidate_wins_a_tie_within_noise():
     # as cheap (within 1.5x): the better mean wins; no paired folds (validation protocol): the best
     assert simplest_within_noise(scores, [costly, cheap], costs=[0.25, 0.2], folds_per_repeat=5)[0] == 0
     assert simplest_within_noise(scores, [[], []], costs=[5.0, 0.2], folds_per_repeat=0)[0] == 0
+    # scored on different splits (a neural trial on the 2-fold split): never paired fold by fold
+    assert simplest_within_noise(scores, [{5: costly}, {2: cheap[:2]}], costs=[5.0, 0.2]) == (0, {})
+    # a coarse trial and the leader scored on its two folds too: paired there (k = 2), and a gap of
+    # 0.004 on two folds is within noise, so the 25x cheaper leader is chosen
+    coarse = {2: [0.71, 0.69]}
+    leader = {5: list(costly), 2: [0.70, 0.692]}
+    chosen, notes = simplest_within_noise([0.704, 0.700], [coarse, leader], costs=[5.0, 0.2])
+    assert chosen == 1 and "within noise" in notes[1]
+    # a gap over NEGLIGIBLE on those folds keeps the fine-tune
+    assert simplest_within_noise([0.74, 0.70], [{2: [0.75, 0.73]}, leader], costs=[5.0, 0.2]) == (0, {})
 
 
 def test_a_candidate_whose_estimate_exceeds_the_budget_is_skipped_with_a_reason(splits):
@@ -597,3 +614,35 @@ def test_whole_document_costs_count_windows_and_mpnet_borrows_minilms_slowness_n
     assert budget.cost.factor(FAMILIES["embedding_mpnet"]) == 1.0 and budget.cost.factor(FAMILIES["bag"]) == 50.0
     budget.cost.observe(FAMILIES["embedding"], 100.0, 2 * budget.cost.prior(FAMILIES["embedding"], 100.0))
     assert budget.cost.factor(FAMILIES["embedding_mpnet"]) == pytest.approx(2.0)
+
+
+def test_a_neural_family_whose_cv_repeat_does_not_fit_is_scored_on_two_folds(splits, monkeypatch):
+    from textclf.models.auto.budget import Budget
+
+    train, _, _ = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    estimates = Budget.trial_estimates
+
+    def estimate(self, family, epochs, folds):  # bag's 5-fold repeat never fits; two folds do
+        if family.name == "bag" and len(folds) == 5:
+            return [1e6] * 5
+        return estimates(self, family, epochs, folds)
+
+    monkeypatch.setattr(Budget, "trial_estimates", estimate)
+    auto = AutoModel(AutoConfig(time_budget=600, candidates=["tfidf_word", "bag"], max_trials=2),
+                     label_map, TrainingConfig(), 0)
+    summary = auto.fit(train, label_map.encode(train))
+    bag = next(t for t in auto.trials if t.family.name == "bag")
+    assert bag.status == "complete" and bag.coarse and bag.folds_per_repeat == 2 and len(bag.fold_scores) == 2
+    assert not np.isnan(bag.probs).any() and len(bag.probs) == len(auto.trials[0].probs)  # every scored row
+    # put on the k-fold scale: the leader scored on the same two folds, the paired difference added
+    leader = auto.trials[0]
+    assert bag.compared_with[0] == leader.index and len(leader.split_scores[2]) == 2
+    assert bag.score == pytest.approx(leader.score + bag.coarse_score - bag.compared_with[1])
+    assert bag.paired_scores()[2] == bag.fold_scores and leader.paired_scores()[5] == leader.fold_scores
+    row = next(r for r in summary["leaderboard"] if r.get("candidate") == "bag")
+    assert row["scored_on"] == "2-fold cv" and row["time_cap"] > 0
+    assert row["two_fold_score"] == pytest.approx(bag.coarse_score, abs=1e-6)
+    assert row["compared_with"]["trial"] == leader.index
+    tfidf_row = next(r for r in summary["leaderboard"] if r.get("candidate") == "tfidf_word")
+    assert "scored_on" not in tfidf_row and len(tfidf_row["fold_scores"]) == 5

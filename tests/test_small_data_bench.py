@@ -147,3 +147,15 @@ def test_a_sitting_may_leave_a_system_for_later_and_writes_no_results(tmp_path, 
     payload = bench.run()
     assert set(payload["summary"]["sets"]["debates"]) == {"auto", "candidate:tfidf_word", "sklearn"}
     assert [r["system"] for r in payload["runs"] if "wall_seconds" in r] == ["auto"]
+
+def test_autos_fingerprint_changes_with_its_search_revision(monkeypatch):
+    import textclf.models.auto as auto
+
+    sizes = {"train_rows": None, "test_rows": None, "time_budget": 600.0, "candidates": ["tfidf_word"]}
+    now = small_data.run_fingerprint(sizes, "auto")
+    assert json.loads(now)["sizes"]["search_revision"] == auto.SEARCH_REVISION
+    monkeypatch.setattr(auto, "SEARCH_REVISION", 1)  # the first revision's records carry no key
+    assert "search_revision" not in json.loads(small_data.run_fingerprint(sizes, "auto"))["sizes"]
+    assert small_data.run_fingerprint(sizes, "auto") != now
+    assert small_data.run_fingerprint(sizes, "candidate:tfidf_word") == \
+        small_data.run_fingerprint(dict(sizes, candidates=None), "candidate:tfidf_word")

@@ -133,7 +133,8 @@ def replay(record: dict) -> dict:
     ranked = sorted((Trial(t["index"], families.setdefault(t["family"], SimpleNamespace(name=t["family"])),
                            t["params"], status="complete", score=t["score"], probs=t["probs"],
                            repeat_probs=t["repeat_probs"], fold_scores=t["fold_scores"],
-                           fit_seconds=t["fit_seconds"]) for t in record["trials"]), key=lambda t: -t.score)
+                           folds_per_repeat=record["folds_per_repeat"], fit_seconds=t["fit_seconds"])
+                     for t in record["trials"]), key=lambda t: -t.score)
     test_probs = {t["index"]: t["test_probs"] for t in record["trials"]}
     runner = SimpleNamespace(ranked=lambda: ranked, config=SimpleNamespace(ensemble_size=5, bootstrap_resamples=20),
                              seed=record["seed"], label_map=SimpleNamespace(multi_label=False), metric="macro_f1",

@@ -235,7 +235,20 @@ def run_fingerprint(sizes: dict, system: str) -> str:
     settings = {k: sizes.get(k) for k in keys}
     if "candidates" in settings:
         settings["candidates"] = candidate_names(settings["candidates"])
+    revision = search_revision() if kind == "auto" else 1
+    if revision > 1:  # records of the first revision carry no key, and stay valid only for it
+        settings["search_revision"] = revision
     return json.dumps({"sizes": settings}, sort_keys=True, default=str)
+
+
+def search_revision() -> int:
+    """The revision of auto's search and choice (textclf.models.auto.SEARCH_REVISION; 1 before it
+    existed): auto's finished runs of another revision are run again."""
+    try:
+        from textclf.models.auto import SEARCH_REVISION
+    except ImportError:
+        return 1
+    return int(SEARCH_REVISION)
 
 
 def reusable(records, sizes: dict) -> dict[tuple[str, int, str], dict]:

@@ -10,6 +10,12 @@ from .model import (LEADERBOARD_FILE, MIN_TRIALS, SELECTED_DIR, AutoConfig, Auto
                     ensemble_pool, greedy_ensemble, holdout_split, make_folds, parse_duration, score,
                     score_interval)
 
-__all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIALS", "SELECTED_DIR", "Trial",
-           "ensemble_pool", "greedy_ensemble", "holdout_split", "make_folds", "parse_duration", "score",
-           "score_interval"]
+# Bumped whenever the search or the choice changes what auto may pick from the same data and budget,
+# so that benchmarks redo their finished auto runs rather than mix two versions in one table.
+# 2: a neural family whose k-fold repeat does not fit is scored on two folds, against the leader on
+#    the same folds; the two best families' refits are reserved.
+SEARCH_REVISION = 2
+
+__all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIALS", "SEARCH_REVISION",
+           "SELECTED_DIR", "Trial", "ensemble_pool", "greedy_ensemble", "holdout_split", "make_folds",
+           "parse_duration", "score", "score_interval"]

@@ -13,7 +13,7 @@ cross-validation and 0.10 below on test."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +37,9 @@ AS_CHEAP = 1.5  # candidates within this factor of the cheapest one's cost count
 NEGLIGIBLE = 0.01  # the most score a cheaper candidate may give up, however wide the noise
 
 
-def simplest_within_noise(scores: Sequence[float], fold_scores: Sequence[Sequence[float]],
-                          costs: Sequence[float], folds_per_repeat: int) -> tuple[int, dict[int, str]]:
+def simplest_within_noise(scores: Sequence[float],
+                          fold_scores: Sequence[Sequence[float] | Mapping[int, Sequence[float]]],
+                          costs: Sequence[float], folds_per_repeat: int = 0) -> tuple[int, dict[int, str]]:
     """The candidate to choose (an index) and a note for each candidate the rule passed over.
 
     Candidates within noise of the best (highest mean score): the gap in mean score is at most
@@ -46,16 +47,21 @@ def simplest_within_noise(scores: Sequence[float], fold_scores: Sequence[Sequenc
     ran, in the same order), and at most NEGLIGIBLE (on a few hundred rows one standard error
     spans several points of macro-F1: too much to give up for a cheaper fit). Among those, the
     cheapest (`costs`: seconds per fit), the highest score among those within AS_CHEAP of the
-    cheapest. Without two paired folds (the validation protocol, a holdout), the best."""
+    cheapest. `fold_scores`: each candidate's per-fold scores, or its scores by split ({folds per
+    repeat: scores}, Trial.paired_scores), paired over the split both ran with the most shared
+    folds (a coarse trial with its leader over the 2-fold split). Without two paired folds (the
+    validation protocol, a holdout, candidates on different splits), the best."""
     best = int(np.argmax(scores))
+    splits = [dict(s) if isinstance(s, Mapping) else {int(folds_per_repeat): list(s)} for s in fold_scores]
     within = [best]
     gaps: dict[int, tuple[float, float]] = {}
     for i in range(len(scores)):
-        shared = min(len(fold_scores[i]), len(fold_scores[best]))
-        if i == best or shared < 2:
+        common = splits[i].keys() & splits[best].keys()
+        count, k = max(((min(len(splits[i][k]), len(splits[best][k])), k) for k in common), default=(0, 0))
+        if i == best or count < 2:
             continue
-        difference = np.asarray(fold_scores[best][:shared]) - np.asarray(fold_scores[i][:shared])
-        error = corrected_std_error(difference, folds_per_repeat)
+        difference = np.asarray(splits[best][k][:count]) - np.asarray(splits[i][k][:count])
+        error = corrected_std_error(difference, k)
         gap = float(scores[best] - scores[i])
         if error is not None and gap <= min(error, NEGLIGIBLE):
             within.append(i)
@@ -141,10 +147,10 @@ def out_of_fold_mix_score(candidate_probs: Sequence[np.ndarray], targets: np.nda
 def choose_model(runner: TrialRunner) -> Choice:
     """The best complete trial of `runner` (the cheapest within noise of it), or a mix of its
     leaders when one scores higher: the Caruana mix, else the pair of family leaders."""
-    config, protocol = runner.config, runner.protocol
+    config = runner.config
     complete = runner.ranked()
-    chosen, notes = simplest_within_noise([t.score for t in complete], [t.fold_scores for t in complete],
-                                          fit_costs(complete), protocol.folds_per_repeat)
+    chosen, notes = simplest_within_noise([t.score for t in complete], [t.paired_scores() for t in complete],
+                                          fit_costs(complete))
     single_choice = complete[chosen]
     choice = Choice([single_choice], np.ones(1), single_choice.score,
                     notes={complete[i].index: note for i, note in notes.items()})

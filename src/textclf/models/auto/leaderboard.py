@@ -31,6 +31,12 @@ def trial_row(trial) -> dict[str, Any]:
         row["repeat_scores"] = [round(s, 6) for s in trial.repeat_scores]
         row["spread"] = None if trial.spread is None else round(trial.spread, 6)
         row["std_error"] = None if trial.std_error is None else round(trial.std_error, 6)
+    if trial.coarse:  # not on the search's own folds: its k-fold repeat did not fit
+        row["scored_on"] = f"{trial.folds_per_repeat}-fold cv"
+        if trial.coarse_score is not None:
+            row["two_fold_score"] = round(trial.coarse_score, 6)
+        if trial.compared_with is not None:  # `score`: the leader's k-fold score + their paired difference
+            row["compared_with"] = {"trial": trial.compared_with[0], "two_fold_score": round(trial.compared_with[1], 6)}
     if trial.cap_seconds is not None:
         row["time_cap"] = round(trial.cap_seconds, 1)
     if trial.epochs_cut:
@@ -88,6 +94,8 @@ def print_leaderboard(rows: list[dict], protocol: str, metric: str, elapsed: flo
         score_text = "-" if row["score"] is None else f"{row['score']:.4f}"
         if row.get("spread") is not None:  # mean over cv repeats +- the per-fold standard deviation
             score_text += f" ±{row['spread']:.3f} x{row.get('repeats', 1)}"
+        if row.get("scored_on"):  # not the search's own folds
+            score_text += f" ({row['scored_on']})"
         interval = row.get("interval")
         interval_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
         mark = "*" if row.get("selected") else " "

@@ -32,7 +32,10 @@ test split never reaches `fit`):
    trial and every later trial may use what is left of the budget minus the time reserved to refit
    the leaders; a neural or costly family's first trial an even share of that among those still
    waiting. A neural trial's epochs are cut (to a quarter at least) so that its estimate fits the
-   cap; a trial whose estimate still exceeds it is skipped, its reason on the leaderboard. A fold
+   cap; one that still exceeds it is scored on a 2-fold split of the same rows instead when those
+   two fits and its refit fit the cap (leaderboard `scored_on`; it is then compared with the
+   others on the same rows but never paired fold by fold), else skipped, its reason on the
+   leaderboard. A fold
    is started only when the rest of its cv repeat fits the cap and the budget (a TF-IDF or
    embedding trial keeps the whole repeats it finished), and a running neural or costly fit is
    stopped at its cap (a SIGALRM timer in the main thread: budget.hard_stop). The search's first

@@ -5,7 +5,7 @@ and the search's metric of out-of-fold (or held-out) probabilities, with a boots
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class Protocol:
     eval_rows: np.ndarray | None  # training rows scored (cv / holdout); None: the validation split
     eval_targets: np.ndarray
     repeats: int = 1  # shuffles of k-fold cv (each repeat's held-out parts cover `eval_rows` once)
+    # One 2-fold split of the same rows (cv with k > 2 only): where a neural family's k-fold repeat
+    # does not fit its share of the budget, it is scored on these rather than skipped (see
+    # trials.TrialRunner._within_cap).
+    coarse_folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def folds_per_repeat(self) -> int:
@@ -65,7 +69,8 @@ def choose_protocol(train: Examples, train_targets: np.ndarray, validation: Exam
         folds, repeats, per_repeat = [holdout_split(train_targets, multi_label, seed)], 1, 1
         name = "holdout"
     eval_rows = np.sort(np.concatenate([held for _, held in folds[:per_repeat]]))
-    return Protocol(name, folds, True, eval_rows, train_targets[eval_rows], repeats)
+    coarse = make_folds(train, train_targets, multi_label, 2, seed) if n < cv_max_rows and per_repeat > 2 else []
+    return Protocol(name, folds, True, eval_rows, train_targets[eval_rows], repeats, coarse)
 
 
 def repeated_folds(train: Examples, targets: np.ndarray, multi_label: bool, k: int, repeats: int, seed: int

@@ -45,6 +45,11 @@ class Trial:
     fold_scores: list[float] = field(default_factory=list)  # per fold, repeat after repeat
     repeat_scores: list[float] = field(default_factory=list)  # out-of-fold score of each whole cv repeat
     folds_per_repeat: int = 0
+    folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # cv: the folds it is scored on
+    coarse: bool = False  # scored on the protocol's 2-fold split: its k-fold repeat did not fit
+    coarse_score: float | None = None  # a coarse trial's own 2-fold score (`score`: on the search's scale)
+    compared_with: tuple[int, float] | None = None  # a coarse trial's leader: (its index, its 2-fold score)
+    split_scores: dict[int, list[float]] = field(default_factory=dict)  # per-fold scores on other splits, by k
     cap_seconds: float | None = None  # the trial's time cap (None: forced, the search's first model)
     epochs_cut: tuple[int, int] | None = None  # (planned, used) when the cap cut a neural trial's epochs
     started: float = 0.0  # seconds into the search when it was launched
@@ -57,6 +62,11 @@ class Trial:
     @property
     def std_error(self) -> float | None:
         return corrected_std_error(self.fold_scores, self.folds_per_repeat)
+
+    def paired_scores(self) -> dict[int, list[float]]:
+        """Per-fold scores by split (k folds per repeat -> scores, repeat after repeat): its own, and
+        those of other splits it was also scored on (a leader compared with a coarse trial)."""
+        return {**self.split_scores, self.folds_per_repeat: list(self.fold_scores)}
 
 
 def ensemble_pool(ranked: list[Trial], size: int) -> list[Trial]:
@@ -144,13 +154,16 @@ class TrialRunner:
         return model_class(config.type)(config, self.label_map, training, self.seed)
 
     def _reserve(self) -> float:
-        """Seconds kept back for what follows the search: refitting the leaders, ensembling."""
+        """Seconds kept back for what follows the search: refitting the leaders, ensembling. With
+        ensembles on, the two best families' leaders in full (the family-leaders mix needs both;
+        with half of the second reserved, a mix with the MiniLM fine-tune could never be refitted),
+        and half of the next best."""
         reserve = 0.5 + 0.02 * self.config.time_budget
         if self.protocol.refit:
             complete = self.ranked()
-            reserve += sum(self.budget.refit_estimate(t.family, t.training) for t in complete[:1])
-            if self.config.ensemble_size >= 2:
-                reserve += sum(self.budget.refit_estimate(t.family, t.training) for t in complete[1:3]) * 0.5
+            refit = [self.budget.refit_estimate(t.family, t.training) for t in
+                     (ensemble_pool(complete, 3) if self.config.ensemble_size >= 2 else complete[:1])]
+            reserve += sum(refit[:2]) + 0.5 * sum(refit[2:])
         return reserve
 
     def _next_family(self, families: list[Family]) -> Family | None:
@@ -271,11 +284,13 @@ class TrialRunner:
 
     def _within_cap(self, trial: Trial, epochs: int, force: bool, waiting: int) -> bool:
         """Sets the trial's time cap (an even share of the time left among the `waiting` families,
-        itself included) and cuts a neural trial's epochs to fit it; False (status: why) when its
-        first cv repeat would not fit, even at a quarter of a neural trial's epochs. The search's
-        first model is never skipped: only its epochs are cut to fit all the time left."""
-        family, folds = trial.family, self.protocol.folds_for(trial.family)
-        folds = folds[: self.protocol.folds_per_repeat or None]  # one repeat must fit; more are kept if they do
+        itself included), its folds, and cuts a neural trial's epochs to fit the cap; False (status:
+        why) when its first cv repeat would not fit, even at a quarter of a neural trial's epochs,
+        nor (`_coarse_fits`) a 2-fold repeat. The search's first model is never skipped: only its
+        epochs are cut to fit all the time left."""
+        family = trial.family
+        trial.folds, trial.folds_per_repeat = self.protocol.folds_for(family), self.protocol.folds_per_repeat
+        folds = trial.folds[: trial.folds_per_repeat or None]  # one repeat must fit; more are kept if they do
         available = max(self.budget.left() - self._reserve(), 0.0)
         cap = available if force else available / max(1, waiting)
         used = self.budget.epochs_within(family, epochs, folds, cap)
@@ -285,12 +300,30 @@ class TrialRunner:
             trial.cap_seconds = cap
             needs = sum(self.budget.trial_estimates(family, used or fewest_epochs(epochs), folds))
             if used == 0 or needs > cap:
+                if self._coarse_fits(trial, epochs, cap):
+                    return True
                 trial.status = (f"skipped: needs ~{needs:.0f} s, its share is ~{cap:.0f} s "
                                 f"of {available:.0f} s left")
                 return False
         if used < epochs:
             trial.epochs_cut = (epochs, used)
             trial.training = trial.training.model_copy(update={"epochs": used})
+        return True
+
+    def _coarse_fits(self, trial: Trial, epochs: int, cap: float) -> bool:
+        """Whether a neural trial whose k-fold repeat does not fit its cap is scored on the
+        protocol's 2-fold split instead: when those two fits at the planned epochs, plus its refit
+        on every training row should it be chosen, fit the cap (its score: `_on_search_scale`).
+        Skipping it instead left the MiniLM fine-tune out of every tweets search (~712 s for 5
+        folds, ~460 s left), where it alone beat auto's choice on test on two seeds of three."""
+        family, coarse = trial.family, self.protocol.coarse_folds
+        if not coarse or not is_neural(family):
+            return False
+        refit = self.budget.refit_estimate(family, trial.training)
+        if sum(self.budget.trial_estimates(family, epochs, coarse)) + refit > cap:
+            return False
+        trial.folds, trial.folds_per_repeat, trial.coarse = coarse, len(coarse), True
+        trial.cap_seconds = cap - refit  # a trial that overruns its estimate must not eat its own refit
         return True
 
     def _fit_folds(self, trial: Trial, otrial, epochs: int, force: bool) -> None:
@@ -305,6 +338,8 @@ class TrialRunner:
             trial.score = score(eval_targets, trial.probs, multi, self.metric)
         trial.interval = score_interval(eval_targets, trial.probs, multi, self.metric,
                                         self.config.bootstrap_resamples, self.seed)
+        if trial.coarse:
+            self._on_search_scale(trial)
         trial.status = "complete"
         if not self.protocol.refit:  # keep fitted models only for the trials an ensemble may use
             leaders = ensemble_pool(self.ranked(), max(1, self.config.ensemble_size))
@@ -318,9 +353,8 @@ class TrialRunner:
         overrun the budget or the trial's cap is not started: the trial keeps its whole repeats
         done so far, or stops; a running score below the median prunes it."""
         multi, k = self.label_map.multi_label, len(self.label_map)
-        folds, per_repeat = self.protocol.folds_for(trial.family), self.protocol.folds_per_repeat
+        folds, per_repeat = trial.folds, trial.folds_per_repeat
         eval_rows, eval_targets = self.protocol.eval_rows, self.protocol.eval_targets
-        trial.folds_per_repeat = per_repeat
         probs = np.full((len(self.train), k), np.nan)
         repeat_probs: list[np.ndarray] = []
         started = time.perf_counter()
@@ -342,7 +376,7 @@ class TrialRunner:
             if (f + 1) % per_repeat == 0:
                 repeat_probs.append(probs[eval_rows].copy())
                 trial.repeat_scores.append(score(eval_targets, repeat_probs[-1], multi, self.metric))
-            if len(folds) > 1:
+            if len(folds) > 1 and not trial.coarse:  # other folds than the study's other trials
                 otrial.report(float(np.mean(trial.fold_scores)), f)
                 if f < len(folds) - 1 and otrial.should_prune():
                     trial.score = float(np.mean(trial.fold_scores))
@@ -350,12 +384,61 @@ class TrialRunner:
         del trial.fold_scores[len(repeat_probs) * per_repeat:]  # a repeat cut short is not scored
         trial.repeat_probs, trial.probs = repeat_probs, np.mean(repeat_probs, axis=0)
 
+    def _on_search_scale(self, trial: Trial) -> None:
+        """Puts a coarse trial's score on the k-fold scale: the leader (the best complete k-fold
+        trial of a non-neural family, cheap to refit) is scored on the same two folds, and the
+        trial's `score` (and interval) becomes the leader's k-fold score plus their paired
+        difference there. Its raw 2-fold score set against the others' k-fold ones understates it
+        (each fit sees half the rows, not four fifths), most for a fine-tune, whose learning curve
+        is the steepest. Without such a leader, or time for it, the raw score stays."""
+        trial.coarse_score = trial.score
+        leaders = [t for t in self.ranked() if not t.coarse and not is_neural(t.family)]
+        if not leaders:
+            return
+        leader, folds = leaders[0], trial.folds
+        self.budget.reading(getattr(leader.config, "whole_documents", False))
+        try:
+            if sum(self.budget.trial_estimates(leader.family, 1, folds)) > self.budget.left() - self._reserve():
+                return
+            scores, probs = self._refit_on(leader, folds)
+        finally:
+            self.budget.reading(False)
+        multi, eval_rows = self.label_map.multi_label, self.protocol.eval_rows
+        on_coarse = score(self.protocol.eval_targets, probs[eval_rows], multi, self.metric)
+        leader.split_scores[len(folds)] = scores
+        trial.compared_with = (leader.index, on_coarse)
+        shift = leader.score - on_coarse
+        trial.score = trial.coarse_score + shift
+        if trial.interval:
+            trial.interval = [round(float(v) + shift, 6) for v in trial.interval]
+        self.say(f"{trial.family.label}: {trial.coarse_score:.3f} on 2 folds, {leader.family.label} "
+                 f"#{leader.index} {on_coarse:.3f} on the same folds: {trial.score:.3f} on the "
+                 f"{self.score_name} scale")
+
+    def _refit_on(self, trial: Trial, folds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[float], np.ndarray]:
+        """A complete (non-neural) trial's settings fitted on other folds: its per-fold scores and
+        out-of-fold probabilities (rows never held out stay NaN)."""
+        multi = self.label_map.multi_label
+        probs = np.full((len(self.train), len(self.label_map)), np.nan)
+        scores = []
+        with quiet_blas(trial.family):
+            for fit_rows, held in folds:
+                t0 = time.perf_counter()
+                model = self.new_model(trial.config, trial.training)
+                model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
+                logits = np.asarray(model.logits(self.train.subset(held).texts))
+                _check_width(logits, len(self.label_map))
+                self.budget.observe(trial.family, fit_rows, held, 1, time.perf_counter() - t0)
+                probs[held] = probabilities(logits, multi)
+                scores.append(score(self.train_targets[held], probs[held], multi, self.metric))
+        return scores, probs
+
     def _stop_before(self, trial: Trial, f: int, epochs: int, elapsed: float) -> BudgetStop | None:
         """Why fold `f` must not start: the rest of its repeat (this fold included, at the rate
         measured on this trial's earlier folds) would overrun the budget or the trial's cap."""
-        per_repeat = self.protocol.folds_per_repeat
+        per_repeat = trial.folds_per_repeat
         end = (f // per_repeat + 1) * per_repeat
-        rest = sum(self.budget.trial_estimates(trial.family, epochs, self.protocol.folds[f:end]))
+        rest = sum(self.budget.trial_estimates(trial.family, epochs, trial.folds[f:end]))
         if rest > self.budget.left() - self._reserve():
             return BudgetStop()
         if elapsed + rest > trial.cap_seconds:
