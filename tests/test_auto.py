@@ -250,7 +250,7 @@ def test_mix_weights_chosen_on_the_scored_rows_flatter_noise_candidates():
 
 def test_the_leaders_of_the_two_best_families_are_averaged_when_that_wins_on_the_same_rows():
     """Hand-made out-of-fold probabilities, 4 rows: family x's leader is right on rows 0 and 2
-    (macro-F1 0.5), family y's on rows 1-3; their equal mix is right on all four (1.0) and is kept.
+    (macro-F1 0.5), family y's on rows 1-3 (0.733); their equal mix is right on all four (1.0) and is kept.
     x's second trial is not a member (one leader per family); a pair that adds nothing is refused."""
     from types import SimpleNamespace
 
@@ -272,7 +272,9 @@ def test_the_leaders_of_the_two_best_families_are_averaged_when_that_wins_on_the
     ranked = [trial(1, x, leader_x, 0.9), trial(2, x, leader_x * 0 + 0.5, 0.85), trial(3, y, leader_y, 0.8)]
     members, weights, mix_score, row = family_leaders_mix(runner, ranked)
     assert [m.index for m in members] == [1, 3] and weights.tolist() == [0.5, 0.5]
-    assert mix_score == 1.0 and row["best_single_same_rows"] == 0.5 and row["status"] == "kept"
+    # set against the better member on those rows (y, 0.733), not the first by cv score
+    assert mix_score == 1.0 and row["best_single_same_rows"] == pytest.approx(0.733333, abs=1e-6)
+    assert row["status"] == "kept"
     assert row["mix"] == "the two best families' leaders, equal weights"
     assert row["settings"] == {"members": ["x#1", "y#3"], "weights": [0.5, 0.5]}
     same = [trial(1, x, leader_x, 0.9), trial(3, y, leader_x.copy(), 0.8)]
@@ -623,9 +625,9 @@ def test_a_neural_family_whose_cv_repeat_does_not_fit_is_scored_on_two_folds(spl
     label_map = LabelMap.fit(train, multi_label=False)
     estimates = Budget.trial_estimates
 
-    def estimate(self, family, epochs, folds):  # bag's 5-fold repeat never fits; two folds do
-        if family.name == "bag" and len(folds) == 5:
-            return [1e6] * 5
+    def estimate(self, family, epochs, folds):  # bag's k-fold repeat never fits (nor does k = 5); two folds do
+        if family.name == "bag" and len(folds) > 2:
+            return [1e6] * len(folds)
         return estimates(self, family, epochs, folds)
 
     monkeypatch.setattr(Budget, "trial_estimates", estimate)
@@ -639,10 +641,11 @@ def test_a_neural_family_whose_cv_repeat_does_not_fit_is_scored_on_two_folds(spl
     leader = auto.trials[0]
     assert bag.compared_with[0] == leader.index and len(leader.split_scores[2]) == 2
     assert bag.score == pytest.approx(leader.score + bag.coarse_score - bag.compared_with[1])
-    assert bag.paired_scores()[2] == bag.fold_scores and leader.paired_scores()[5] == leader.fold_scores
+    k = leader.folds_per_repeat
+    assert k == 3 and bag.paired_scores()[2] == bag.fold_scores and leader.paired_scores()[k] == leader.fold_scores
     row = next(r for r in summary["leaderboard"] if r.get("candidate") == "bag")
     assert row["scored_on"] == "2-fold cv" and row["time_cap"] > 0
     assert row["two_fold_score"] == pytest.approx(bag.coarse_score, abs=1e-6)
     assert row["compared_with"]["trial"] == leader.index
     tfidf_row = next(r for r in summary["leaderboard"] if r.get("candidate") == "tfidf_word")
-    assert "scored_on" not in tfidf_row and len(tfidf_row["fold_scores"]) == 5
+    assert "scored_on" not in tfidf_row and len(tfidf_row["fold_scores"]) == k

@@ -184,7 +184,9 @@ def caruana_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None:
         return None
     mix_score = score(targets, mix_probabilities([pool_probs[i] for i in used], w[used], multi), multi, metric)
     honest = out_of_fold_mix_score(pool_probs, targets, multi, metric, runner.seed, copies=copies)
-    single = score(targets, pool_probs[0], multi, metric)  # the best trial, on the same stacked rows
+    # The best member on the same stacked rows: the first by `score` may be a 2-fold trial whose
+    # score was moved to the k-fold scale (Trial.coarse) while its probabilities were not.
+    single = max(score(targets, p, multi, metric) for p in pool_probs)
     beats = mix_score > single + 1e-12
     reason = _affordable([pool[i] for i in used], runner) if beats and honest > single + 1e-12 else (
         "not kept: no better than the best single candidate with weights chosen on other folds" if beats
@@ -211,7 +213,7 @@ def family_leaders_mix(runner: TrialRunner, complete: list[Trial]) -> Mix | None
     probs, targets, _ = stacked_repeats(pair, runner.protocol.eval_targets)
     weights = np.full(2, 0.5)
     mix_score = score(targets, mix_probabilities(probs, weights, multi), multi, metric)
-    single = score(targets, probs[0], multi, metric)
+    single = max(score(targets, p, multi, metric) for p in probs)  # see caruana_mix
     reason = (_affordable(pair, runner) if mix_score > single + 1e-12
               else "not kept: no better than the best single candidate")
     row = _mix_row(runner, "the two best families' leaders, equal weights", pair, weights, mix_score, single, reason)
