@@ -649,3 +649,24 @@ def test_a_neural_family_whose_cv_repeat_does_not_fit_is_scored_on_two_folds(spl
     assert row["compared_with"]["trial"] == leader.index
     tfidf_row = next(r for r in summary["leaderboard"] if r.get("candidate") == "tfidf_word")
     assert "scored_on" not in tfidf_row and len(tfidf_row["fold_scores"]) == k
+
+
+def test_a_fine_tunes_cost_follows_its_tokens_and_the_encoders_measured_speed():
+    from textclf.models.auto.budget import Budget, CostModel, token_share
+    from textclf.models.auto.search import FAMILIES
+
+    short, long = ["a short snippet of a review"] * 10, [" ".join(["word"] * 300)] * 10
+    assert token_share(short) == 0.25 and token_share(long) == 1.0  # a step's fixed costs; a full window
+    assert token_share([" ".join(["word"] * 60)] * 10) == pytest.approx(1.2 * 80 / 128)
+    fit, held = np.arange(800), np.arange(800, 1000)
+    tuned = FAMILIES["pretrained"]
+    on_short = Budget(600.0, time.perf_counter(), False, 1000, None, short).units(tuned, fit, held, 3)
+    on_long = Budget(600.0, time.perf_counter(), False, 1000, None, long).units(tuned, fit, held, 3)
+    assert on_long == 800 * 3 + 200 and on_short == pytest.approx(0.25 * on_long)
+    assert Budget(600.0, time.perf_counter(), False, 1000, None, short).units(FAMILIES["bag"], fit, held, 3) == 2600
+    # unmeasured, it borrows the frozen encoder's slowness, never TF-IDF's (which grows with words)
+    cost = CostModel(gpu=False)
+    cost.observe(FAMILIES["tfidf_word"], 1000, 5 * cost.prior(FAMILIES["tfidf_word"], 1000))
+    assert cost.factor(tuned) == 1.0
+    cost.observe(FAMILIES["embedding"], 1000, 2 * cost.prior(FAMILIES["embedding"], 1000))
+    assert cost.factor(tuned) == pytest.approx(2.0)
