@@ -670,3 +670,29 @@ def test_a_fine_tunes_cost_follows_its_tokens_and_the_encoders_measured_speed():
     assert cost.factor(tuned) == 1.0
     cost.observe(FAMILIES["embedding"], 1000, 2 * cost.prior(FAMILIES["embedding"], 1000))
     assert cost.factor(tuned) == pytest.approx(2.0)
+
+
+def test_the_fine_tune_trial_gets_the_recipe_the_candidate_alone_gets(splits):
+    """On a small training set the pretrained type's small-data recipe (10 epochs, head at 1e-3),
+    as `model.type: pretrained` alone would get it; searched families keep their own epochs."""
+    from textclf.models.auto.budget import Budget
+    from textclf.models.auto.search import FAMILIES
+    from textclf.models.auto.trials import TrialRunner
+    from textclf.models.pretrained import SMALL_DATA_DEFAULTS
+
+    train, _, _ = splits
+    label_map = LabelMap.fit(train, multi_label=False)
+    targets = label_map.encode(train)
+    runner = TrialRunner(AutoConfig(), label_map, TrainingConfig(), 0, "macro_f1", None,
+                         Budget(60.0, time.perf_counter(), False, len(train), None), train, targets, None, None,
+                         lambda line: None)
+    _, training, epochs = runner._candidate(FAMILIES["pretrained"], None)
+    assert epochs == training.epochs == SMALL_DATA_DEFAULTS["epochs"] == 10
+    assert training.head_learning_rate == SMALL_DATA_DEFAULTS["head_learning_rate"]
+    assert training.learning_rate == SMALL_DATA_DEFAULTS["learning_rate"]
+    import optuna
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"dropout": 0.3, "learning_rate": 2e-3, "epochs": 5})
+    _, training, epochs = runner._candidate(FAMILIES["cnn"], study.ask())
+    assert epochs == training.epochs == 5  # the search's epochs, not the size-aware ones

@@ -13,7 +13,8 @@ from .model import (LEADERBOARD_FILE, MIN_TRIALS, SELECTED_DIR, AutoConfig, Auto
 # Bumped whenever the search or the choice changes what auto may pick from the same data and budget,
 # so that benchmarks redo their finished auto runs rather than mix two versions in one table.
 # 2: a neural family whose k-fold repeat does not fit is scored on two folds, against the leader on
-#    the same folds; the two best families' refits are reserved; a fine-tune's cost follows its tokens.
+#    the same folds; the two best families' refits are reserved; a fine-tune's cost follows its tokens,
+#    and it trains with its type's small-data recipe as it would alone.
 SEARCH_REVISION = 2
 
 __all__ = ["AutoConfig", "AutoModel", "CostModel", "LEADERBOARD_FILE", "MIN_TRIALS", "SEARCH_REVISION",

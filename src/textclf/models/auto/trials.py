@@ -221,8 +221,9 @@ class TrialRunner:
         model_values, overrides = family.suggest(trial, context)
         cls = model_class(model_values["type"])
         config = member_config(model_values, "model.candidates")
-        # The type's fixed defaults (the plan's rule, without the size-aware epochs: the search sets those)
-        training = with_type_defaults(config, self.training, None).model_copy(update={**overrides, "progress": False})
+        # The type's defaults (the plan's rule); size-aware ones only where the search sets no epochs
+        rows = len(self.train) if family.sized_training else None
+        training = with_type_defaults(config, self.training, rows).model_copy(update={**overrides, "progress": False})
         probe = cls(config, self.label_map, training, self.seed)  # stores parameters only
         effective = probe.training_settings() or training
         epochs = effective.epochs if is_neural(family) else 1
