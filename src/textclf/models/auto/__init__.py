@@ -2,8 +2,9 @@
 
 The parts, each importing only those listed before it: search.py (the candidate space),
 config.py (AutoConfig), budget.py (the clock, cost estimates), protocol.py (folds, holdout,
-scoring), leaderboard.py (leaderboard rows, table, the one `leaderboard.json` writer), trials.py
-(Optuna studies, fold-by-fold fits, pruning), choice.py (one trial or a mix), model.py (AutoModel).
+scoring), leaderboard.py (leaderboard rows, progress lines, table, the one `leaderboard.json`
+writer), trial.py (one trial's record, the ensemble pool), trials.py (Optuna studies, fold-by-fold
+fits, pruning), choice.py (one trial or a mix), model.py (AutoModel).
 """
 
 from .model import (LEADERBOARD_FILE, MIN_TRIALS, SELECTED_DIR, AutoConfig, AutoModel, CostModel, Trial,

@@ -46,6 +46,21 @@ def trial_row(trial) -> dict[str, Any]:
     return row
 
 
+def progress_line(trial, max_trials: int, score_name: str, metric: str, seconds_left: float) -> str:
+    """The line a finished (or skipped, pruned, stopped) trial prints."""
+    head = f"[{trial.index}/{max_trials}] {trial.family.label}"
+    settings = describe(trial.params) if trial.family.fixed is None else ""
+    if settings:
+        head += f" {settings}"
+    if trial.status == "complete":
+        body = f"{score_name} {trial.score:.3f}"
+    elif trial.status == "pruned":
+        body = f"pruned after fold {len(trial.fold_scores)} ({METRIC_NAMES[metric]} {trial.score:.3f})"
+    else:
+        body = trial.status + (f" ({trial.error})" if trial.error else "")
+    return f"{head}: {body} ({trial.fit_seconds:.1f} s, {max(seconds_left, 0):.0f} s left)"
+
+
 def unavailable_row(family: Family) -> dict[str, Any]:
     """The row of a candidate whose model type is not registered: it never runs."""
     return {"candidate": family.name, "type": family.type, "settings": {}, "score": None, "interval": None,
