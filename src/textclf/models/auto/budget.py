@@ -183,9 +183,9 @@ def token_share(texts: Sequence[str]) -> float:
     """The share of an EMBEDDING_TOKENS window a fine-tune's batches fill, from the texts' mean
     length in word pieces (plus [CLS] and [SEP], padded to the batch's longest): its cost per row
     follows its tokens, and its prior was measured on full windows. On 1,500 rt3 snippets (~32
-    tokens) the unscaled prior put one 5-fold repeat at 3 epochs at ~1,790 s (scaled: ~540 s), and
-    it took 167 s: still pessimistic for short texts (attention costs more than linearly in
-    length), so the fine-tune, best alone on four sets of six, is still skipped there at 10 epochs."""
+    tokens) the unscaled prior put one 5-fold repeat at ~600 s per epoch (scaled: ~180 s), and a
+    repeat of at most 3 epochs took 167 s: still 2-3x pessimistic for short texts, so the
+    fine-tune, best alone on four sets of six, is still skipped there at 10 epochs."""
     if not texts:
         return 1.0
     tokens = np.minimum(np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES + 2,
