@@ -310,14 +310,8 @@ class TrialRunner:
                 if repeat_probs:
                     break
                 raise stop
-            t0 = time.perf_counter()
-            model = self.new_model(trial.config, trial.training)
-            with self._hard_stop(trial, t0 - started):
-                model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
-                logits = np.asarray(model.logits(self.train.subset(held).texts))
-            _check_width(logits, k)
-            self.budget.observe(trial.family, fit_rows, held, epochs, time.perf_counter() - t0)
-            probs[held] = probabilities(logits, multi)
+            stopper = self._hard_stop(trial, time.perf_counter() - started)
+            probs[held] = self._fold_probabilities(trial, fit_rows, held, epochs, stopper)
             trial.fold_scores.append(score(self.train_targets[held], probs[held], multi, self.metric))
             if (f + 1) % per_repeat == 0:
                 repeat_probs.append(probs[eval_rows].copy())
@@ -369,15 +363,22 @@ class TrialRunner:
         scores = []
         with quiet_blas(trial.family):
             for fit_rows, held in folds:
-                t0 = time.perf_counter()
-                model = self.new_model(trial.config, trial.training)
-                model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
-                logits = np.asarray(model.logits(self.train.subset(held).texts))
-                _check_width(logits, len(self.label_map))
-                self.budget.observe(trial.family, fit_rows, held, 1, time.perf_counter() - t0)
-                probs[held] = probabilities(logits, multi)
+                probs[held] = self._fold_probabilities(trial, fit_rows, held, 1)
                 scores.append(score(self.train_targets[held], probs[held], multi, self.metric))
         return scores, probs
+
+    def _fold_probabilities(self, trial: Trial, fit_rows: np.ndarray, held: np.ndarray, epochs: int,
+                            stopper=None) -> np.ndarray:
+        """One fit of `trial`'s settings on training rows `fit_rows` (inside `stopper`, a hard stop),
+        its probabilities of the `held` rows; the budget observes the fit's seconds."""
+        t0 = time.perf_counter()
+        model = self.new_model(trial.config, trial.training)
+        with stopper or hard_stop(None):
+            model.fit(self.train.subset(fit_rows), self.train_targets[fit_rows], None, None, None)
+            logits = np.asarray(model.logits(self.train.subset(held).texts))
+        _check_width(logits, len(self.label_map))
+        self.budget.observe(trial.family, fit_rows, held, epochs, time.perf_counter() - t0)
+        return probabilities(logits, self.label_map.multi_label)
 
     def _stop_before(self, trial: Trial, f: int, epochs: int, elapsed: float) -> BudgetStop | None:
         """Why fold `f` must not start: the rest of its repeat (this fold included, at the rate
