@@ -656,13 +656,14 @@ def test_a_fine_tunes_cost_follows_its_tokens_and_the_encoders_measured_speed():
     from textclf.models.auto.search import FAMILIES
 
     short, long = ["a short snippet of a review"] * 10, [" ".join(["word"] * 300)] * 10
-    assert token_share(short) == 0.25 and token_share(long) == 1.0  # a step's fixed costs; a full window
-    assert token_share([" ".join(["word"] * 60)] * 10) == pytest.approx(1.2 * 80 / 128)
+    assert token_share(long) == 1.0  # a full window
+    assert token_share(short) == pytest.approx((12 + 6 * 1.3 + 2) / 140)  # a step's fixed costs stay
+    assert token_share([" ".join(["word"] * 60)] * 10) == pytest.approx((12 + 80) / 140)
     fit, held = np.arange(800), np.arange(800, 1000)
     tuned = FAMILIES["pretrained"]
     on_short = Budget(600.0, time.perf_counter(), False, 1000, None, short).units(tuned, fit, held, 3)
     on_long = Budget(600.0, time.perf_counter(), False, 1000, None, long).units(tuned, fit, held, 3)
-    assert on_long == 800 * 3 + 200 and on_short == pytest.approx(0.25 * on_long)
+    assert on_long == 800 * 3 + 200 and on_short == pytest.approx(token_share(short) * on_long)
     assert Budget(600.0, time.perf_counter(), False, 1000, None, short).units(FAMILIES["bag"], fit, held, 3) == 2600
     # unmeasured, it borrows the frozen encoder's slowness, never TF-IDF's (which grows with words)
     cost = CostModel(gpu=False)

@@ -10,9 +10,10 @@ Cost priors: a fit takes `prior_overhead` seconds (vectoriser, tokenizer trainin
 encoder) plus `prior_seconds_per_unit` per unit, a unit being one training row seen once (rows x
 epochs for neural types) or one row scored; measured on two quiet CPU cores (Rotten Tomatoes,
 2,000 rows: tfidf word 1.0 s, word+char 2.6 s, bag 1.7 s and cnn 1.4 s per epoch, GRU 54 s per
-epoch; MiniLM ~100 texts/s encoding, ~12 texts/s fine-tuning at 128 tokens). They only size a
-family's first fit, scaled by how much slower than its prior the machine proved on the families
-measured so far; after that the family's own measured slowness replaces them
+epoch; MiniLM ~100 texts/s encoding; its fine-tune ~21 rows/s per epoch at 128 tokens on
+five small-data sets' fold fits, 12-20 on slower cores: 17 in the prior; see budget.token_share).
+They only size a family's first fit, scaled by how much slower than its prior the machine proved
+on the families measured so far; after that the family's own measured slowness replaces them
 (budget.CostModel).
 
     name          type         searched
@@ -151,7 +152,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("rnn", "rnn", "rnn (gru)", 1.0, 2.7e-2,
            _small_neural({"type": "rnn", "cell": "gru", "embedding_dim": 64, "hidden_size": 64}),
            {"dropout": 0.2, "learning_rate": 2e-3, "epochs": 5}, gpu_speedup=20.0),
-    Family("pretrained", "pretrained", "MiniLM fine-tune", 5.0, 8.3e-2, _pretrained, {}, max_trials=1, gpu_speedup=20.0,
+    Family("pretrained", "pretrained", "MiniLM fine-tune", 5.0, 6e-2, _pretrained, {}, max_trials=1, gpu_speedup=20.0,
            sized_training=True),
 )}
 
