@@ -697,3 +697,21 @@ def test_the_fine_tune_trial_gets_the_recipe_the_candidate_alone_gets(splits):
     study.enqueue_trial({"dropout": 0.3, "learning_rate": 2e-3, "epochs": 5})
     _, training, epochs = runner._candidate(FAMILIES["cnn"], study.ask())
     assert epochs == training.epochs == 5  # the search's epochs, not the size-aware ones
+
+
+def test_a_trial_that_ran_less_than_the_protocol_says_so_in_its_progress_line():
+    from textclf.models.auto.leaderboard import progress_line
+    from textclf.models.auto.search import FAMILIES
+    from textclf.models.auto.trial import Trial
+
+    tuned = Trial(8, FAMILIES["pretrained"], {}, status="complete", score=0.8481, fit_seconds=271.1,
+                  repeat_scores=[0.8475], folds_per_repeat=5, epochs_cut=(10, 3))
+    line = progress_line(tuned, 40, "5-fold cv x3 macro-F1", "macro_f1", 197.0, repeats=3)
+    assert line == ("[8/40] MiniLM fine-tune: 5-fold cv x3 macro-F1 0.848 [1 repeat, 3 of 10 epochs] "
+                    "(271.1 s, 197 s left)")
+    whole = Trial(1, FAMILIES["pretrained"], {}, status="complete", score=0.8475, fit_seconds=9.0,
+                  repeat_scores=[0.84, 0.85, 0.85], folds_per_repeat=5)
+    assert "[" not in progress_line(whole, 40, "5-fold cv x3 macro-F1", "macro_f1", 9.0, repeats=3).split(" ", 1)[1]
+    coarse = Trial(3, FAMILIES["bag"], {}, status="complete", score=0.7, repeat_scores=[0.69],
+                   folds_per_repeat=2, coarse=True)
+    assert "[2-fold cv, moved to this scale]" in progress_line(coarse, 40, "5-fold cv x3 macro-F1", "macro_f1", 1.0, 3)

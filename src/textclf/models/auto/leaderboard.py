@@ -46,14 +46,22 @@ def trial_row(trial) -> dict[str, Any]:
     return row
 
 
-def progress_line(trial, max_trials: int, score_name: str, metric: str, seconds_left: float) -> str:
-    """The line a finished (or skipped, pruned, stopped) trial prints."""
+def progress_line(trial, max_trials: int, score_name: str, metric: str, seconds_left: float,
+                  repeats: int = 1) -> str:
+    """The line a finished (or skipped, pruned, stopped) trial prints; a complete trial that ran
+    less than the protocol (`repeats` cv repeats, its planned epochs, its k folds) says so."""
     head = f"[{trial.index}/{max_trials}] {trial.family.label}"
     settings = describe(trial.params) if trial.family.fixed is None else ""
     if settings:
         head += f" {settings}"
     if trial.status == "complete":
         body = f"{score_name} {trial.score:.3f}"
+        fewer = [f"{trial.folds_per_repeat}-fold cv, moved to this scale"] if trial.coarse else []
+        if trial.repeat_scores and len(trial.repeat_scores) < repeats and not trial.coarse:
+            fewer.append(f"{len(trial.repeat_scores)} repeat{'s' if len(trial.repeat_scores) > 1 else ''}")
+        if trial.epochs_cut:
+            fewer.append(f"{trial.epochs_cut[1]} of {trial.epochs_cut[0]} epochs")
+        body += f" [{', '.join(fewer)}]" if fewer else ""
     elif trial.status == "pruned":
         body = f"pruned after fold {len(trial.fold_scores)} ({METRIC_NAMES[metric]} {trial.score:.3f})"
     else:

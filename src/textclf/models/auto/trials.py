@@ -226,7 +226,8 @@ class TrialRunner:
             self._exhausted.add(family.name)
         trial.fit_seconds = time.perf_counter() - t0
         self.budget.reading(False)
-        self.say(progress_line(trial, self.config.max_trials, self.score_name, self.metric, self.budget.left()))
+        self.say(progress_line(trial, self.config.max_trials, self.score_name, self.metric, self.budget.left(),
+                               self.protocol.repeats))
 
     def _within_cap(self, trial: Trial, epochs: int, force: bool, waiting: int) -> bool:
         """Sets the trial's time cap (an even share of the time left among the `waiting` families,
