@@ -161,6 +161,11 @@ def quiet_blas(family: Family):
 WINDOW_TOKENS = EMBEDDING_TOKENS - 2  # an auto encoder window's content tokens (less [CLS] and [SEP])
 
 
+def word_pieces(texts: Sequence[str]) -> np.ndarray:
+    """Each text's estimated length in word pieces (content tokens, no [CLS]/[SEP])."""
+    return np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES
+
+
 def windows_per_text(texts: Sequence[str]) -> float:
     """Mean encoder windows per text when whole documents are read: windows of WINDOW_TOKENS, half
     overlapping, at most LongTextConfig's max_windows (its defaults at auto's 128 tokens)."""
@@ -168,7 +173,7 @@ def windows_per_text(texts: Sequence[str]) -> float:
 
     if not texts:
         return 1.0
-    tokens = np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES
+    tokens = word_pieces(texts)
     most = float(LongTextConfig().max_windows)
     windows = np.where(tokens <= WINDOW_TOKENS, 1.0,
                        np.minimum(most, 1.0 + np.ceil((tokens - WINDOW_TOKENS) / (WINDOW_TOKENS // 2))))
@@ -187,8 +192,7 @@ def token_share(texts: Sequence[str]) -> float:
     35% of each. Padding to a batch's longest text is in those figures."""
     if not texts:
         return 1.0
-    tokens = np.minimum(np.array([len(text.split()) for text in texts], dtype=float) * WORD_PIECES + 2,
-                        EMBEDDING_TOKENS)
+    tokens = np.minimum(word_pieces(texts) + 2, EMBEDDING_TOKENS)
     return float((FIXED_TOKENS + tokens.mean()) / (FIXED_TOKENS + EMBEDDING_TOKENS))
 
 
