@@ -147,8 +147,9 @@ def test_one_suffix_table_for_reading_and_writing():
 
     assert [format_of(n) for n in ("a.CSV", "a.tsv.gz", "a.txt", "a.ndjson.xz", "a.json", "a.pq", "a.csv.zip",
                                    "README")] == ["csv", "tsv", "tsv", "jsonl", "jsonl", "parquet", None, None]
-    assert [output_format(p) for p in ("p.csv", "p.tsv", "p.jsonl", None, "p.parquet")] == \
-        ["csv", "tsv", "jsonl", "jsonl", "jsonl"]  # local predict writes no Parquet: its default
+    assert [output_format(p) for p in ("p.csv", "p.tsv", "p.jsonl", None, "out")] == ["csv", "tsv", "jsonl", "jsonl", "jsonl"]
+    with pytest.raises(DataError, match="cannot write '.parquet' here"):  # local predict writes no Parquet
+        output_format("p.parquet")
     ray_like = {"supported": ("parquet", "csv", "jsonl"), "default": "parquet"}
     assert [output_format(p, **ray_like) for p in ("out", "out.csv", "out.json")] == ["parquet", "csv", "jsonl"]
     assert output_format("out", "json", **ray_like) == "jsonl"

@@ -56,7 +56,11 @@ def _sha(path: Path) -> str:
 
 
 def reseal(model: Path) -> None:
-    """Rewrite manifest.json to match the directory as it now is (what a hand-made directory has)."""
+    """Rewrite manifest.json, and config.json's `files` (the model files' digests), to match the
+    directory as it now is (what a hand-made directory has)."""
+    config = json.loads((model / "config.json").read_text())
+    config["files"] = {name: _sha(model / name) for name in config["files"] if (model / name).is_file()}
+    (model / "config.json").write_text(json.dumps(config, indent=2))
     files = {p.relative_to(model).as_posix(): _sha(p) for p in sorted(model.rglob("*"))
              if p.is_file() and not p.is_symlink() and p.name != MANIFEST_FILE}
     manifest = json.loads((model / MANIFEST_FILE).read_text())

@@ -46,15 +46,21 @@ def load(directory, *, device: str | None = None, policy: bool = True) -> TextCl
     return TextClassifier.load(directory, device=device, policy=policy)
 
 
-def train(source, y=None, **options):
+def train(source, y=None, *, overwrite: bool = False, **options):
     """The training pipeline `textclf train` runs, from Python: see textclf.jobs.train.train.
+
+    The run is saved only when an output directory is named (`output_dir=`, or `output_dir` in the
+    config); an existing non-empty one is replaced only with `overwrite=True` (the CLI's --overwrite).
 
     >>> result = textclf.train(frame, text_column="review", label_column="sentiment", output_dir="runs/x")
     >>> result.metrics["test"]["macro_f1"], result.classifier.predict(["a gripping film"])
     """
+    from .errors import ConfigError
     from .jobs.train import train as run_pipeline
 
-    return run_pipeline(source, y, **options)
+    if not isinstance(overwrite, bool):  # overwrite="false" must not replace a run
+        raise ConfigError(f"overwrite: pass True or False, got {overwrite!r}")
+    return run_pipeline(source, y, overwrite=overwrite, **options)
 
 
 def distill(teacher, unlabelled, student="bag", output=None, **options):

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from .card import ModelCard
 from .config import ThresholdsConfig, TrainingConfig
 from .data import Examples, LabelMap
-from .data.adapters import ColumnNames, as_examples, table_columns
+from .data.adapters import (ColumnNames, as_examples, inference_texts, pandas_index, saved_columns, scored_examples,
+                            table_columns)
 from .errors import ConfigError, DataError, ModelError
 from .models import model_class
 from .estimator_params import ClassifierParams, model_dict, inference_training
@@ -75,7 +76,8 @@ class TextClassifier(ClassifierParams):
     ThresholdsConfig: tuning on validation data, min_labels).
 
     Inputs: lists/tuples/arrays of strings, a pandas Series, a DataFrame or `datasets.Dataset`
-    with `text_column=` (and `label_column=`, ...), Examples, or a file path (data.adapters).
+    with `text_column=` (and `label_column=`, ...; by default the `text` and `label` columns where
+    they exist), Examples, or a file path (data.adapters). An empty input predicts nothing.
     Fitted state: `model_`, `label_map_`, `policy_`, `card_`, `fitted_` (the frozen config that
     `save` writes), `classes_` (labels of the type given to `fit`).
     """
@@ -156,8 +158,9 @@ class TextClassifier(ClassifierParams):
         if plan.resampled is not None:
             self.card_.resample = {"method": plan.training.resample.method, "rows_before": plan.resampled[0],
                                    "rows_after": plan.resampled[1]}
-        if train.columns:  # `predict FILE` and `predict(frame)` read the same columns
-            self.card_.columns = {**self.card_.columns, **{k: v for k, v in train.columns.items() if v}}
+        if train.columns:  # `predict FILE` and `predict(frame)` read the same columns (files name them in text)
+            self.card_.columns = {**self.card_.columns,
+                                  **{k: v for k, v in train.columns.items() if isinstance(v, str)}}
         self._fit_policy(validation, validation_targets, calibration, thresholds, log)
         return self
 
@@ -267,8 +270,8 @@ class TextClassifier(ClassifierParams):
             raise ConfigError(f"the decision policy needs labelled {role} data (never the test split)")
         if isinstance(data, tuple) and len(data) == 2:
             return as_examples(data[0], data[1], multi_label=self.multi_label, need_labels=True, role=role)
-        return as_examples(data, columns=self._saved_columns(data, labelled=True), multi_label=self.multi_label,
-                           need_labels=True, role=role)
+        return as_examples(data, columns=saved_columns(data, self.card.columns, labelled=True),
+                           multi_label=self.multi_label, need_labels=True, role=role)
 
     def derived(self, model_params: dict, build: Callable[[BaseModel, TrainingConfig], Any]) -> TextClassifier:
         """A classifier with this one's labels, policy and card around another model (an export):
@@ -285,27 +288,13 @@ class TextClassifier(ClassifierParams):
             raise ModelError("this TextClassifier is not fitted: call fit() or textclf.load()")
         return self.model_
 
-    def _saved_columns(self, data: Any, labelled: bool = False) -> ColumnNames:
-        """A table's columns as the model was trained on them (when the table has them)."""
-        names = table_columns(data)
-        if not names:
-            return ColumnNames()
-        saved = self.card.columns if self.label_map is not None else {}
-        text, label = saved.get("text_column"), saved.get("label_column")
-        return ColumnNames(text if text in names else None, label if labelled and label in names else None)
-
-    def _texts(self, X: Any, columns: dict[str, str | None]) -> list[str]:
-        if isinstance(X, Examples):
-            return X.texts
-        if isinstance(X, list) and all(type(t) is str for t in X) and not columns:
-            return as_examples(X, role="X").texts
-        given = ColumnNames(text=columns.get("text_column"))
-        chosen = given if given.text else self._saved_columns(X)
-        return as_examples(X, columns=chosen, role="X").texts
-
     def logits(self, X: Any, **columns: str | None) -> np.ndarray:
-        """Raw model scores, float32, shape (n, k)."""
-        return self._fitted().logits(self._texts(X, columns))
+        """Raw model scores, float32, shape (n, k); (0, k) for no texts."""
+        model = self._fitted()
+        texts = inference_texts(X, columns, self.card.columns)
+        if not texts:  # models (and scikit-learn) refuse a batch of 0 rows; its answer is still well defined
+            return np.zeros((0, len(self.label_map)), dtype=np.float32)
+        return model.logits(texts)
 
     def from_logits(self, logits: np.ndarray) -> Predictions:
         """Apply the decision policy to logits (n, k)."""
@@ -329,7 +318,8 @@ class TextClassifier(ClassifierParams):
         return self.policy.decide(probs, self.multi_label)
 
     def labels_from_decisions(self, decisions: np.ndarray) -> list:
-        """Class names (canonical strings: what files, metrics and HTTP carry)."""
+        """Class names as canonical strings, as metrics and CSV cells carry them (JSON outputs carry
+        the typed labels `predict` returns)."""
         names = self.label_map.labels
         if self.multi_label:
             return [tuple(names[j] for j in np.flatnonzero(row)) for row in decisions]
@@ -348,12 +338,14 @@ class TextClassifier(ClassifierParams):
 
     def predict_frame(self, X: Any, **columns: str | None):
         """A pandas DataFrame, one row per text: `label`, `prob_<label>` per class, the thresholds
-        applied, and `calibrated` (whether the probabilities went through a kept calibration)."""
+        applied, and `calibrated` (whether the probabilities went through a kept calibration); indexed
+        like `X` when `X` is a DataFrame or Series."""
         import pandas as pd
 
         predictions = self.infer(X, **columns)
         names = self.label_map.labels
-        frame = pd.DataFrame({"label": self._user_labels(predictions.decisions)})
+        # a DataFrame's or Series's own index, so that `df["pred"] = clf.predict_frame(df)["label"]` lines up
+        frame = pd.DataFrame({"label": self._user_labels(predictions.decisions)}, index=pandas_index(X))
         for j, name in enumerate(names):
             frame[f"prob_{name}"] = predictions.probabilities[:, j]
         for key, cut in self.policy.applied_thresholds(list(names), self.multi_label).items():
@@ -380,21 +372,20 @@ class TextClassifier(ClassifierParams):
 
     def _scored(self, X: Any, y: Any, columns: dict[str, str | None]) -> Examples:
         self._fitted()
-        given = ColumnNames(columns.get("text_column"), columns.get("label_column"))
-        if given.text is None and y is None and given.label is None:
-            given = self._saved_columns(X, labelled=True)
-        elif given.text is None:
-            given = ColumnNames(self._saved_columns(X).text, given.label)
-        return as_examples(X, y, columns=given, multi_label=self.multi_label, need_labels=True, role="X")
+        return scored_examples(X, y, columns, self.card.columns, self.multi_label)
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, directory: str | Path, metrics: dict | None = None, extra: dict | None = None) -> Path:
+    def save(self, directory: str | Path, metrics: dict | None = None, extra: dict | None = None, *,
+             overwrite: bool = False) -> Path:
         """Write the model directory (atomically): the fitted state and the config it was fitted
-        with (`fitted_`), never parameters set after fitting; `extra` maps more JSON files to content."""
+        with (`fitted_`), never parameters set after fitting; `extra` maps more JSON files to content.
+        A missing or empty `directory` is written; one holding a saved model is replaced only with
+        `overwrite=True`; any other non-empty directory is refused (a save replaces all of it)."""
         from .artifacts import save_classifier
+        from .artifacts.target import check_save_target
 
         self._fitted()
-        return save_classifier(self, Path(directory), metrics, extra)
+        return save_classifier(self, check_save_target(directory, overwrite), metrics, extra)
 
     def save_policy(self, directory: str | Path) -> None:
         """Rewrite only the decision policy of the saved model in `directory` (weights untouched)."""

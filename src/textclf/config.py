@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -52,6 +52,13 @@ class DataConfig(Section):
     label_delimiter: str | None = None  # multi-label strings such as "a|b"; JSON lists always work
     bad_rows: Literal["error", "skip"] = "error"
     split: SplitConfig = SplitConfig()
+
+    @field_validator("label_delimiter")
+    @classmethod
+    def _delimiter_not_empty(cls, value: str | None) -> str | None:
+        if value == "":  # an empty delimiter splits nothing: "a|b" would train as one compound class
+            raise ValueError("must not be empty (use null for no delimiter; quote a YAML '|' or '>')")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -198,16 +205,36 @@ def validate(section: type[BaseModel], values: dict[str, Any], source: str, pref
     return section.model_validate(values)
 
 
+# Values an override spells as "nothing" on purpose; any other text YAML reads as empty or null
+# (`|` and `>` start block scalars, `#` a comment) is kept as the literal string.
+EXPLICIT_EMPTY = frozenset({"null", "Null", "NULL", "~", "''", '""'})
+
+
+def override_value(raw: str) -> Any:
+    """The value of one `key=value` override: YAML (`3` is an int, `[1, 2]` a list, `null` None),
+    except where YAML would silently lose text the user typed: `|` or `>` (block scalars, read as
+    "") and anything after a ` #` (a comment) stay the literal string. An empty value is ""."""
+    if not raw:
+        return ""
+    try:
+        value = yaml.safe_load(raw)
+        tokens = [t for t in yaml.scan(raw) if not isinstance(t, (yaml.StreamStartToken, yaml.StreamEndToken))]
+    except yaml.YAMLError:
+        return raw
+    end = max((t.end_mark.index for t in tokens), default=0)
+    if raw[end:].strip():  # a comment YAML dropped: `a #b` would be "a"
+        return raw
+    if (value is None or value == "") and raw.strip() not in EXPLICIT_EMPTY:
+        return raw
+    return value
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """'training.epochs=3' -> (['training', 'epochs'], 3); the value is parsed as YAML."""
+    """'training.epochs=3' -> (['training', 'epochs'], 3); the value as `override_value` reads it."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {text!r}: expected key.path=value")
-    try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.split("."), value
+    return key.split("."), override_value(raw)
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -38,11 +38,13 @@ class DecisionPolicy:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def probabilities(self, logits: np.ndarray, multi_label: bool) -> np.ndarray:
+        """Probabilities from logits, refused when any is not finite: every entrance (predict,
+        streaming, HTTP, evaluate) goes through here, so none can emit NaN as an answer."""
         if self.calibration is None:
-            return probabilities(logits, multi_label)
+            return finite_probabilities(probabilities(logits, multi_label))
         from .evaluation.calibration import calibrated_probabilities
 
-        return calibrated_probabilities(logits, self.calibration, multi_label)
+        return finite_probabilities(calibrated_probabilities(logits, self.calibration, multi_label))
 
     def decide(self, probs: np.ndarray, multi_label: bool) -> np.ndarray:
         return decide(probs, multi_label, self.thresholds, self.min_labels)
@@ -88,6 +90,25 @@ class DecisionPolicy:
 
             check_calibration(self.calibration, num_labels, multi_label, where)
             check_calibration_values(self.calibration, where)
+
+
+class NonFiniteProbabilities(ModelError):
+    """The model answered NaN or infinity for a row: `row` is its 0-based position in the batch."""
+
+    def __init__(self, row: int, rows: int) -> None:
+        self.row = row
+        of = "" if rows == 1 else f" of the {rows:,} scored together"
+        super().__init__(f"the model produced non-finite probabilities (NaN or infinite) for row {row + 1}{of}; "
+                         "its weights or inputs are damaged, so no answer is given")
+
+
+def finite_probabilities(probs: np.ndarray) -> np.ndarray:
+    """`probs` itself, or NonFiniteProbabilities naming the first row holding NaN or infinity."""
+    probs = np.asarray(probs)
+    if probs.size and not np.isfinite(probs).all():
+        bad = np.flatnonzero(~np.isfinite(probs).reshape(len(probs), -1).all(axis=1))
+        raise NonFiniteProbabilities(int(bad[0]), len(probs))
+    return probs
 
 
 def check_min_labels(min_labels: Any, where: str) -> None:

@@ -45,18 +45,16 @@ from ..data import LabelMap
 from ..errors import ConfigError, DataError, ModelError, TextclfError
 from ..fileio import atomic_directory, atomic_file, write_json
 from ..models import model_class
-from ..policy import DecisionPolicy, check_min_labels
+from ..policy import DecisionPolicy
 from ..version import __version__
 from .manifest import (MANIFEST_FILE, _RAW_SCORES, manifest_document, _first_line, _read_json, _read_manifest, _scan, _sha256,
                        _verify_manifest, raw_scores)
+from .parts import (CLASSIFIER_FILES, POLICY_FILE, POLICY_KEYS, check_device, check_files, check_probe_outputs,
+                    model_file_digests, read_label_map, read_policy)
 
 FORMAT = "textclf-model"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-POLICY_FILE = "policy.json"
-POLICY_KEYS = ("calibration", "thresholds", "min_labels", "provenance")
-CLASSIFIER_FILES = ("config.json", "labels.json", POLICY_FILE, "metrics.json", "leaderboard.json",
-                    "calibration.json", "thresholds.json", MANIFEST_FILE)  # calibration, thresholds: format 1
 PROBE_TEXT = "a short probe text to check the saved model's outputs"
 
 
@@ -105,32 +103,6 @@ def save_classifier(clf, directory: Path, metrics: dict | None = None, extra: di
         files, _ = _scan(tmp)
         _dump(tmp / MANIFEST_FILE, manifest_document({name: _sha256(path) for name, path in files.items()}))
     return directory
-
-
-def model_file_digests(directory: Path) -> dict[str, str]:
-    """sha256 of every file the model type wrote (weights, tokenizer, vocabulary), by relative path."""
-    out = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory).as_posix()
-        if relative not in CLASSIFIER_FILES:
-            out[relative] = _sha256(path)
-    return out
-
-
-def _check_files(directory: Path, config: dict) -> None:
-    """Refuse model files changed since saving: a hand-edited tokenizer or weight file would
-    otherwise load and answer differently without a word."""
-    recorded = config.get("files")
-    if recorded is None and config["format_version"] == 1:
-        return
-    if not isinstance(recorded, dict):
-        raise ModelError(f"{directory / 'config.json'}: missing the model files' checksums ('files')")
-    actual = model_file_digests(directory)
-    for name, digest in recorded.items():
-        if name not in actual:
-            raise ModelError(f"{directory / name}: missing; is {directory} a complete textclf model directory?")
-        if actual[name] != digest:
-            raise ModelError(f"{directory / name}: changed since the model was saved (checksum mismatch)")
 
 
 def save_policy(clf, directory: Path) -> None:
@@ -185,42 +157,6 @@ def read_config(directory: Path) -> dict:
     return config
 
 
-def _read_policy(directory: Path, config: dict, required: bool) -> DecisionPolicy:
-    if config["format_version"] == 1:
-        thresholds = _read_json(directory / "thresholds.json", required=False)
-        info = config.get("info") or {}
-        raw = {"calibration": _read_json(directory / "calibration.json", required=False),
-               "thresholds": thresholds.get("thresholds") if isinstance(thresholds, dict) else thresholds,
-               "min_labels": config.get("min_labels", 0),
-               "provenance": {"thresholds": info["thresholds"]} if isinstance(info, dict) and "thresholds" in info
-               else {}}
-        where = str(directory / "thresholds.json")
-    else:
-        where = str(directory / POLICY_FILE)
-        raw = _read_json(directory / POLICY_FILE, required=required)
-        if raw is None:  # a format-2 directory saved before manifests, without a policy
-            return DecisionPolicy()
-        missing = [key for key in POLICY_KEYS if not isinstance(raw, dict) or key not in raw]
-        if missing:
-            raise ModelError(f"{where}: not a decision policy (missing {', '.join(missing)})")
-    if not isinstance(raw, dict):
-        raise ModelError(f"{where}: expected a JSON object")
-    if raw.get("calibration") is not None and not isinstance(raw["calibration"], dict):
-        raise ModelError(f"{where}: calibration must be a JSON object or null")
-    thresholds = raw.get("thresholds")
-    if thresholds is not None:
-        try:
-            thresholds = np.asarray(thresholds, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            raise ModelError(f"{where}: thresholds must be a list of numbers") from None
-    min_labels = raw.get("min_labels", 0)
-    check_min_labels(min_labels, where)
-    provenance = raw.get("provenance") or {}
-    if not isinstance(provenance, dict):
-        raise ModelError(f"{where}: provenance must be a JSON object")
-    return DecisionPolicy(raw.get("calibration"), thresholds, int(min_labels), provenance)
-
-
 @dataclass
 class SavedModel:
     """A model directory read and checked, ready for TextClassifier to assemble."""
@@ -235,12 +171,16 @@ class SavedModel:
     card: ModelCard
 
     def build_model(self, model_config, training) -> Any:
-        """The fitted model, loaded by its type and checked to give one output per label."""
+        """The fitted model, loaded by its type on `training.device` (checked first: an unknown name
+        or a GPU this host lacks is refused) and checked to give one finite output per label."""
+        check_device(training.device)
         try:
             model = model_class(model_config.type).load(self.directory, model_config, self.label_map, training,
                                                         self.seed)
-        except TextclfError as err:
-            raise ModelError(f"{self.directory}: {err}") from None
+        except TextclfError as err:  # a model type's own refusal names the file (DIR/tfidf.json: ...)
+            message = str(err)
+            raise ModelError(message if message.startswith(str(self.directory)) else
+                             f"{self.directory}: {message}") from None
         except Exception as err:  # a truncated or mismatched weight file surfaces as many library errors
             raise ModelError(f"{self.directory}: cannot load model weights "
                              f"({type(err).__name__}: {_first_line(err)})") from None
@@ -249,9 +189,7 @@ class SavedModel:
         except Exception as err:
             raise ModelError(f"{self.directory}: the model fails on a probe text "
                              f"({type(err).__name__}: {_first_line(err)})") from None
-        if outputs.shape != (1, len(self.label_map)):
-            raise ModelError(f"{self.directory}: labels.json has {len(self.label_map)} labels but the model "
-                             f"gives {outputs.shape[-1] if outputs.ndim == 2 else outputs.shape} outputs")
+        check_probe_outputs(self.directory, outputs, len(self.label_map))
         return model
 
 
@@ -273,13 +211,13 @@ def read_model_directory(directory: Path, policy: bool = True) -> SavedModel:
         if config.get("manifest") is not None:
             raise ModelError(f"{directory / MANIFEST_FILE}: missing; config.json says the model was saved with "
                              "one (restore it, or save the model again)")
-        _check_files(directory, config)
-    label_map = LabelMap.from_json(_read_json(directory / "labels.json"), str(directory / "labels.json"))
+    check_files(directory, config, manifest)
+    label_map = read_label_map(directory)
     if label_map.multi_label != (config["task"] == "multi_label"):
         raise ModelError(f"{directory}: labels.json and config.json disagree on the task")
     decision = DecisionPolicy()
     if policy:
-        decision = _read_policy(directory, config, required=manifest is not None)
+        decision = read_policy(directory, config, required=manifest is not None)
         decision.check(len(label_map), label_map.multi_label, str(directory / POLICY_FILE))
     card = ModelCard.from_json(config.get("info"), str(directory / "config.json"))
     seed = config.get("seed", 0)

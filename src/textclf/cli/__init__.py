@@ -10,7 +10,7 @@ import sys
 
 from ..errors import TextclfError
 from ..fileio import DISK_ERRORS, os_error
-from .outputs import upgrade_train_resume
+from .outputs import check_outside_model, upgrade_train_resume
 from .parser import build_parser
 
 EXIT_USER_ERROR = 2
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USER_ERROR
     try:
+        check_outside_model(args)  # every verb that reads a MODEL and writes an output
         return args.handler(args)
     except TextclfError as err:
         message = " ".join(str(err).split("\n"))  # always one line

@@ -25,11 +25,49 @@ def check_outputs(args: argparse.Namespace, *paths: str | Path | None) -> None:
             check_output(path, overwrite=args.overwrite)
 
 
+PAGE_SUFFIXES = {"json": (".json",), "jsonl": (".jsonl", ".json", ".ndjson"), "html": (".html", ".htm")}
+
+
 def page_format(args: argparse.Namespace, other: str = "json") -> str:
-    """--format, else html for an OUTPUT ending in .html/.htm, else `other`."""
+    """--format, else OUTPUT's suffix: html for .html/.htm, `other` for its own suffixes or none.
+    Any other suffix is refused before any work: JSON written under `out.csv` would be read as CSV."""
     if args.format:
         return args.format
-    return "html" if str(args.output or "").lower().endswith((".html", ".htm")) else other
+    suffix = Path(str(args.output or "")).suffix.lower()
+    for fmt in ("html", other):
+        if suffix in PAGE_SUFFIXES[fmt]:
+            return fmt
+    if not suffix:
+        return other
+    accepted = ", ".join(PAGE_SUFFIXES[other] + PAGE_SUFFIXES["html"])
+    raise DataError(f"{args.output}: cannot write {suffix!r} here; use {accepted}, or --format")
+
+
+# What names a saved model, and what names an output, on any verb (argparse destinations).
+MODEL_ARGUMENTS = ("model", "teacher", "labels_from")
+OUTPUT_ARGUMENTS = ("output", "legacy_output", "mistakes", "train_dir")
+
+
+def check_outside_model(args: argparse.Namespace) -> None:
+    """Before any work: no output of any verb lies inside a MODEL it reads (a file there is not in
+    the model's manifest, so the model would no longer load, and --overwrite could replace its own
+    files), nor contains it (replacing that directory would delete the model)."""
+    for model_key in MODEL_ARGUMENTS:
+        model = vars(args).get(model_key)
+        if not isinstance(model, str) or not Path(model).is_dir():
+            continue
+        root = Path(model).resolve()
+        for key in OUTPUT_ARGUMENTS:
+            output = vars(args).get(key)
+            if not isinstance(output, str) or not output:
+                continue
+            path = Path(output).resolve()
+            if path == root or root in path.parents:
+                place = "is" if path == root else "is inside"
+                raise DataError(f"{output}: {place} the model directory {model}; write outputs elsewhere "
+                                "(a file there would break the model)")
+            if path in root.parents:
+                raise DataError(f"{output}: contains the model directory {model}; choose another output")
 
 
 def check_run_directory(run_dir: Path, overwrite: bool) -> None:

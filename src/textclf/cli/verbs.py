@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..data.formats import KNOWN, format_of
+from ..data.formats import KNOWN, detect_format, format_of
 from ..errors import ConfigError, DataError
 from .outputs import check_outputs, check_run_directory, done, held_log, page_format, required_output
 
@@ -102,6 +102,9 @@ def cmd_errors(args: argparse.Namespace) -> int:
     from ..jobs.inspect import ErrorsOptions, errors, write_html_page
 
     check_outputs(args, args.output, args.mistakes)
+    fmt = page_format(args) if args.output else None
+    if args.mistakes:
+        detect_format(args.mistakes)  # an unknown suffix fails now, not after the analysis
     result = errors(args.model, ErrorsOptions(
         _data_choice(args), args.slice_column or [], args.reference, args.quantile, args.confident, args.margin,
         args.min_slice_size, args.bootstrap, args.bootstrap_seed, args.top))
@@ -112,7 +115,7 @@ def cmd_errors(args: argparse.Namespace) -> int:
     if args.mistakes:
         write_frame(mistakes_frame(report), args.mistakes)
         done(f"\n{len(report.mistakes)} mistakes written to {args.mistakes}")
-    if args.output and page_format(args) == "json":
+    if fmt == "json":
         write_json(args.output, {**report.to_dict(), **({"shift": shift.to_dict()} if shift else {})},
                    overwrite=args.overwrite)
     elif args.output:
@@ -129,9 +132,10 @@ def cmd_shift(args: argparse.Namespace) -> int:
     from ..jobs.inspect import shift, write_html_page
 
     check_outputs(args, args.output)
+    fmt = page_format(args) if args.output else None
     report = shift(args.model, _data_choice(args), args.reference, args.quantile)
     print(format_shift(report))
-    if args.output and page_format(args) == "json":
+    if fmt == "json":
         write_json(args.output, report.to_dict(), overwrite=args.overwrite)
     elif args.output:
         write_html_page(args.output, "textclf shift", shift_html(report), overwrite=args.overwrite)
@@ -145,10 +149,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..jobs.inspect import ExplainOptions, explain, write_html_page
 
     check_outputs(args, args.output)
+    fmt = page_format(args, "jsonl") if args.output else None
     result = explain(args.model, ExplainOptions(list(args.texts), _data_choice(args), args.label, args.top_k,
                                                 args.steps, args.limit))
     output = args.output or ""
-    if output and page_format(args, "jsonl") == "html":
+    if fmt == "html":
         write_html_page(output, "textclf explain", explanations_html(result.explanations, result.drivers),
                         overwrite=args.overwrite)
         done(f"{len(result.explanations)} explanations written to {output}")
@@ -321,11 +326,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         seed=args.split_seed, shortcut_min_count=args.min_count,
     )
     check_outputs(args, args.output)
+    fmt = page_format(args) if args.output else None
     fail_on = [c.strip() for c in (args.fail_on or "").split(",") if c.strip()]
     job = AuditJob(_data_file(args), args.validation, args.test, _split_sizes(args), fail_on)
     result, failed = audit(job, options)
     print(format_summary(result))
-    if args.output and page_format(args) == "json":
+    if fmt == "json":
         write_json(args.output, audit_dict(result), overwrite=args.overwrite)
     elif args.output:
         write_html_page(args.output, "textclf audit", audit_html(result), overwrite=args.overwrite)

@@ -5,7 +5,8 @@ compressed with .gz, .bz2 or .xz. `parse_frames` turns an open byte stream into 
 (every CSV/TSV value as text, JSON values as parsed); the local reader (data/io.py, `iter_frames`)
 and the Ray datasource (serving/ray_predict.py) both call it, so both read a file the same way. A
 UTF-8 byte-order mark is accepted in every text format. Every problem is a one-line DataError
-naming the file (and row where there is one); a truncated or fake compressed file included.
+naming the file (and row where there is one); a truncated or fake compressed file, a CSV/TSV row
+with more fields than the header and a column name given twice included.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -65,17 +67,31 @@ def detect_format(path: str | Path) -> Format:
 
 
 def output_format(path: str | Path | None, requested: str | None = None, *,
-                  supported: Iterable[str] = ("jsonl", "csv", "tsv"), default: str = "jsonl") -> str:
+                  supported: Iterable[str] = ("jsonl", "csv", "tsv"), default: str = "jsonl",
+                  compressible: bool = False) -> str:
     """The format a writer should use: `requested` (an --output-format value; "json" means jsonl)
-    if given, else OUTPUT's suffix when the writer supports it, else `default`."""
+    if given, else OUTPUT's suffix, else (no suffix at all, or no OUTPUT) `default`. A suffix this
+    writer cannot honour is refused, never written as `default` under a name that says otherwise:
+    an unknown one (`out.xyz`), an unsupported format, or a compression suffix where the writer
+    does not compress (`compressible`)."""
     supported = tuple(supported)
+    if path and compression_of(path) and not compressible:
+        raise DataError(f"{path}: this output is not written compressed; drop {compression_of(path)!r}")
     if requested is not None:
         fmt = "jsonl" if requested == "json" else requested
         if fmt not in supported:
             raise DataError(f"output format {requested!r} is not one of {', '.join(supported)}")
         return fmt
     found = format_of(path) if path else None
-    return found if found in supported else default
+    if found in supported:
+        return found
+    suffixes = [s for s in Path(path).suffixes if s.lower() not in COMPRESSIONS] if path else []
+    if not suffixes and found is None:
+        return default
+    names = ", ".join(sorted(s for s, f in SUFFIXES.items() if f in supported))
+    shown = suffixes[-1] if suffixes else "(none)"
+    compressed = " (optionally .gz, .bz2 or .xz)" if compressible else ""
+    raise DataError(f"{path}: cannot write {shown!r} here; use {names}{compressed}, or --format")
 
 
 def check_input_file(path: str | Path) -> Path:
@@ -121,24 +137,101 @@ def parse_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | N
 def _csv_frames(source: Any, path: str | Path, fmt: Format, chunk_size: int | None, empty_ok: bool):
     import pandas as pd
 
-    # utf-8-sig: a leading byte-order mark is not part of the first column's name
-    options = dict(sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
+    # header=None: the header is read as a row, so its raw names are checked (pandas would rename a
+    # second `text` to `text.1`), and a row with more fields than the header is a ParserError (with
+    # a header row, pandas silently takes a row's extra first field as the index: an unquoted comma
+    # would cut a text in two). utf-8-sig: a byte-order mark is not part of the first name.
+    options = dict(sep="\t" if fmt == "tsv" else ",", header=None, dtype=str, keep_default_na=False,
                    encoding="utf-8-sig", encoding_errors="strict")
     try:
         if chunk_size is None:
-            yield 1, pd.read_csv(source, **options)
+            yield from _named_frames(iter([pd.read_csv(source, **options)]), path, empty_ok)
             return
-        first = 1
         with pd.read_csv(source, chunksize=chunk_size, **options) as reader:
-            for frame in reader:
-                yield first, frame
-                first += len(frame)
+            yield from _named_frames(_header_first(reader, chunk_size), path, empty_ok)
     except pd.errors.EmptyDataError:
         if not empty_ok:
             raise DataError(f"{path}: file is empty") from None
     except pd.errors.ParserError as err:
-        reason = " ".join(str(err).split())
-        raise DataError(f"{path}: malformed {fmt.upper()} ({reason[:160]})") from None
+        raise _csv_error(path, fmt, err) from None
+
+
+def _header_first(reader: Any, size: int) -> Iterator[pd.DataFrame]:
+    """Chunks of `size` data rows: the first one row longer, for the header row it holds."""
+    extra = 1
+    while True:
+        try:
+            yield reader.get_chunk(size + extra)
+        except StopIteration:
+            return
+        extra = 0
+
+
+def _named_frames(frames: Iterator[pd.DataFrame], path: str | Path, empty_ok: bool):
+    """(first_row, frame) with the header row's names as columns; rows count from 1 after it."""
+    columns: list[str] | None = None
+    first, empty = 1, None
+    for frame in frames:
+        if columns is None:
+            columns = header_names(path, frame.iloc[0].tolist())
+            frame = frame.iloc[1:].reset_index(drop=True)
+            empty = frame.iloc[0:0].set_axis(columns, axis=1)
+        if len(frame):
+            yield first, frame.set_axis(columns, axis=1)
+            first += len(frame)
+    if first == 1 and empty is not None and not empty_ok:  # a header without rows: one empty frame
+        yield 1, empty
+
+
+def header_names(path: str | Path, raw: list) -> list[str]:
+    """Column names from a raw header row (an empty name is `Unnamed: i`, as pandas names it); a
+    name given twice is refused: which of the two columns is meant would be a guess."""
+    names = [str(name) if name not in ("", None) else f"Unnamed: {i}" for i, name in enumerate(raw)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataError(f'{path}: column "{name}" appears twice (columns {seen[name]} and '
+                            f"{i}); rename one")
+        seen[name] = i
+    return names
+
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _csv_error(path: str | Path, fmt: Format, err: Exception) -> DataError:
+    """A ParserError as one line: a row with more fields than the header is named by row and line."""
+    reason = " ".join(str(err).split())
+    match = _FIELD_COUNT.search(reason)
+    if match is None:
+        return DataError(f"{path}: malformed {fmt.upper()} ({reason[:160]})")
+    expected, line, saw = map(int, match.groups())
+    found = _long_row(path, fmt, expected)
+    at = f"row {found[0]} (line {found[1]})" if found else f"line {line}"
+    sep = "tab" if fmt == "tsv" else "comma"
+    return DataError(f"{path}, {at}: {found[2] if found else saw} fields where the header has {expected}; "
+                     f"quote a value that holds a {sep}")
+
+
+def _long_row(path: str | Path, fmt: Format, expected: int) -> tuple[int, int, int] | None:
+    """(data row, first line, fields) of the first row with more than `expected` fields, found again
+    with the csv module (pandas's count of lines skips quoted line breaks); None if not readable."""
+    import csv
+
+    try:
+        with open_binary(path) as handle:
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text, delimiter="\t" if fmt == "tsv" else ",")
+            next(reader)
+            row, start = 0, reader.line_num + 1
+            for record in reader:
+                row += bool(record)  # a blank line is no row
+                if len(record) > expected:
+                    return row, start, len(record)
+                start = reader.line_num + 1
+    except (csv.Error, UnicodeDecodeError, StopIteration, *DECOMPRESSION_ERRORS):
+        return None
+    return None
 
 
 def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_ok: bool):
@@ -159,6 +252,8 @@ def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_o
             raise DataError(f"{where(path, row)}: invalid JSON ({err.msg})") from None
         if not isinstance(record, dict):
             raise DataError(f"{where(path, row)}: expected a JSON object per line, got {type(record).__name__}")
+        if _SURROGATE_ESCAPE.search(text):  # rare: only then is every value checked
+            _check_unicode(record, path, row)
         records.append(record)
         if chunk_size is not None and len(records) >= chunk_size:
             yield first, pd.DataFrame.from_records(records)
@@ -170,6 +265,21 @@ def _jsonl_frames(source: Any, path: str | Path, chunk_size: int | None, empty_o
         yield first, pd.DataFrame.from_records(records)
 
 
+# A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff): a pair is one character, a lone one is not
+# Unicode at all (no UTF-8 spelling), and would fail deep inside pyarrow or an encoder.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(record: dict, path: str | Path, row: int) -> None:
+    for key, value in record.items():
+        try:
+            json.dumps([key, value], ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            column = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+            raise DataError(f"{where(path, row, column)}: not valid Unicode (a lone surrogate such as "
+                            "\\ud800 has no UTF-8 form)") from None
+
+
 def _parquet_frames(source: Any, path: str | Path, chunk_size: int | None, empty_ok: bool):
     import pyarrow.parquet as pq
 
@@ -177,6 +287,7 @@ def _parquet_frames(source: Any, path: str | Path, chunk_size: int | None, empty
         parquet = pq.ParquetFile(source)
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a file that is not Parquet
         raise DataError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0][:160]})") from None
+    header_names(path, parquet.schema_arrow.names)  # a column name given twice is refused
     first = 1
     for batch in parquet.iter_batches(batch_size=chunk_size or 65536):
         frame = batch.to_pandas()
@@ -228,8 +339,8 @@ def iter_frames(path: str | Path, chunk_size: int | None = None) -> Iterator[tup
         raise decompression_error(path, err) from None
 
 
-def _compressing(path: Path, raw: IO[bytes]):
-    """A writer that compresses into `raw` as the suffix says (or `raw` itself)."""
+def compressing(path: str | Path, raw: IO[bytes]):
+    """A writer that compresses into `raw` as the suffix of `path` says (or `raw` itself)."""
     suffix = compression_of(path)
     if suffix == ".gz":
         return gzip.GzipFile(fileobj=raw, mode="wb")
@@ -247,7 +358,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
 
     path = Path(path)
     fmt = detect_format(path)
-    with atomic_file(path, "wb") as raw, _compressing(path, raw) as out:
+    with atomic_file(path, "wb") as raw, compressing(path, raw) as out:
         if fmt == "parquet":
             frame.to_parquet(out, index=False)
             return

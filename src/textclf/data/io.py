@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import DataError, not_a_string, where
+from ..errors import ConfigError, DataError, not_a_string, where
 from .examples import Examples
 from .formats import Format, compression_of, detect_format, iter_frames, write_frame
 from .label_types import LabelColumn
@@ -41,6 +41,10 @@ class Columns:
     id: str | None = None
     multi_label: bool = False
     label_delimiter: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.label_delimiter == "":  # would not split "a|b": one compound class, silently
+            raise ConfigError("data.label_delimiter (--label-delimiter): must not be empty; leave it unset for none")
 
     @property
     def wanted(self) -> list[str]:
@@ -68,13 +72,26 @@ def _scalar_label(value: Any) -> str:
     return str(value).strip()
 
 
+LIST_IN_SINGLE_LABEL = "list-valued label in a single-label task (set task: multi_label)"
+
+
+def _json_list(value: Any) -> bool:
+    """Whether a cell is a JSON list (`["a", "b"]`): how CSV, TSV and Parquet text spell a list."""
+    if not isinstance(value, str) or not value.lstrip().startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(value), list)
+    except json.JSONDecodeError:
+        return False
+
+
 def parse_label(value: Any, columns: Columns, typed: LabelColumn, row: int) -> str | tuple[str, ...]:
     """A single class name, or for multi-label a tuple of names from a list, a JSON list string
     or a delimited string, typed by `typed` (data.label_types: one type per column). Raises
     ValueError with a reason on a malformed value, DataError on a value of the wrong type."""
     if not columns.multi_label:
-        if isinstance(value, (list, tuple, np.ndarray)):
-            raise ValueError("list-valued label in a single-label task (set task: multi_label)")
+        if isinstance(value, (list, tuple, np.ndarray)) or _json_list(value):  # a CSV cell as JSONL's list
+            raise ValueError(LIST_IN_SINGLE_LABEL)
         return typed.name(value, row)
     if isinstance(value, str):
         stripped = value.strip()
@@ -83,10 +100,10 @@ def parse_label(value: Any, columns: Columns, typed: LabelColumn, row: int) -> s
                 value = json.loads(stripped)
             except json.JSONDecodeError:
                 raise ValueError("label looks like a JSON list but does not parse") from None
-        elif columns.label_delimiter:
-            value = [part for part in stripped.split(columns.label_delimiter) if part.strip()]
+        elif columns.label_delimiter:  # spaces around a delimiter are layout ("a | b"), not part of a name
+            value = [part.strip() for part in stripped.split(columns.label_delimiter) if part.strip()]
         else:
-            value = [stripped] if stripped else []
+            value = [value] if stripped else []  # one name, its spaces checked as in single-label
     if not isinstance(value, (list, tuple, np.ndarray)):
         value = [value]
     names = [typed.name(v, row) for v in value if not _is_missing(v)]
@@ -150,6 +167,15 @@ def _validate_frame(
     return out, skipped
 
 
+def check_unique_ids(path: str | Path, column: str, ids: list[str], rows: list[int], seen: dict[str, int]) -> None:
+    """Refuse an id met before: in `ids` or in `seen` (id -> row, filled in; a stream passes one
+    dict for all its chunks). An output row's id must name one input row."""
+    for value, row in zip(ids, rows):
+        first = seen.setdefault(value, row)
+        if first != row:
+            raise DataError(f"{where(path, row, column)}: duplicate id {value!r} (first at row {first})")
+
+
 def read_examples(
     path: str | Path,
     columns: Columns = Columns(),
@@ -172,11 +198,7 @@ def read_examples(
     if not merged["texts"]:
         raise DataError(f"{path}: no usable rows" + (f" ({skipped} skipped)" if skipped else ""))
     if columns.id is not None:
-        seen: dict[str, int] = {}
-        for value, row in zip(merged["ids"], merged["rows"]):
-            if value in seen:
-                raise DataError(f"{where(path, row, columns.id)}: duplicate id {value!r} (first at row {seen[value]})")
-            seen[value] = row
+        check_unique_ids(path, columns.id, merged["ids"], merged["rows"], {})
     times = _parse_times(path, merged["times"], merged["rows"], columns.time) if columns.time else None
     if skipped:
         print(f"textclf: {path}: skipped {skipped} bad row(s)", file=sys.stderr)
@@ -207,9 +229,12 @@ def stream_texts(
         yield from _stdin_chunks(chunk_size)
         return
     path = Path(path)
+    seen: dict[str, int] = {}  # id -> row, across chunks
     for first_row, frame in iter_frames(path, chunk_size):
         _check_columns(path, frame, columns)
         chunk = _unlabelled_chunk(path, first_row, frame, columns, bad_rows)
+        if id_column is not None:
+            check_unique_ids(path, id_column, chunk.ids, chunk.rows, seen)
         if len(chunk) or chunk.skipped:
             yield chunk
 
@@ -260,7 +285,7 @@ def _stdin_chunks(chunk_size: int) -> Iterator[Examples]:
     """One text per line. A blank line is no text: it is skipped, counted in `skipped` and named on
     stderr at the end, while every row keeps its input line number (the output's `row`)."""
     texts, rows, blank, counted = [], [], [], 0
-    for number, line in enumerate(sys.stdin, start=1):
+    for number, line in enumerate(_stdin_lines(), start=1):
         line = line.rstrip("\r\n")
         if not line.strip():
             blank.append(number)
@@ -276,6 +301,21 @@ def _stdin_chunks(chunk_size: int) -> Iterator[Examples]:
         s, shown = "s" * (len(blank) > 1), ", ".join(map(str, blank[:10])) + ", ..." * (len(blank) > 10)
         print(f"textclf: warning: <stdin>: skipped {len(blank)} blank line{s} (line{s} {shown}); "
               "output rows keep their input line numbers", file=sys.stderr)
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Lines of stdin decoded as UTF-8, strictly, as files are: the locale's decoding may let bad
+    bytes through (as surrogate escapes) and they would be classified as some other text."""
+    stream = getattr(sys.stdin, "buffer", None)
+    for number, line in enumerate(stream if stream is not None else sys.stdin, start=1):
+        try:
+            if isinstance(line, bytes):
+                line = line.decode("utf-8")
+            else:
+                line.encode("utf-8")  # a text stream (no buffer) that kept bad bytes as surrogates
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            raise DataError(f"<stdin>, line {number}: bytes are not valid UTF-8 (re-encode the input as UTF-8)") from None
+        yield line[1:] if number == 1 and line.startswith("\ufeff") else line  # a byte-order mark is no text
 
 
 def examples_frame(examples: Examples, columns: Columns = Columns()) -> pd.DataFrame:

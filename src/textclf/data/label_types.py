@@ -1,13 +1,16 @@
 """Label values keep their type: the one rule that turns a column of user labels into class names.
 
-Inside textclf a class is named by a canonical string (that is what `labels.json`, metrics and
-prediction files hold); the `LabelMap` records which Python type the user's labels had, so that
-`classes_` and `predict` hand the same type back. The rule, applied to a whole column at once:
+Inside textclf a class is named by a canonical string (what `labels.json`, metrics and CSV cells
+hold); the `LabelMap` records which Python type the user's labels had, so that `classes_`,
+`predict`, HTTP and JSON prediction files hand the same type back. The rule, applied to a whole
+column at once:
 
 - booleans (`true`/`false` in JSON, `bool` / `numpy.bool_` in Python) are the type `bool`;
 - integers, and floats with an integral value (`1.0` is `1`: pandas turns integer columns with a
   gap into floats), are the type `int`; any other float (`0.5`, NaN) is refused;
-- strings are the type `str`, stripped of surrounding spaces; CSV and TSV cells are always strings;
+- strings are the type `str`, stripped of surrounding spaces (a CSV row written `a film, pos`
+  has the label `pos`); CSV and TSV cells are always strings. Two spellings that strip to one name (`"a "` in one
+  row, `"a"` in another) are refused with both rows named: merging them would be a guess;
 - a column that mixes types (`1` in one row, `"1"` in another, or `true` and `"true"`) is refused
   with both rows named, never split into several classes.
 
@@ -106,6 +109,7 @@ class LabelColumn:
         self.source, self.column = source, column
         self.kind: LabelKind | None = None
         self._first: tuple[int, Any] | None = None
+        self._spelled: dict[str, tuple[int, str]] = {}  # class name -> (row, raw string) first seen
 
     def name(self, value: Any, row: int) -> str:
         try:
@@ -119,7 +123,18 @@ class LabelColumn:
             raise DataError(
                 f"{where(self.source, row, self.column)}: label {_short(value)} is {_WORDS[kind]} but row "
                 f"{first_row} has {_short(first_value)}, {_WORDS[self.kind]}; give every label one type")
-        return canonical(value, kind)
+        name = canonical(value, kind)
+        if kind == "str":
+            self._one_spelling(value, name, row)
+        return name
+
+    def _one_spelling(self, value: str, name: str, row: int) -> None:
+        """Refuse two strings that strip to one class name ("a " and "a"): merging them would turn
+        the user's classes into fewer, silently, and `predict` would answer "a" where y said "a "."""
+        first_row, first = self._spelled.setdefault(name, (row, value))
+        if first != value:
+            raise DataError(f"{where(self.source, row, self.column)}: label {_short(value)} and {_short(first)} "
+                            f"(row {first_row}) differ only by surrounding spaces; clean the label column")
 
     @property
     def result_kind(self) -> LabelKind:

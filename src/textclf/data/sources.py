@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, DataConfig
+from ..config import Config, DataConfig, validate
 from ..errors import DataError
 from .bundled import DATASETS, load_bundled
 from .examples import Examples
@@ -77,8 +77,8 @@ class ModelData:
     def splits(self) -> Splits:
         if not self.data:
             raise DataError("this model does not record its training data; pass --data")
-        cfg = Config.model_validate({"seed": self.seed, "task": self.task, "data": self.data,
-                                     "model": self.model_params})
+        cfg = validate(Config, {"seed": self.seed, "task": self.task, "data": self.data, "model": self.model_params},
+                       "the model's recorded data config")  # one line, e.g. for an empty label_delimiter
         return load_splits(cfg)
 
     def split(self, name: str) -> Examples:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,9 +18,45 @@ SplitMethod = Literal["stratified", "random", "group", "time"]
 
 @dataclass(frozen=True)
 class Splits:
+    """Train / validation / test. A validation set that shares rows with the test set is refused
+    when either was given on its own (a file, a frame): the decision policy is fitted on validation,
+    so test metrics would no longer be held out. Two parts cut from one data set (the same source,
+    disjoint rows of it) can share only that set's own duplicate texts, which the audit reports."""
+
     train: Examples
     validation: Examples | None
     test: Examples | None
+
+    def __post_init__(self) -> None:
+        validation, test = self.validation, self.test
+        if validation is None or test is None:
+            return
+        if validation.source == test.source and set(validation.rows).isdisjoint(test.rows):
+            return  # cut from one data set by split_examples
+        shared = shared_rows(validation, test)
+        if shared:
+            raise DataError(f"validation {validation.source} and test {test.source} share {shared:,} of "
+                            f"{len(validation):,} validation rows (same text and label): the decision policy is "
+                            "fitted on validation, so test scores would not be held out; remove them from one")
+
+
+def _keys(examples: Examples) -> Iterator[tuple]:
+    """(text, label) per row; a multi-label row's labels in sorted order, None when unlabelled."""
+    if examples.labels is None:
+        return ((text, None) for text in examples.texts)
+    return ((text, tuple(sorted(label)) if isinstance(label, tuple) else label)
+            for text, label in zip(examples.texts, examples.labels))
+
+
+def row_keys(examples: Examples) -> set[tuple]:
+    """What makes two rows the same example: the same text and label (`shared_rows`)."""
+    return set(_keys(examples))
+
+
+def shared_rows(examples: Examples, other: Examples | set[tuple]) -> int:
+    """How many rows of `examples` are also rows of `other` (same text and label)."""
+    keys = other if isinstance(other, set) else row_keys(other)
+    return sum(1 for key in _keys(examples) if key in keys)
 
 
 def split_examples(

@@ -330,6 +330,6 @@ def _run(teacher: TextClassifier, teacher_dir: Path, pool: str | Path, text_colu
             metrics[name] = evaluate(clf, part, opts.bootstrap)
     clf.card.distilled_from, clf.card.data = info, teacher.card.data
     clf.card.columns = dict(teacher.card.columns)
-    if out is not None:
-        clf.save(out, metrics=metrics)
+    if out is not None:  # `out` was checked against `overwrite` before any work, under the lock
+        clf.save(out, metrics=metrics, overwrite=True)
     return DistillResult(clf, metrics, out, len(keep), cached, info)

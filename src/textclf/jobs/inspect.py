@@ -94,6 +94,7 @@ def report(model: str | Path, options: ReportOptions = ReportOptions(), log: Tex
     examples = splits.test if options.data.source is None else examples_for(clf, options.data)
     if examples is None:
         raise DataError("the model's data config has no test split; pass --data")
+    clf.label_map.encode(examples)  # an unknown label: one line now, not a failed section and then this line
     extra = report_sections(clf, examples, splits, Path(model), log, options.audit) if options.sections else []
     validation = splits.validation if splits and not model_data.refitted else None  # a refit model saw it
     built = build_report(clf, examples, validation=validation, extra_sections=extra, n_resamples=options.bootstrap)

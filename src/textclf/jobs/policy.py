@@ -9,6 +9,8 @@ from pathlib import Path
 from ..classifier import TextClassifier
 from ..config import ThresholdsConfig, validate
 from ..data import Examples
+from ..data.sources import SPLIT_NAMES, ModelData
+from ..data.splits import shared_rows
 from ..errors import DataError
 from ..fileio import atomic_directory, check_output
 from . import defaults
@@ -25,13 +27,41 @@ class PolicyResult:
     saved_to: Path  # MODEL/policy.json, or the new model directory given as `output`
 
 
-def policy_examples(clf: TextClassifier, data: DataChoice) -> Examples:
+def policy_examples(clf: TextClassifier, data: DataChoice, notes: list[str] | None = None) -> Examples:
     """The labelled data a decision policy may be fitted on: the model's validation split or a
-    file; never its training or test split."""
+    file; never its training or test split, by name or by content (`check_unseen_rows`)."""
     if data.source in ("train", "test") and not Path(data.source).exists():
         raise DataError(f"--data {data.source}: the decision policy is fitted on validation data only (on the "
                         f"{data.source} split its metrics would be optimistic); pass --data validation or a file")
-    return examples_for(clf, data, default_split="validation")
+    examples = examples_for(clf, data, default_split="validation")
+    if data.source is not None and not (data.source in SPLIT_NAMES and not Path(data.source).exists()):
+        (notes if notes is not None else []).extend(check_unseen_rows(clf, examples))
+    return examples
+
+
+def check_unseen_rows(clf: TextClassifier, examples: Examples) -> list[str]:
+    """Refuse policy data holding rows of the model's test split (same text and label): the model's
+    own training file or data set given by path holds them, and every later test score would be
+    optimistic. Training rows only get a note (a few shared texts are common in real data). The
+    splits are rebuilt from the data config the model recorded; when that data is gone, a note says
+    the check could not be made."""
+    model_data = ModelData.of(clf)
+    if not model_data.data:  # trained in memory: nothing recorded to compare with
+        return []
+    try:
+        splits = model_data.splits()
+    except DataError as err:
+        return [f"{examples.source} was not checked against the model's test split, which cannot be rebuilt "
+                f"({str(err)[:120]})"]
+    if splits.test is not None:
+        shared = shared_rows(examples, splits.test)
+        if shared:
+            raise DataError(f"{examples.source}: holds {shared:,} of the model's {len(splits.test):,} test rows "
+                            "(same text and label); a decision policy fitted there makes test scores optimistic: "
+                            "pass rows the model never saw (or --data validation)")
+    trained = shared_rows(examples, splits.train)
+    return [f"{examples.source}: {trained:,} of its {len(examples):,} rows are training rows of the model, on "
+            "which its probabilities are overconfident"] if trained else []
 
 
 def save_policy(clf: TextClassifier, model: str | Path, output: str | Path | None, overwrite: bool) -> Path:
@@ -58,9 +88,9 @@ def calibrate(model: str | Path, method: str = defaults.CALIBRATION_METHOD, data
     if output is not None:
         check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
-    examples = policy_examples(clf, data)
+    notes: list[str] = []
+    examples = policy_examples(clf, data, notes)
     result = clf.calibrate(examples, method)
-    notes = []
     if result.calibration is None:
         notes.append(f"{result.reason}; the model is saved uncalibrated")
     if clf.policy.thresholds is not None:
@@ -80,11 +110,13 @@ def tune_thresholds(model: str | Path, spec: ThresholdsConfig | dict, data: Data
     if output is not None:
         check_output(output, overwrite=overwrite, directory=True)
     clf = TextClassifier.load(model)
-    examples = policy_examples(clf, data)
+    notes: list[str] = []
+    examples = policy_examples(clf, data, notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = clf.tune_thresholds(examples, spec.tune, spec.objective, spec.beta, spec.target)
     if min_labels is not None:
         clf.set_min_labels(min_labels)
     saved = save_policy(clf, model, output, overwrite)
-    return PolicyResult(clf, len(examples), examples.source, result, [str(w.message) for w in caught], saved)
+    notes += [str(w.message) for w in caught]
+    return PolicyResult(clf, len(examples), examples.source, result, notes, saved)

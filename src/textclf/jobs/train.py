@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..artifacts.target import check_save_target
 from ..classifier import TextClassifier
 from ..card import refit_record
 from ..config import Config, TrainingConfig, load_config
@@ -22,7 +23,7 @@ from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
 from ..data.splits import Splits, split_examples
-from ..errors import ConfigError, ModelError, TextclfError
+from ..errors import ConfigError, DataError, ModelError, TextclfError
 from ..evaluation.scoring import evaluate
 from ..fileio import DISK_ERRORS, check_writable, os_error, output_lock, write_json
 
@@ -35,7 +36,7 @@ REFIT_FOLDS = 5  # refit_full: folds of the cross-fitted predictions the refitte
 class TrainResult:
     classifier: TextClassifier  # the saved model (refitted on every labelled row under refit_full)
     metrics: dict
-    model_dir: Path
+    model_dir: Path | None  # None when nothing was saved (no output_dir)
     splits: Splits
     evaluated: TextClassifier | None = None  # the model the metrics are of (fitted on train only)
 
@@ -74,7 +75,7 @@ def config_for_data(path: str, columns: dict[str, str | None], time_budget: floa
 def train(source: Any, y: Any = None, *, validation: Any = None, test: Any = None,
           text_column: str | None = None, label_column: str | None = None, group_column: str | None = None,
           time_column: str | None = None, id_column: str | None = None, overrides: list[str] | None = None,
-          output_dir: str | Path | None = None, log: TextIO | None = None,
+          output_dir: str | Path | None = None, overwrite: bool | None = None, log: TextIO | None = None,
           resume: str | Path | None = None) -> TrainResult:
     """The training pipeline, from Python as from `textclf train`: data, optional audit, the
     classifier's fit (training plan, resampling, model, decision policy on validation only),
@@ -84,16 +85,23 @@ def train(source: Any, y: Any = None, *, validation: Any = None, test: Any = Non
     data: anything `TextClassifier.fit` takes (lists with `y`, a DataFrame or Dataset with
     `text_column=` / `label_column=`, a file, Examples). Data is split as the config's
     `data.split` says (by group when `group_column` is given) unless `validation` / `test` are
-    passed. A config is saved under its `output_dir`; in-memory data only when `output_dir` is
-    given. `resume`: a run directory whose checkpoint training continues from."""
+    passed. The run is saved only where an output directory was named: `output_dir=`, or
+    `output_dir` set in the config (file, dict or overrides). An existing non-empty output
+    directory is refused unless `overwrite` is True. `overwrite=None` (the default here, not in
+    `textclf.train`) is the CLI's: it has checked the run directory against --overwrite itself,
+    and saves under the config's `output_dir`, default included. `resume`: a run directory whose
+    checkpoint training continues from."""
     log = sys.stderr if log is None else log
+    if isinstance(overrides, str):  # iterating it would give one-character "overrides"
+        raise ConfigError(f"overrides: pass a list of key=value strings, e.g. [{overrides!r}], not one string")
     if isinstance(source, Config) or isinstance(source, dict) or _is_config_path(source):
         cfg = source if isinstance(source, Config) else (
             load_train_config(None, _flatten(source) + list(overrides or [])) if isinstance(source, dict)
             else load_train_config(str(source), overrides))
+        named = output_dir is not None or "output_dir" in cfg.model_fields_set  # not the default runs/default
         if output_dir is not None:
             cfg = cfg.model_copy(update={"output_dir": str(output_dir)})
-        return _run(cfg, None, log, resume, save=True)
+        return _run(cfg, None, log, resume, save=named or overwrite is None, overwrite=overwrite)
     columns = ColumnNames(text_column, label_column, group_column, time_column, id_column)
     values = ["data.train=<memory>"] + (["data.split.method=group"] if group_column else [])
     cfg = load_train_config(None, values + list(overrides or []))
@@ -107,7 +115,7 @@ def train(source: Any, y: Any = None, *, validation: Any = None, test: Any = Non
     splits = Splits(splits.train, given[0] or splits.validation, given[1] or splits.test)
     if output_dir is not None:
         cfg = cfg.model_copy(update={"output_dir": str(output_dir)})
-    return _run(cfg, splits, log, resume, save=output_dir is not None)
+    return _run(cfg, splits, log, resume, save=output_dir is not None, overwrite=overwrite)
 
 
 def _is_config_path(source: Any) -> bool:
@@ -127,13 +135,25 @@ def _flatten(values: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool) -> TrainResult:
+def check_run_directory(run_dir: Path, overwrite: bool, flags: tuple[str, str] = ("overwrite=True", "resume=")
+                        ) -> None:
+    """A run directory holding anything is an existing run: refused unless `overwrite` (`flags`: how
+    the caller spells overwrite and resume; cli/outputs.py words the same rule as --overwrite)."""
+    check_writable(run_dir, directory=True)
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+        raise DataError(f"{run_dir} exists; pass {flags[0]} to replace its model, or {flags[1]} to continue its run")
+
+
+def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool, overwrite: bool | None) -> TrainResult:
     output = Path(resume) if resume is not None else Path(cfg.output_dir)
     if resume is not None and not (output / "checkpoints").is_dir():
         raise ConfigError(f"{output}: no checkpoints to resume from (expected {output / 'checkpoints'})")
     writes = save and os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains; one writes
     if writes:
+        if resume is None and overwrite is not None:  # None: the CLI checked against its --overwrite
+            check_run_directory(output, overwrite)
         check_writable(output / "model", directory=True)
+        check_save_target(output / "model", overwrite=True)  # model/ is replaced: before the training, not after
     clf = classifier_for(cfg)
     clf.model_config()  # a config mistake should surface before minutes of data loading
     created = writes and not output.exists()  # a run directory this run makes goes again if it fails
@@ -141,7 +161,8 @@ def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool) ->
         with output_lock(output) if writes else contextlib.nullcontext():
             in_memory = splits is not None
             splits = splits if in_memory else load_splits(cfg)
-            return _train_locked(cfg, clf, splits, output, resume, log, writes, in_memory)
+            workdir = output if save or resume is not None else None  # an unsaved run writes no checkpoints
+            return _train_locked(cfg, clf, splits, workdir, resume, log, writes, in_memory)
     except (TextclfError, OSError) as err:  # a user error or a full disk; an interrupt keeps checkpoints
         if created:
             shutil.rmtree(output, ignore_errors=True)
@@ -157,8 +178,9 @@ def classifier_for(cfg: Config) -> TextClassifier:
                           thresholds=cfg.thresholds)
 
 
-def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path, resume, log: TextIO,
+def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path | None, resume, log: TextIO,
                   writes: bool, in_memory: bool) -> TrainResult:
+    """`output`: the run directory (checkpoints, model/, metrics.json); None for a run that saves nothing."""
     sizes = {name: len(part) for name, part in
              (("train", splits.train), ("validation", splits.validation), ("test", splits.test)) if part is not None}
     no_validation = splits.validation is None or len(splits.validation) == 0
@@ -201,9 +223,10 @@ def _train_locked(cfg: Config, clf: TextClassifier, splits: Splits, output: Path
     evaluated = clf
     if refit_wanted(cfg):
         clf = refit_on_all_rows(clf, splits, metrics, log)
-    model_dir = output / "model"
-    if writes:
-        clf.save(model_dir, metrics=metrics, extra={LEADERBOARD_FILE: leaderboard} if leaderboard else None)
+    model_dir = output / "model" if output is not None else None
+    if writes:  # the run directory was checked (or --overwrite given) before training
+        clf.save(model_dir, metrics=metrics, extra={LEADERBOARD_FILE: leaderboard} if leaderboard else None,
+                 overwrite=True)
         write_json(output / "metrics.json", metrics)
         if leaderboard:
             write_json(output / LEADERBOARD_FILE, leaderboard)

@@ -21,9 +21,10 @@ from sklearn.linear_model import LogisticRegression
 
 from ..config import Section, TrainingConfig
 from ..data import Examples, LabelMap
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..imbalance import binary_weights, class_weights, explicit_weights
 from .base import WHOLE_CHUNK, Capabilities, LinearAttributionView, LinearExportView, ModelBase
+from .tfidf_state import checked_entry, checked_params, checked_weights
 
 # A label that is always (or never) present in training gets a constant score this far from 0:
 # sigmoid(12) is 0.999994, a confident but finite probability.
@@ -191,18 +192,29 @@ class TfidfLinearModel(ModelBase):
 
     @classmethod
     def load(cls, directory: Path, config: TfidfConfig, label_map: LabelMap, training: TrainingConfig, seed: int):
+        """The saved model, its files checked first (models/tfidf_state.py): the vectorizers are the
+        ones config.json builds, given only the saved vocabulary and idf weights."""
         model = cls(config, label_map, training, seed)
-        state = json.loads((directory / "tfidf.json").read_text(encoding="utf-8"))
-        for entry in state:
-            params = dict(entry["params"])
-            params["ngram_range"] = tuple(params["ngram_range"])
-            vec = TfidfVectorizer(**params, dtype=np.float32)
-            vec.vocabulary_ = entry["vocabulary"]
-            vec.idf_ = np.asarray(entry["idf"], dtype=np.float32)
+        path = directory / "tfidf.json"
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+            raise ModelError(f"{path}: corrupt JSON ({err})") from None
+        expected = model._new_vectorizers()
+        if not isinstance(state, list) or len(state) != len(expected):
+            raise ModelError(f"{path}: expected a list of {len(expected)} vectorizer(s), as config.json's "
+                             "word_ngrams / char_ngrams give")
+        for i, (entry, vec) in enumerate(zip(state, expected)):
+            vocabulary, idf, n_documents = checked_entry(path, i, entry)
+            checked_params(path, i, entry["params"], vec.get_params(), _SAVED_PARAMS)
+            vec.vocabulary_ = vocabulary
+            vec.idf_ = idf
             model.vectorizers.append(vec)
-            model.train_size = entry.get("n_documents")
+            model.train_size = n_documents
+        rows = 1 if not label_map.multi_label and len(label_map) == 2 else len(label_map)
+        features = sum(len(vec.vocabulary_) for vec in model.vectorizers)
         weights = load_file(str(directory / "model.safetensors"))
-        model.coef, model.intercept = weights["coef"], weights["intercept"]
+        model.coef, model.intercept = checked_weights(directory / "model.safetensors", weights, rows, features)
         return model
 
 

@@ -28,7 +28,6 @@ endpoints and linking the OpenAPI schema at `/openapi.json`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import ipaddress
@@ -40,66 +39,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import DataError, ModelError, TextclfError
+from ..errors import TextclfError
 from .batcher import Busy, MicroBatcher
 from .guards import BodyGuard, RequestGuard, bind_socket, guarded_protocol, short, validation_errors
+from .http_explain import add_explain
 from .loading import load_for_inference
 from .predict import applied_thresholds, chunk_logits
+from .schemas import ExplainRequest, Prediction, PredictRequest, PredictResponse  # noqa: F401 - the API's schemas
 from .service_config import ServiceConfig
 
 BodyLimit = BodyGuard  # the earlier name
 __all__ = ["Busy", "BodyGuard", "BodyLimit", "MicroBatcher", "RequestGuard", "ServiceConfig", "bind_socket",
            "create_app", "exposure_warning", "prediction_records", "serve", "short", "uvicorn_server",
            "validation_errors"]
-
-
-# -- schemas -------------------------------------------------------------------------------------
-def _check_text(text: str, what: str) -> None:
-    if not text.strip():
-        raise ValueError(f"{what} must not be empty")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:  # "\ud800" in JSON decodes to a str that is not Unicode text
-        raise ValueError(f"{what} holds a lone surrogate at character {err.start} (not valid Unicode)") from None
-
-
-class PredictRequest(BaseModel):
-    """Either `text` (one) or `texts` (many)."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: str | None = Field(None, min_length=1, examples=["a gripping, beautifully shot film"])
-    texts: list[str] | None = Field(None, min_length=1, examples=[["a gripping film", "a dull mess"]])
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PredictRequest:
-        if (self.text is None) == (self.texts is None):
-            raise ValueError('give exactly one of "text" or "texts"')
-        if self.text is not None:
-            _check_text(self.text, "text")
-        for i, text in enumerate(self.texts or []):
-            _check_text(text, f"texts[{i}]")
-        return self
-
-    def as_list(self) -> list[str]:
-        return [self.text] if self.text is not None else list(self.texts)
-
-
-class ExplainRequest(PredictRequest):
-    """`text` or `texts`, plus how many tokens to list and, optionally, the label to explain."""
-
-    top_k: int = Field(10, ge=1, le=100)
-    label: str | None = Field(None, max_length=200)
-
-
-class Prediction(BaseModel):
-    label: bool | int | str | list[bool | int | str]  # the type the model's labels were given in
-    probabilities: dict[str, float]
-
-
-class PredictResponse(BaseModel):
-    predictions: list[Prediction]
 
 
 # -- model call ----------------------------------------------------------------------------------
@@ -184,7 +137,6 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
     app.add_middleware(RequestGuard, max_bytes=config.max_body_bytes, timeout_s=config.body_timeout_s,
                        api_key=config.api_key, open_paths=OPEN_PATHS, json_paths=JSON_PATHS)
     app.state.batcher = batcher
-
     _add_error_handlers(app, config)
 
     def check_limits(texts: list[str], max_texts: int = config.max_texts) -> None:
@@ -224,13 +176,15 @@ def create_app(clf, config: ServiceConfig = ServiceConfig(), model_name: str = "
             return {"predictions": await batcher.submit(texts)}
         except Busy as err:
             return JSONResponse({"detail": str(err)}, status_code=503, headers=retry)
+        except TextclfError as err:  # the model answered NaN (policy.finite_probabilities): no answer, one line
+            return JSONResponse({"detail": short(str(err), 4 * config.echo_chars)}, status_code=500)
 
     async def docs(request):  # a plain Starlette route: FastAPI would document and validate it
         return HTMLResponse(docs_page(app, model_name, str(request.base_url)))
 
     app.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
 
-    _add_explain(app, clf, config, batcher, model_lock, check_limits)
+    add_explain(app, clf, config, batcher, model_lock, check_limits)
     return app
 
 
@@ -252,69 +206,6 @@ def _add_error_handlers(app, config: ServiceConfig) -> None:
             return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8)",
                                              "type": "json_invalid"}]}, status_code=422)
         return await http_exception_handler(request, exc)
-
-
-def bounded_explanation(explanation: dict, max_tokens: int) -> dict:
-    """An explanation's dict with `tokens` cut to the `max_tokens` of largest |attribution|, kept
-    in text order; `tokens_total` is how many there were. `top`/`against` are at most top_k each."""
-    tokens = explanation.get("tokens") or []
-    explanation["tokens_total"] = len(tokens)
-    if len(tokens) > max_tokens:
-        keep = sorted(sorted(range(len(tokens)), key=lambda i: -abs(tokens[i]["attribution"]))[:max_tokens])
-        explanation["tokens"] = [tokens[i] for i in keep]
-    return explanation
-
-
-def _add_explain(app, clf, config: ServiceConfig, batcher: MicroBatcher, model_lock: threading.Lock,
-                 check_limits: Callable) -> None:
-    """POST /explain (analysis.explain) with the limits of /predict and its own bounds; model calls
-    hold `model_lock`, as explanations hook the network that predictions run through."""
-    from fastapi.responses import JSONResponse
-
-    retry = {"Retry-After": str(max(1, int(config.retry_after_s)))}
-    try:
-        from ..analysis.explain import explain
-    except ImportError:  # pragma: no cover - the analysis module is optional
-        return
-    explaining = {"now": 0}
-
-    @app.post("/explain", summary="token attributions: why each text gets its label",
-              responses={401: {}, 408: {}, 413: {}, 415: {}, 501: {}, 503: {}})
-    async def explain_texts(request: ExplainRequest):
-        """The limits of /predict, and at most `explain_max_texts` texts and `explain_max_chars`
-        characters in all (else 413); each answer lists at most `explain_max_tokens` token
-        attributions (`tokens_total` says how many there were) and `top_k` (<= 100) in `top` and
-        `against`. One explanation runs at a time (with at most `max_explain_waiting` waiting);
-        more get 503 + Retry-After."""
-        texts = request.as_list()
-        check_limits(texts, min(config.max_texts, config.explain_max_texts))
-        total = sum(len(t) for t in texts)
-        if total > config.explain_max_chars:
-            return JSONResponse({"detail": f"{total} characters of text to explain; the limit is "
-                                           f"{config.explain_max_chars}"}, status_code=413)
-        if request.label is not None and request.label not in clf.label_map.labels:
-            return JSONResponse({"detail": f"label {short(request.label, config.echo_chars)!r} is not one of the "
-                                           f"model's labels"}, status_code=422)
-        if not batcher.running:
-            return JSONResponse({"detail": "the service is not ready"}, status_code=503, headers=retry)
-        if explaining["now"] > config.max_explain_waiting:
-            return JSONResponse({"detail": "the service is busy explaining; retry later"}, status_code=503,
-                                headers=retry)
-
-        def run() -> list[dict]:
-            with model_lock:
-                found = explain(clf, texts, label=request.label, top_k=request.top_k)
-            return [bounded_explanation(e.to_dict(), config.explain_max_tokens) for e in found]
-
-        explaining["now"] += 1
-        try:
-            return {"explanations": await asyncio.to_thread(run)}
-        except DataError as err:
-            return JSONResponse({"detail": short(str(err), 4 * config.echo_chars)}, status_code=422)
-        except (ModelError, TextclfError) as err:
-            return JSONResponse({"detail": short(str(err), 4 * config.echo_chars)}, status_code=501)
-        finally:
-            explaining["now"] -= 1
 
 
 # -- serving -------------------------------------------------------------------------------------

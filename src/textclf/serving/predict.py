@@ -7,19 +7,21 @@ predicted; after an interruption `resume=True` keeps the `.partial` file's compl
 
 One writer per output: the job holds `fileio.output_lock(OUTPUT)` from its start to the rename,
 so a second run on the same OUTPUT fails at once with one line, and a finished OUTPUT is replaced
-only with `overwrite=True`. Beside the `.partial` file lies `OUTPUT.partial.manifest`, recording
-what the rows were computed from: the model's fingerprint, the input file's identity (absolute
-path, size, modification time) and every option that changes the rows. A resume whose model,
-input or options differ is refused with one line naming the difference.
+only with `overwrite=True`. Beside the `.partial` file lies `OUTPUT.partial.manifest`
+(serving/resume_manifest.py), recording what the rows were computed from: the model's
+fingerprint, the input file's identity (absolute path, size, modification time) and every option
+that changes the rows. A resume whose model, input or options differ is refused with one line
+naming the difference. The `.partial` file is plain text; an OUTPUT named .gz, .bz2 or .xz is
+compressed from it at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,11 +32,13 @@ from typing import IO
 import numpy as np
 
 from ..data import Examples
-from ..data.formats import output_format
+from ..data.formats import compressing, compression_of, output_format
 from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError
-from ..fileio import check_output, os_error, output_lock, write_json
+from ..fileio import atomic_file, check_output, os_error, output_lock, write_json
 from .options import PredictOptions
+from .resume_manifest import (MANIFEST_FORMAT, build_manifest, input_identity, manifest_difference,  # noqa: F401
+                              model_fingerprint, read_manifest)
 from .progress import progress_bar
 
 LogitsFn = Callable[[Sequence[str]], np.ndarray]  # texts -> float32 logits (n, k)
@@ -53,22 +57,34 @@ def applied_thresholds(clf) -> dict[str, float]:
     return clf.policy.applied_thresholds(list(clf.label_map.labels), clf.multi_label)
 
 
+def typed_labels(clf) -> dict[str, object]:
+    """Class name -> the value of the type the model was trained on ("0" -> 0, "true" -> True):
+    what JSON outputs carry, as `clf.predict` and HTTP do. CSV cells hold the names (`label_text`)."""
+    return dict(zip(clf.label_map.labels, clf.label_map.user_labels))
+
+
+def label_text(value: object) -> str:
+    """A typed label as a CSV cell: its canonical class name (True -> "true", 0 -> "0")."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def prediction_rows(clf, chunk: Examples, logits: np.ndarray, explain_top: int = 0) -> list[dict]:
-    """One output record per text: id (when given), input row, label(s), probabilities, thresholds,
-    and with `explain_top` > 0 the tokens that drove each label (analysis.explain)."""
+    """One output record per text: id (when given), input row, label(s) typed as the model's
+    classes (an integer model gives 0, not "0"), probabilities, thresholds, and with
+    `explain_top` > 0 the tokens that drove each label (analysis.explain)."""
     predictions = clf.from_logits(logits)
-    probs, labels = predictions.probabilities, predictions.labels
-    names = clf.label_map.labels
+    probs, names, typed = predictions.probabilities, clf.label_map.labels, typed_labels(clf)
+    labels = [[typed[n] for n in label] if clf.multi_label else typed[label] for label in predictions.labels]
     explained = _explanations(clf, chunk.texts, explain_top)
     thresholds = applied_thresholds(clf)
     keys = [f"prob_{name}" for name in names]
     values = np.asarray(probs, dtype=np.float64).tolist()  # Python floats for the whole chunk at once
-    multi, ids, numbers = clf.multi_label, chunk.ids, chunk.rows
+    ids, numbers = chunk.ids, chunk.rows
     rows = []
     for i, label in enumerate(labels):
         row: dict = {} if ids is None else {"id": ids[i]}
         row["row"] = numbers[i]
-        row["label"] = list(label) if multi else label
+        row["label"] = label
         row.update(zip(keys, [round(p, 6) for p in values[i]]))
         row.update(thresholds)
         if explained is not None:
@@ -119,7 +135,8 @@ def prediction_lines(clf, chunk: Examples, logits: np.ndarray) -> list[str]:
     flat = list(map(number, map(round, values.ravel().tolist(), repeat(6))))
     columns = [flat[j::len(probs)] for j in range(len(probs))]
     cache: dict = {}
-    labels = [cache.get(x) or cache.setdefault(x, encode(list(x) if clf.multi_label else x))
+    typed = typed_labels(clf)
+    labels = [cache.get(x) or cache.setdefault(x, encode([typed[n] for n in x] if clf.multi_label else typed[x]))
               for x in predictions.labels]
     ids = [] if chunk.ids is None else [map(json.encoder.encode_basestring, chunk.ids)]  # the C escaper
     return list(map(template.format, *ids, chunk.rows, labels, *columns))
@@ -160,10 +177,11 @@ class RowWriter:
             if not self.header_written:
                 self._csv.writeheader()
                 self.header_written = True
-        for row in rows:
-            if isinstance(row.get("label"), list):
-                row = {**row, "label": json.dumps(row["label"], ensure_ascii=False)}
-            self._csv.writerow(row)
+        for row in rows:  # a cell is text: a class name, or a JSON list of them for multi-label
+            label = row["label"]
+            cell = json.dumps(list(map(label_text, label)), ensure_ascii=False) if isinstance(label, list) \
+                else label_text(label)
+            self._csv.writerow({**row, "label": cell})
 
 
 def complete_records(path: Path, fmt: str) -> tuple[int, int, bool]:
@@ -200,101 +218,6 @@ def manifest_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".partial.manifest")
 
 
-# -- the resume manifest -------------------------------------------------------------------------
-MANIFEST_FORMAT = "textclf-predict-partial"
-_HASHED_FILE_BYTES = 64 << 20  # model files up to this size are hashed; larger: size and mtime
-
-
-def _digest(obj) -> str:
-    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=lambda v: getattr(v, "tolist", str)())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_fingerprint(clf, model_path: str | Path | None = None) -> str:
-    """A short hash of what decides the rows: task, model config, labels, calibration, thresholds,
-    `min_labels`, and the saved files of `model_path` (content hash; size and mtime for files over
-    64 MB). Without a directory, the logits of a fixed probe text stand in for the weights."""
-    state: dict = {
-        "task": clf.task, "model": clf.model_params, "labels": list(clf.label_map.labels),
-        "calibration": clf.policy.calibration, "min_labels": clf.policy.min_labels,
-        "thresholds": None if clf.policy.thresholds is None else np.asarray(clf.policy.thresholds).tolist(),
-        "model_class": type(clf.model_).__name__,
-    }
-    if model_path is not None and Path(model_path).is_dir():
-        root, files = Path(model_path), {}
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            stat = path.stat()
-            key = str(path.relative_to(root))
-            files[key] = _file_digest(path) if stat.st_size <= _HASHED_FILE_BYTES else [stat.st_size, stat.st_mtime_ns]
-        state["files"] = files
-    else:
-        probe = np.asarray(clf.logits(["textclf resume probe: a plain sentence."]))
-        state["probe"] = np.round(probe.astype(np.float64), 4).tolist()
-    return _digest(state)
-
-
-def input_identity(input_path: str | Path) -> dict:
-    """Absolute path, size and modification time of the input (stdin: just "-")."""
-    if str(input_path) == "-":
-        return {"path": "-"}
-    path = Path(input_path).resolve()
-    try:
-        stat = path.stat()
-    except OSError:  # reading it will say what is wrong
-        return {"path": str(path)}
-    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def build_manifest(clf, input_path, options: PredictOptions, text_column: str, fmt: str,
-                   model_path: str | Path | None = None) -> dict:
-    """What a `.partial` file's rows were computed from (see `manifest_difference`)."""
-    return {
-        "format": MANIFEST_FORMAT, "version": 1,
-        "model": model_fingerprint(clf, model_path),
-        "input": input_identity(input_path),
-        "options": {"text_column": text_column, "id_column": options.id_column, "output_format": fmt,
-                    "backend": options.backend, "explain": options.explain},
-    }
-
-
-def manifest_difference(saved: dict, current: dict) -> str | None:
-    """What differs between the manifest of a `.partial` file and the run that would resume it."""
-    if saved.get("model") != current["model"]:
-        return "the model differs (other weights, labels, calibration or thresholds)"
-    old, new = saved.get("input") or {}, current["input"]
-    if old.get("path") != new["path"]:
-        return f"the input differs ({old.get('path')} then, {new['path']} now)"
-    if old != new:
-        return f"the input file {new['path']} changed since (size or modification time)"
-    old_options = saved.get("options") or {}
-    for key, value in current["options"].items():
-        if old_options.get(key) != value:
-            return f"option {key} differs ({old_options.get(key)!r} then, {value!r} now)"
-    return None
-
-
-def _read_manifest(path: Path, partial: Path) -> dict:
-    hint = "delete it or run without --resume"
-    if not path.is_file():
-        raise DataError(f"{partial}: cannot resume: no manifest {path.name} beside it (written by an older "
-                        f"textclf or by hand); {hint}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise DataError(f"{partial}: cannot resume: {path.name} is not a textclf manifest; {hint}")
-    return manifest
-
-
 def _remove(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
@@ -311,6 +234,7 @@ def check_predict_output(output: str | Path, options: PredictOptions = PredictOp
     """The checks `predict_file` makes before any work, for callers that load a model first:
     OUTPUT is not a directory, can be written, and is not a finished output (unless overwrite)."""
     output = Path(output)
+    output_format(output, options.output_format, compressible=True)  # `out.xyz` is no format
     check_output(output, overwrite=options.overwrite)
     for sidecar in (partial_path(output), manifest_path(output)):
         if sidecar.is_dir():
@@ -318,12 +242,24 @@ def check_predict_output(output: str | Path, options: PredictOptions = PredictOp
     return output
 
 
+def publish(partial: Path, output: Path) -> None:
+    """Give the finished rows OUTPUT's name, compressed when its suffix says so (.gz, .bz2, .xz).
+    The `.partial` file stays plain text, so that a resume can count and cut its rows."""
+    if compression_of(output) is None:
+        os.replace(partial, output)
+        return
+    with open(partial, "rb") as rows, atomic_file(output, "wb") as raw, compressing(output, raw) as out:
+        shutil.copyfileobj(rows, out, 1 << 20)
+    partial.unlink()
+
+
 # -- the whole job -------------------------------------------------------------------------------
 def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
                  options: PredictOptions = PredictOptions(), logits_fn: LogitsFn | None = None,
                  model_path: str | Path | None = None) -> PredictSummary:
     """Predict every text of `input_path` ("-" reads stdin, one text per line) into `output`
-    (JSONL, CSV or TSV: `options.output_format`, else by suffix; None writes to stdout).
+    (JSONL, CSV or TSV: `options.output_format`, else by suffix, compressed for a .gz, .bz2 or .xz
+    suffix; None writes to stdout).
 
     On stdout, rows stream chunk by chunk: a bad row stops the run before any row of its chunk
     is printed (rows of earlier chunks are already out); with `output`, nothing is left behind.
@@ -345,7 +281,7 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
     def total_rows():  # the progress bar's total, for its ETA
         return count_rows(input_path) if options.progress and str(input_path) != "-" else None
 
-    fmt = output_format(output, options.output_format)
+    fmt = output_format(output, options.output_format, compressible=True)
     if output is None:  # stdout: each chunk is read and validated whole before any of its rows is printed
         count = _run(clf, chunks_of_input(), RowWriter(sys.stdout, fmt), options, logits_fn, 0, total_rows())
         return PredictSummary(rows=count, resumed_rows=0, output=None)
@@ -357,7 +293,7 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
         manifest = build_manifest(clf, input_path, options, text_column, fmt, model_path)
         resuming = options.resume and partial.exists()
         if resuming:
-            difference = manifest_difference(_read_manifest(manifest_file, partial), manifest)
+            difference = manifest_difference(read_manifest(manifest_file, partial), manifest)
             if difference is not None:
                 raise DataError(f"{partial}: cannot resume: {difference}; delete it or run without --resume")
         chunks, done, header = chunks_of_input(), 0, False
@@ -374,7 +310,7 @@ def predict_file(clf, input_path: str | Path, output: str | Path | None = None,
                              total_rows())
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(partial, output)
+            publish(partial, output)
         except TextclfError:
             _remove(partial, manifest_file)  # a user error: resuming would only meet it again
             raise

@@ -70,7 +70,7 @@ class ServiceConfig:
                 raise DataError(f"service setting {f.name} must be positive, got {value}")
             if "choices" in f.metadata and value not in f.metadata["choices"]:
                 raise DataError(f"service setting {f.name}: {value!r} is not one of {', '.join(f.metadata['choices'])}")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise DataError(f"service setting device: {self.device!r} is not auto, cpu, cuda or cuda:N")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise DataError(f"service setting device: {self.device!r} is not auto, cpu, cuda, cuda:N or mps")
         if self.max_wait_ms < 0 or self.max_explain_waiting < 0 or not 0 <= self.port < 65536:
             raise DataError("service settings: max_wait_ms and max_explain_waiting must be >= 0, port 0-65535")
