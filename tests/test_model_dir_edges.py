@@ -274,6 +274,17 @@ def test_policy_data_holding_test_rows_is_refused_and_unseen_rows_are_not(run, c
     assert "test rows" not in capsys.readouterr().err
 
 
+def test_policy_data_repeating_a_few_test_rows_is_fitted_with_a_note(run, tmp_path, capsys):
+    """A new file may repeat a few of the test split's texts (real data does): a note, not a refusal."""
+    from textclf.data.sources import ModelData
+
+    test = ModelData.of(textclf.load(run)).splits().test
+    repeated = pd.DataFrame({"text": test.texts[:3], "label": test.labels[:3]})
+    pd.concat([pd.read_csv(tmp_path / "other.csv"), repeated]).to_csv(tmp_path / "mixed.csv", index=False)
+    assert main(["tune-thresholds", str(run), "--data", "mixed.csv", "--scope", "global", "-o", "tuned"]) == 0
+    assert "3 of its 203 rows are also test rows" in capsys.readouterr().err
+
+
 def test_a_validation_file_sharing_test_rows_is_refused_at_train_time(tmp_path, rt_binary, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _csv(tmp_path / "train.csv", rt_binary.subset(range(0, 300)))
@@ -287,6 +298,17 @@ def test_a_validation_file_sharing_test_rows_is_refused_at_train_time(tmp_path, 
     with pytest.raises(DataError, match="share 100 of 100 validation rows"):
         textclf.train(frame, validation=held_out, test=held_out, text_column="text", label_column="label",
                       overrides=["model.type=tfidf"], log=io.StringIO())
+
+
+def test_a_few_rows_shared_by_separate_validation_and_test_files_train(tmp_path, rt_binary, monkeypatch, capsys):
+    """Official splits of real data often repeat a few short texts: up to a tenth is the audit's to report."""
+    monkeypatch.chdir(tmp_path)
+    _csv(tmp_path / "train.csv", rt_binary.subset(range(0, 300)))
+    _csv(tmp_path / "validation.csv", rt_binary.subset(list(range(300, 395)) + list(range(400, 405))))
+    _csv(tmp_path / "test.csv", rt_binary.subset(range(400, 500)))  # 5 of its rows are validation rows too
+    assert main(["train", "data.train=train.csv", "data.dataset=null", "data.validation=validation.csv",
+                 "data.test=test.csv", "model.type=tfidf", "-o", "run"]) == 0
+    assert (tmp_path / "run" / "model").is_dir()
 
 
 def test_duplicates_inside_one_data_set_split_in_two_still_train(tmp_path, rt_binary, monkeypatch, capsys):

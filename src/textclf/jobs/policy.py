@@ -10,7 +10,7 @@ from ..classifier import TextClassifier
 from ..config import ThresholdsConfig, validate
 from ..data import Examples
 from ..data.sources import SPLIT_NAMES, ModelData
-from ..data.splits import shared_rows
+from ..data.splits import OVERLAP_REFUSED, shared_rows
 from ..errors import DataError
 from ..fileio import atomic_directory, check_output
 from . import defaults
@@ -40,11 +40,11 @@ def policy_examples(clf: TextClassifier, data: DataChoice, notes: list[str] | No
 
 
 def check_unseen_rows(clf: TextClassifier, examples: Examples) -> list[str]:
-    """Refuse policy data holding rows of the model's test split (same text and label): the model's
-    own training file or data set given by path holds them, and every later test score would be
-    optimistic. Training rows only get a note (a few shared texts are common in real data). The
-    splits are rebuilt from the data config the model recorded; when that data is gone, a note says
-    the check could not be made."""
+    """Refuse policy data holding more than a tenth of the model's test split (same text and label;
+    or more than a tenth of its own rows): the model's own training file or data set given by path
+    holds them, and every later test score would be optimistic. Fewer shared rows, and training
+    rows, get a note (a few repeated texts are common in real data). The splits are rebuilt from
+    the data config the model recorded; when that data is gone, a note says the check was not made."""
     model_data = ModelData.of(clf)
     if not model_data.data:  # trained in memory: nothing recorded to compare with
         return []
@@ -53,15 +53,21 @@ def check_unseen_rows(clf: TextClassifier, examples: Examples) -> list[str]:
     except DataError as err:
         return [f"{examples.source} was not checked against the model's test split, which cannot be rebuilt "
                 f"({str(err)[:120]})"]
+    notes = []
     if splits.test is not None:
         shared = shared_rows(examples, splits.test)
-        if shared:
+        if shared > OVERLAP_REFUSED * min(len(examples), len(splits.test)):
             raise DataError(f"{examples.source}: holds {shared:,} of the model's {len(splits.test):,} test rows "
                             "(same text and label); a decision policy fitted there makes test scores optimistic: "
                             "pass rows the model never saw (or --data validation)")
+        if shared:
+            notes.append(f"{examples.source}: {shared:,} of its {len(examples):,} rows are also test rows of the model "
+                         "(repeated texts); its test scores are that much less held out")
     trained = shared_rows(examples, splits.train)
-    return [f"{examples.source}: {trained:,} of its {len(examples):,} rows are training rows of the model, on "
-            "which its probabilities are overconfident"] if trained else []
+    if trained:
+        notes.append(f"{examples.source}: {trained:,} of its {len(examples):,} rows are training rows of the model, "
+                     "on which its probabilities are overconfident")
+    return notes
 
 
 def save_policy(clf: TextClassifier, model: str | Path, output: str | Path | None, overwrite: bool) -> Path:
