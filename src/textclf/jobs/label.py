@@ -14,8 +14,8 @@ from ..fileio import check_output
 from ..labelling.features import FeatureKind, text_features
 from ..labelling.journal import Journal
 from ..labelling.output import LabelledOutput, label_studio_tasks, write_label_studio, write_labelled
-from ..labelling.pool import load_pool
-from ..labelling.session import LabelSession, SessionSettings
+from ..labelling.pool import check_label_names, load_pool
+from ..labelling.session import LabelSession, SessionSettings, check_replay
 
 
 @dataclass(frozen=True)
@@ -41,25 +41,30 @@ class LabelOptions:
     settings: SessionSettings = SessionSettings()
 
 
-def _check_fresh_output(path: Path, journal: Path, overwrite: bool) -> None:
-    """OUTPUT with its journal is a session to resume; OUTPUT without one is another file."""
+def _check_fresh_output(paths: list[Path], journal: Path, overwrite: bool) -> None:
+    """OUTPUT with its journal is a session to resume; OUTPUT without one is another file. The
+    side files written beside OUTPUT at startup (Label Studio export, change log) are checked
+    with it: without a journal they are someone else's too."""
     if not journal.exists():
-        check_output(path, overwrite=overwrite)
+        for path in paths:
+            check_output(path, overwrite=overwrite)
 
 
 def open_label_session(options: LabelOptions, progress: bool = True) -> tuple[LabelSession, LabelledOutput]:
     """The session `textclf label` serves (resumed from the journal beside OUTPUT when there is one)."""
     output = LabelledOutput.of(options.output)
-    _check_fresh_output(output.path, output.journal, options.overwrite)
-    labels, multi = options.labels, options.multi_label
+    _check_fresh_output([output.path, output.label_studio], output.journal, options.overwrite)
+    labels, multi, kind = options.labels, options.multi_label, "str"
+    check_label_names(labels, multi)  # before the slow work: one line naming the label
     if options.labels_from is not None:
         from ..classifier import TextClassifier
 
         clf = TextClassifier.load(options.labels_from, device="cpu")
-        labels, multi = tuple(clf.label_map.labels), clf.multi_label
+        labels, multi, kind = tuple(clf.label_map.labels), clf.multi_label, clf.label_map.kind
     columns = Columns(text=options.text_column, label=options.label_column, id=options.id_column)
-    pool = load_pool(options.data, columns, labels, multi, options.seed)
+    pool = load_pool(options.data, columns, labels, multi, options.seed, label_kind=kind)
     journal = Journal(output.journal, pool.identity())
+    check_replay(journal.events(), pool, options.settings.mode, journal.path)  # before the slow features
     if progress:
         print(f"textclf label: {len(pool.texts)} texts; computing {options.features} features", file=sys.stderr)
     vectors = text_features(pool.texts, options.features, progress=progress)
@@ -133,23 +138,25 @@ def open_review_session(options: ReviewOptions):
     from ..audit.label_noise import label_noise_suspects
     from ..classifier import TextClassifier
     from ..data.sources import ColumnOverrides, ModelData, load_examples
-    from ..labelling.review import ReviewOutput, review_pool, review_queue, write_review
+    from ..labelling.review import ReviewOutput, SourceTable, review_pool, review_queue, write_review
 
     output = ReviewOutput.of(options.output)
-    _check_fresh_output(output.path, output.journal, options.overwrite)
+    _check_fresh_output([output.path, output.changes], output.journal, options.overwrite)
     clf = TextClassifier.load(options.model, device="cpu")
+    check_label_names(clf.label_map.labels, clf.multi_label)
     columns = ColumnOverrides(text=options.text_column, label=options.label_column, id=options.id_column)
     examples = load_examples(ModelData.of(clf), options.data, columns, default_split="train")
     suspects = label_noise_suspects({"data": examples}, top=options.limit).suspects
     report = analyze_errors(clf, examples, settings=ErrorSettings(confident=options.confident, n_resamples=50))
     confident = [m for m in report.mistakes if m["kind"] == "confident"]
     queue = review_queue(examples, suspects, confident, options.limit)
-    pool = review_pool(examples, queue, tuple(clf.label_map.labels))
+    pool = review_pool(examples, queue, tuple(clf.label_map.labels), clf.label_map.kind)
     journal = Journal(output.journal, {**pool.identity(), "model": str(Path(options.model).resolve())})
     settings = SessionSettings(mode="review", annotator=options.annotator)
+    source = SourceTable.of(examples)  # the corrected file keeps the input's columns and row order
 
     def write(session: LabelSession) -> None:
-        write_review(session.pool, session.standing(), output)
+        write_review(session.pool, session.standing(), output, source)
 
     session = LabelSession(pool, journal, None, settings, write_output=write, order=[e.index for e in queue])
     for entry in queue:

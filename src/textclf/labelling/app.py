@@ -70,7 +70,8 @@ def build_app(session: LabelSession, export_label_studio: Callable[[], list[dict
 
     @app.post("/api/answer")
     def answer(body: Answer) -> dict:
-        if body.kind in ("label", "relabel") and not body.labels:
+        # multi-label: [] is an answer ("none of these labels"); a missing list never is
+        if body.kind in ("label", "relabel") and (body.labels is None or not (body.labels or session.pool.multi_label)):
             raise HTTPException(422, f"a {body.kind} answer needs labels")
         event, created = session.answer(body.client, body.seq, body.item, body.kind, body.labels, body.reason)
         return {"event": event.id, "recorded": created}

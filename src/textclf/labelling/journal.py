@@ -97,7 +97,11 @@ class Journal:
 
     def events(self) -> list[Event]:
         with self._lock:
-            return [_to_event(r) for r in self._db.execute("SELECT * FROM events ORDER BY id")]
+            rows = list(self._db.execute("SELECT * FROM events ORDER BY id"))
+        try:
+            return [_to_event(r) for r in rows]
+        except (ValueError, TypeError) as err:  # a hand-edited or damaged row: one line, never a traceback
+            raise DataError(f"{self.path}: a stored event cannot be read ({err}); resume with another -o") from None
 
     def record_curve(self, labels: int, f1: float, low: float | None, high: float | None) -> None:
         with self._lock:

@@ -13,9 +13,10 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..fileio import atomic_file
+from .pool import MULTI_LABEL_DELIMITER, cell_label
 from .session import POSITIVE_KINDS, LabelSession
 
-MULTI_LABEL_DELIMITER = "|"  # CSV cells of a multi-label session: `textclf train ... data.label_delimiter='|'`
+__all__ = ["MULTI_LABEL_DELIMITER", "LabelledOutput", "label_studio_tasks", "write_label_studio", "write_labelled"]
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 
 
@@ -64,11 +65,8 @@ def labelled_records(session: LabelSession) -> list[dict]:
 def write_labelled(session: LabelSession, output: LabelledOutput) -> int:
     """Replace OUTPUT (atomically) with every labelled item; returns the row count."""
     records = labelled_records(session)
-    multi = session.pool.multi_label
-    rows = [{"id": r["id"], "text": r["text"],
-             "label": (r["labels"] if output.format == "jsonl" else MULTI_LABEL_DELIMITER.join(r["labels"]))
-             if multi else r["labels"][0], "annotator": r["annotator"], "labelled_at": r["labelled_at"]}
-            for r in records]
+    rows = [{"id": r["id"], "text": r["text"], "label": cell_label(session.pool, r["labels"], output.format),
+             "annotator": r["annotator"], "labelled_at": r["labelled_at"]} for r in records]
     frame = pd.DataFrame(rows, columns=["id", "text", "label", "annotator", "labelled_at"])
     with atomic_file(output.path, "w", newline="") as handle:
         if output.format == "csv":

@@ -123,7 +123,7 @@ function render() {
   });
   $("keys").innerHTML = review
     ? "<kbd>K</kbd> keep · <kbd>1</kbd>–<kbd>9</kbd> relabel · <kbd>Enter</kbd> relabel as suggested · <kbd>D</kbd> drop · <kbd>Z</kbd> undo"
-    : "<kbd>1</kbd>–<kbd>9</kbd> " + (state.multi_label ? "toggle" : "label") + " · <kbd>Enter</kbd> accept suggestion · <kbd>S</kbd> skip · <kbd>Z</kbd> undo · <kbd>M</kbd> more like this";
+    : "<kbd>1</kbd>–<kbd>9</kbd> " + (state.multi_label ? "toggle · <kbd>N</kbd> none of these" : "label") + " · <kbd>Enter</kbd> accept suggestion · <kbd>S</kbd> skip · <kbd>Z</kbd> undo · <kbd>M</kbd> more like this";
   renderHistory(); renderPanel();
 }
 function renderHistory() {
@@ -179,6 +179,7 @@ document.addEventListener("keydown", (e) => {
   const k = e.key.toLowerCase(), review = state && state.mode === "review";
   if (k >= "1" && k <= "9") pick(Number(k) - 1);
   else if (k === "enter") accept();
+  else if (k === "n" && state && state.multi_label) send(review ? "relabel" : "label", []);
   else if (k === "s" && !review) send("skip");
   else if (k === "k" && review) send("keep");
   else if (k === "d" && review) send("drop");

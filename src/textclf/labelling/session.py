@@ -23,6 +23,9 @@ from .pool import Pool
 HISTORY = 20
 Mode = Literal["label", "review"]
 POSITIVE_KINDS = ("label", "keep", "relabel")
+# the answers each mode can apply: a review decision in a label session (or the reverse) has no
+# meaning there, and recording it would leave an item with no label to write
+MODE_KINDS: dict[str, tuple[str, ...]] = {"label": ("label", "skip"), "review": ("keep", "relabel", "drop")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class LabelSession:
         self.confidence: list[float | None] = [None] * len(pool.texts)
         self._lock = threading.RLock()
         self._events: list[Event] = journal.events()
+        check_replay(self._events, pool, settings.mode, journal.path)
         self._standing = current_answers(self._events)
         self._leases: dict[int, tuple[str, float]] = {}
         self._front: list[int] = []  # asked before the queue: undone items, "more like this"
@@ -123,7 +127,7 @@ class LabelSession:
             answer = self._standing.get(self.pool.ids[i])
             if answer is not None and answer.kind in POSITIVE_KINDS:
                 rows.append(i)
-                labels.append(answer.labels or given)
+                labels.append(answer.labels if answer.labels is not None else given)  # () is an answer
             elif answer is None and not self.pool.asked[i] and given is not None:
                 rows.append(i)
                 labels.append(given)
@@ -202,12 +206,13 @@ class LabelSession:
                annotator: str | None = None) -> tuple[Event, bool]:
         """Record an answer (idempotent on (client, seq)); it is durable when this returns."""
         row = self._row(item)
+        check_kind(kind, self.settings.mode)
         if kind in ("label", "relabel"):
-            labels = self.pool.check_labels(list(labels or []), f"item {item}")
-        elif kind in ("keep", "drop", "skip"):
-            labels = self.pool.given[row] if kind == "keep" else None
+            if labels is None:  # an empty list is an answer in multi-label ("none of these"); None never
+                raise DataError(f"item {item}: a {kind} answer needs labels")
+            labels = self.pool.check_labels(list(labels), f"item {item}")
         else:
-            raise DataError(f"unknown answer kind {kind!r}")
+            labels = self.pool.given[row] if kind == "keep" else None
         with self._lock:
             event, created = self.journal.append(client, seq, item, kind, labels, annotator or self.settings.annotator,
                                                  reason=reason or self.pool.reasons[row])
@@ -282,3 +287,35 @@ class LabelSession:
                                                   "labels": score.labels},
                 "curve": [[n, round(f, 4)] for n, f in curve],
                 "gain_next_100": learner.power_law_gain(curve)}
+
+
+def check_kind(kind: str, mode: str) -> None:
+    if kind not in MODE_KINDS[mode]:
+        raise DataError(f"answer kind {kind!r} is not one of {mode}'s: {', '.join(MODE_KINDS[mode])}")
+
+
+def check_replay(events: list[Event], pool: Pool, mode: str, path) -> None:
+    """Refuse, in one line naming the stored event, a journal this session cannot apply (an answer
+    of the other mode, an unknown item or label, an undo of nothing): replaying it would crash the
+    page and the outputs later, or silently drop the answer."""
+    ids = {e.id for e in events}
+    for event in events:
+        try:
+            _check_event(event, pool, mode, ids)
+        except DataError as err:
+            raise DataError(f"{path}, event {event.id} (table events): cannot replay it: {err}; resume with "
+                            f"another -o, or remove it: sqlite3 {path} 'DELETE FROM events WHERE id={event.id}'") from None
+
+
+def _check_event(event: Event, pool: Pool, mode: str, ids: set[int]) -> None:
+    if event.kind == "undo":
+        if event.target not in ids:
+            raise DataError(f"an undo of event {event.target}, which is not in the journal")
+        return
+    check_kind(event.kind, mode)
+    if event.item not in pool.index:
+        raise DataError(f"unknown item id {event.item!r}")
+    if event.kind in ("label", "relabel"):
+        if event.labels is None:
+            raise DataError(f"a {event.kind} answer without labels")
+        pool.check_labels(list(event.labels), f"item {event.item}")
