@@ -7,20 +7,55 @@ silently ignored default.
 from __future__ import annotations
 
 import os
+import types
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 
 Task = Literal["single_label", "multi_label"]
 
 
+def _scalar_kinds(annotation: Any) -> tuple[set[type], set[Any]]:
+    """The plain scalar types (bool, int, float, str) a field's annotation accepts, and the values
+    of its Literals, looking through unions, Optional and Annotated."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return set(), set(get_args(annotation))
+    if origin in (Union, types.UnionType, Annotated):
+        kinds: set[type] = set()
+        literals: set[Any] = set()
+        for arg in get_args(annotation)[: 1 if origin is Annotated else None]:
+            more, values = _scalar_kinds(arg)
+            kinds |= more
+            literals |= values
+        return kinds, literals
+    return ({annotation} & {bool, int, float, str}), set()
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_lax_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Pydantic would read `C: yes` (YAML's true) as 1.0 and `sublinear_tf: "false"` as False: a
+        config that says something else than was meant would run. Those two coercions are refused."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        kinds, literals = _scalar_kinds(field.annotation)
+        if isinstance(value, bool) and bool not in kinds and kinds & {int, float} and value not in literals:
+            raise ValueError(f"expected a number, got the boolean {str(value).lower()} (YAML reads yes/no/on/off "
+                             "as booleans)")
+        if isinstance(value, str) and bool in kinds and str not in kinds and value not in literals:
+            raise ValueError(f"expected true or false, got the string {value!r}")
+        return value
 
 
 class SplitConfig(Section):
@@ -192,7 +227,8 @@ def problems(section: type[BaseModel], values: Any, prefix: str = "") -> list[st
         out = []
         for item in err.errors():
             loc = ".".join(str(p) for p in (prefix, *item["loc"]) if p != "")
-            out.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+            msg = item["msg"].removeprefix("Value error, ")  # pydantic's wrapper adds nothing for a reader
+            out.append(f"{loc}: {msg}" if loc else msg)
         return out
     return []
 
@@ -250,6 +286,45 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return values
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error: YAML itself keeps the
+    last one, so a second `data:` block would silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` keys may be overridden: YAML's rule
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, line, seen[key])
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        super().__init__(key, line, first)
+        self.key, self.line, self.first = key, line, first
+
+
+def read_yaml(path: str | os.PathLike, text: str) -> Any:
+    """The file's YAML, every problem as one ConfigError naming the file and line."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise ConfigError(f"{path}, line {dup.line}: duplicate key {dup.key!r} (first given on line {dup.first}); "
+                          "YAML would silently keep only the last one") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML") from None
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None,
                 check_model: Callable[[dict[str, Any]], list[str]] | None = None) -> Config:
     """Read a YAML config (or start empty), apply `key=value` overrides, validate. Every problem
@@ -265,12 +340,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             raise ConfigError(f"{path}: config file not found") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: cannot read config ({err})") from None
-        try:
-            values = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f", line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{line}: invalid YAML") from None
+        values = read_yaml(path, text) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
     values = apply_overrides(values, overrides or [])

@@ -44,12 +44,13 @@ def _student(spec: str) -> tuple[str | dict, dict | None]:
     """(model type or config, training keys) from --student: a type name or a YAML file."""
     if not spec.lower().endswith((".yaml", ".yml")):
         return spec, None
-    import yaml
+    from ..config import read_yaml
 
     try:
-        values = yaml.safe_load(Path(spec).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+        text = Path(spec).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{spec}: cannot read the student config ({type(err).__name__})") from None
+    values = read_yaml(spec, text) or {}  # a duplicate key or bad YAML: one line naming the line
     if not isinstance(values, dict) or not isinstance(values.get("model"), dict):
         raise ConfigError(f"{spec}: the student config needs a `model:` section (type plus its keys)")
     training = values.get("training")

@@ -48,10 +48,28 @@ MODEL_ARGUMENTS = ("model", "teacher", "labels_from")
 OUTPUT_ARGUMENTS = ("output", "legacy_output", "mistakes", "train_dir")
 
 
+# Verbs that print to stdout without -o: there `-o -` means stdout, as `-` conventionally does.
+STDOUT_VERBS = frozenset({"predict"})
+
+
+def _dash_outputs(args: argparse.Namespace) -> None:
+    """`-o -` is stdout where the verb can stream there, and refused elsewhere: a file named `-` is
+    never what was meant."""
+    for key in OUTPUT_ARGUMENTS:
+        if vars(args).get(key) != "-":
+            continue
+        if key == "output" and getattr(args, "verb", None) in STDOUT_VERBS:
+            args.output = None
+        else:
+            raise DataError(f"-o -: {getattr(args, 'verb', 'this verb')} cannot write to stdout; give a file name")
+
+
 def check_outside_model(args: argparse.Namespace) -> None:
-    """Before any work: no output of any verb lies inside a MODEL it reads (a file there is not in
-    the model's manifest, so the model would no longer load, and --overwrite could replace its own
-    files), nor contains it (replacing that directory would delete the model)."""
+    """Before any work: `-o -` means stdout or is refused (`_dash_outputs`), and no output of any
+    verb lies inside a MODEL it reads (a file there is not in the model's manifest, so the model
+    would no longer load, and --overwrite could replace its own files), nor contains it (replacing
+    that directory would delete the model)."""
+    _dash_outputs(args)
     for model_key in MODEL_ARGUMENTS:
         model = vars(args).get(model_key)
         if not isinstance(model, str) or not Path(model).is_dir():

@@ -29,7 +29,8 @@ class _OneLineParser(argparse.ArgumentParser):
     every other user mistake."""
 
     def error(self, message: str):
-        line = " ".join(f"{self.prog}: {message}".split())
+        # the top-level parser's prog is the "textclf" the prefix already says; a verb's names the verb
+        line = " ".join((message if self.prog == "textclf" else f"{self.prog}: {message}").split())
         self.exit(2, f"textclf: error: {line[:280]}\n")
 
 

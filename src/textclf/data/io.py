@@ -23,6 +23,8 @@ from ..errors import ConfigError, DataError, not_a_string, where
 from .examples import Examples
 from .formats import Format, compression_of, detect_format, iter_frames, write_frame
 from .label_types import LabelColumn
+from .times import original_times
+from .times import parse_times as _parse_times  # adapters.py imports it from here
 
 # Parsing files (suffix -> format, decompression, CSV/JSONL/Parquet) lives in data/formats.py; these
 # names stay importable from here for the callers that read tables.
@@ -108,18 +110,6 @@ def parse_label(value: Any, columns: Columns, typed: LabelColumn, row: int) -> s
         value = [value]
     names = [typed.name(v, row) for v in value if not _is_missing(v)]
     return tuple(dict.fromkeys(names))
-
-
-def _parse_times(path: Path, values: list[Any], rows: list[int], column: str) -> np.ndarray:
-    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-    if not numeric.isna().any():
-        return numeric.to_numpy(dtype=float)
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        i = int(bad[0])
-        raise DataError(f"{where(path, rows[i], column)}: cannot parse {values[i]!r} as a date or number")
-    return parsed.to_numpy(dtype="datetime64[ns]")
 
 
 def _validate_frame(
@@ -329,5 +319,5 @@ def examples_frame(examples: Examples, columns: Columns = Columns()) -> pd.DataF
     if examples.groups is not None:
         data[columns.group or "group"] = examples.groups
     if examples.times is not None:
-        data[columns.time or "time"] = examples.times
+        data[columns.time or "time"] = original_times(examples.times)  # the cells as the file wrote them
     return pd.DataFrame(data)
