@@ -275,6 +275,15 @@ def test_json_predictions_carry_typed_labels_and_csv_cells_names(typed_models, r
         assert cells == [str(v).lower() for v in expected]  # 0 / 1, true / false
 
 
+def test_explanations_in_json_carry_typed_labels(typed_models, rt_binary, tmp_path):
+    for kind, model in typed_models.items():
+        out = tmp_path / f"{kind}-explain.jsonl"
+        assert main(["explain", str(model), *rt_binary.texts[:3], "-o", str(out)]) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["predicted"] for r in rows] == TextClassifier.load(model).predict(rt_binary.texts[:3])
+        assert {type(r["predicted"]) for r in rows} | {type(r["label"]) for r in rows} == {int if kind == "int" else bool}
+
+
 # -- outputs never inside the model --------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [
     ["predict", "{model}", "{data}", "-o", "{model}/preds.jsonl"],

@@ -158,11 +158,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite)
         done(f"{len(result.explanations)} explanations written to {output}")
     elif output:
+        from ..analysis.attributions import typed_explanation
         from ..fileio import atomic_file
 
         with atomic_file(output, overwrite=args.overwrite) as handle:
-            for e in result.explanations:
-                handle.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+            for e in result.explanations:  # labels typed as `predict -o x.jsonl` writes them
+                handle.write(json.dumps(typed_explanation(e.to_dict(), result.classifier.label_map),
+                                        ensure_ascii=False) + "\n")
         done(f"{len(result.explanations)} explanations written to {output}")
     else:
         for e in result.explanations:

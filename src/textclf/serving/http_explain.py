@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Callable
 
+from ..analysis.attributions import typed_explanation
 from ..errors import DataError, ModelError, TextclfError
 from ..policy import NonFiniteProbabilities
 from .batcher import MicroBatcher
@@ -40,15 +41,6 @@ def unknown_label(label_map, value: bool | int | str, echo: int) -> str:
     shown += f", ... ({len(users)} in all)" if len(users) > 3 else ""
     return f"label {short(json.dumps(value, ensure_ascii=False), echo)} is not one of the model's labels " \
            f"[{shown}]{hint}"
-
-
-def typed_explanation(explanation: dict, label_map) -> dict:
-    """An explanation's `predicted` and `label` as the model's label type, as /predict gives them."""
-    typed = dict(zip(label_map.labels, label_map.user_labels))
-    predicted = explanation.get("predicted")
-    explanation["predicted"] = [typed[n] for n in predicted] if isinstance(predicted, list) else typed[predicted]
-    explanation["label"] = typed[explanation["label"]]
-    return explanation
 
 
 def bounded_explanation(explanation: dict, max_tokens: int) -> dict:
