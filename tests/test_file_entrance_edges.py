@@ -21,30 +21,15 @@ from textclf.cli import main
 from textclf.config import override_value
 from textclf.data.io import examples_frame, read_examples, write_frame
 
-MAX_LINE = 300
+from test_bad_inputs import assert_one_line_error
+
 FAST = ["model.type=tfidf", "audit=false", "calibration=null"]
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
-            for root in roots if root.exists() for p in sorted(root.rglob("*"))}
-
-
-def refused(argv: list[str], fragments: list[str], capsys, *watched: Path) -> str:
+def refused(argv: list, fragments: list[str], capsys, *watched: Path) -> str:
     """Run the CLI in process: exit 2, one short stderr line holding every fragment, no file changed."""
-    capsys.readouterr()
-    before = snapshot(*watched)
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert code == 2, f"exit {code}: {err[-600:]}"
-    assert len(lines) == 1, err[-1200:]
-    assert len(lines[0]) <= MAX_LINE, lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
-    assert snapshot(*watched) == before, "files changed"
-    return lines[0]
+    return assert_one_line_error([str(a) for a in argv], fragments, capsys, *watched)
 
 
 def write(path: Path, text: str | bytes) -> Path:
