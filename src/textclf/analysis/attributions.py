@@ -87,8 +87,6 @@ def explained_scores(logits, binary: bool):
 def typed_explanation(explanation: dict, label_map) -> dict:
     """An explanation's `predicted` and `label` as the model's label type (an integer model gives
     1, not "1"), as `predict` gives them: what JSON outputs of explanations carry."""
-    typed = dict(zip(label_map.labels, label_map.user_labels))
-    predicted = explanation.get("predicted")
-    explanation["predicted"] = [typed[n] for n in predicted] if isinstance(predicted, list) else typed[predicted]
-    explanation["label"] = typed[explanation["label"]]
+    explanation["predicted"] = label_map.user_label(explanation["predicted"])
+    explanation["label"] = label_map.user_label(explanation["label"])
     return explanation

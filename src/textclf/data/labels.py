@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +31,17 @@ class LabelMap:
     def user_labels(self) -> tuple:
         """The class names as the type the user gave them (int, bool or str), in id order."""
         return tuple(to_user(name, self.kind) for name in self.labels)
+
+    @cached_property
+    def _user_by_name(self) -> dict[str, Any]:
+        return dict(zip(self.labels, self.user_labels))
+
+    def user_label(self, label: str | tuple[str, ...] | list[str]) -> Any:
+        """A decided label (a class name, or a tuple/list of them for multi-label) in the type the
+        user gave (an integer model answers 1, not "1"); multi-label as a list: what `predict`,
+        HTTP and every JSON output carry."""
+        typed = self._user_by_name
+        return [typed[name] for name in label] if isinstance(label, (tuple, list)) else typed[label]
 
     @classmethod
     def fit(cls, examples: Examples, multi_label: bool = False) -> LabelMap:

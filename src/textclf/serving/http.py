@@ -63,9 +63,8 @@ def prediction_records(clf, texts: Sequence[str], batch_size: int = 64,
     predictions = clf.from_logits(chunk_logits(logits_fn or clf.logits, list(texts), batch_size))
     probs, labels = predictions.probabilities, predictions.labels
     names = clf.label_map.labels
-    typed = dict(zip(names, clf.label_map.user_labels))
     return [
-        {"label": [typed[n] for n in label] if clf.multi_label else typed[label],
+        {"label": clf.label_map.user_label(label),
          "probabilities": {name: float(p) for name, p in zip(names, row)}}
         for label, row in zip(labels, np.asarray(probs))
     ]

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..data import Examples
 from ..data.formats import compressing, compression_of, output_format
+from ..data.label_types import canonical, scalar_kind
 from ..data.lengths import chunk_logits
 from ..errors import DataError, TextclfError
 from ..fileio import atomic_file, check_output, os_error, output_lock, write_json
@@ -57,15 +58,9 @@ def applied_thresholds(clf) -> dict[str, float]:
     return clf.policy.applied_thresholds(list(clf.label_map.labels), clf.multi_label)
 
 
-def typed_labels(clf) -> dict[str, object]:
-    """Class name -> the value of the type the model was trained on ("0" -> 0, "true" -> True):
-    what JSON outputs carry, as `clf.predict` and HTTP do. CSV cells hold the names (`label_text`)."""
-    return dict(zip(clf.label_map.labels, clf.label_map.user_labels))
-
-
 def label_text(value: object) -> str:
     """A typed label as a CSV cell: its canonical class name (True -> "true", 0 -> "0")."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return canonical(value, scalar_kind(value))
 
 
 def prediction_rows(clf, chunk: Examples, logits: np.ndarray, explain_top: int = 0) -> list[dict]:
@@ -73,8 +68,8 @@ def prediction_rows(clf, chunk: Examples, logits: np.ndarray, explain_top: int =
     classes (an integer model gives 0, not "0"), probabilities, thresholds, and with
     `explain_top` > 0 the tokens that drove each label (analysis.explain)."""
     predictions = clf.from_logits(logits)
-    probs, names, typed = predictions.probabilities, clf.label_map.labels, typed_labels(clf)
-    labels = [[typed[n] for n in label] if clf.multi_label else typed[label] for label in predictions.labels]
+    probs, names = predictions.probabilities, clf.label_map.labels
+    labels = list(map(clf.label_map.user_label, predictions.labels))
     explained = _explanations(clf, chunk.texts, explain_top)
     thresholds = applied_thresholds(clf)
     keys = [f"prob_{name}" for name in names]
@@ -135,9 +130,7 @@ def prediction_lines(clf, chunk: Examples, logits: np.ndarray) -> list[str]:
     flat = list(map(number, map(round, values.ravel().tolist(), repeat(6))))
     columns = [flat[j::len(probs)] for j in range(len(probs))]
     cache: dict = {}
-    typed = typed_labels(clf)
-    labels = [cache.get(x) or cache.setdefault(x, encode([typed[n] for n in x] if clf.multi_label else typed[x]))
-              for x in predictions.labels]
+    labels = [cache.get(x) or cache.setdefault(x, encode(clf.label_map.user_label(x))) for x in predictions.labels]
     ids = [] if chunk.ids is None else [map(json.encoder.encode_basestring, chunk.ids)]  # the C escaper
     return list(map(template.format, *ids, chunk.rows, labels, *columns))
 
