@@ -84,6 +84,14 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def check_run_directory(run_dir: Path, overwrite: bool, flags: tuple[str, str]) -> None:
+    """A run directory holding anything is an existing run: refused unless `overwrite`. `flags`:
+    how the caller spells overwrite and resume (`--overwrite`, or Python's `overwrite=True`)."""
+    check_writable(run_dir, directory=True)
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+        raise DataError(f"{run_dir} exists; pass {flags[0]} to replace its model, or {flags[1]} to continue its run")
+
+
 def check_writable(path: str | os.PathLike, directory: bool = False) -> Path:
     """Check, before any work, that `path` can be written: it is not a directory (or, with
     `directory`, not a file), and its parent exists or can be created, in a writable place.

@@ -93,13 +93,10 @@ def check_run_directory(run_dir: Path, overwrite: bool) -> None:
     (it alone writes; another rank could otherwise see what rank 0 has just begun to write)."""
     import os
 
-    from ..fileio import check_writable
+    from ..fileio import check_run_directory as check
 
-    if os.environ.get("RANK", "0") != "0":
-        return
-    check_writable(run_dir, directory=True)
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        raise DataError(f"{run_dir} exists; pass --overwrite to replace its model, or --resume to continue its run")
+    if os.environ.get("RANK", "0") == "0":
+        check(run_dir, overwrite, ("--overwrite", "--resume"))
 
 
 HOLD_SECONDS = 5.0  # a run's log lines wait this long after the first: a user error found then prints alone

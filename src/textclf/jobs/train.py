@@ -23,9 +23,9 @@ from ..data import Examples, LabelMap
 from ..data.adapters import ColumnNames, as_examples
 from ..data.sources import load_splits
 from ..data.splits import Splits, split_examples
-from ..errors import ConfigError, DataError, ModelError, TextclfError
+from ..errors import ConfigError, ModelError, TextclfError
 from ..evaluation.scoring import evaluate
-from ..fileio import DISK_ERRORS, check_writable, os_error, output_lock, write_json
+from ..fileio import DISK_ERRORS, check_run_directory, check_writable, os_error, output_lock, write_json
 
 COLLAPSE_SHARE = 0.95  # one label predicted for this share of validation rows ...
 COLLAPSE_GOLD_SHARE = 0.85  # ... while it is at most this share of the gold labels: a collapse
@@ -135,15 +135,6 @@ def _flatten(values: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_run_directory(run_dir: Path, overwrite: bool, flags: tuple[str, str] = ("overwrite=True", "resume=")
-                        ) -> None:
-    """A run directory holding anything is an existing run: refused unless `overwrite` (`flags`: how
-    the caller spells overwrite and resume; cli/outputs.py words the same rule as --overwrite)."""
-    check_writable(run_dir, directory=True)
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        raise DataError(f"{run_dir} exists; pass {flags[0]} to replace its model, or {flags[1]} to continue its run")
-
-
 def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool, overwrite: bool | None) -> TrainResult:
     output = Path(resume) if resume is not None else Path(cfg.output_dir)
     if resume is not None and not (output / "checkpoints").is_dir():
@@ -151,7 +142,7 @@ def _run(cfg: Config, splits: Splits | None, log: TextIO, resume, save: bool, ov
     writes = save and os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains; one writes
     if writes:
         if resume is None and overwrite is not None:  # None: the CLI checked against its --overwrite
-            check_run_directory(output, overwrite)
+            check_run_directory(output, overwrite, ("overwrite=True", "resume="))
         check_writable(output / "model", directory=True)
         check_save_target(output / "model", overwrite=True)  # model/ is replaced: before the training, not after
     clf = classifier_for(cfg)
